@@ -1,0 +1,73 @@
+"""Fault injection for FastAPI apps: a middleware plus an authenticated admin router.
+
+Two lines add it to any FastAPI app::
+
+    from gameday.faults import install_faults
+    install_faults(app, service="myapp")          # token from $GAMEDAY_ADMIN_TOKEN(_FILE)
+
+Every fault has a target route pattern, a probability and a required TTL; expired faults
+disappear by themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+
+from gameday.faults.admin import build_admin_router
+from gameday.faults.auth import load_token, make_token_check
+from gameday.faults.catalog import types_for
+from gameday.faults.effects import ProcessEffects
+from gameday.faults.middleware import FaultMiddleware, TransportCapture
+from gameday.faults.model import Fault, FaultSpec
+from gameday.faults.store import FaultStore
+
+__all__ = ["Fault", "FaultSpec", "FaultStore", "install_faults"]
+
+FAULTS_FILE_ENV = "GAMEDAY_FAULTS_FILE"
+
+
+def install_faults(
+    app: FastAPI,
+    service: str,
+    token: str | None = None,
+    faults_file: str | None = None,
+    extra_types: tuple[str, ...] = (),
+) -> FaultStore:
+    """Mount fault injection on ``app`` and return its store (also ``app.state.faults``).
+
+    Returns the store so the service can read its specific faults (``store.first("bad_model")``).
+    The admin dependency is kept on ``app.state.require_admin_token`` for the service's own
+    admin endpoints.
+    """
+    store = FaultStore(types_for(service, extra_types),
+                       faults_file or os.environ.get(FAULTS_FILE_ENV))
+    require_token = make_token_check(load_token(token))
+    effects = ProcessEffects(store)
+
+    # Innermost user middleware: runs after metrics, so injected failures are visible symptoms.
+    app.user_middleware.append(Middleware(FaultMiddleware, store=store))
+    app.include_router(build_admin_router(store, require_token))
+
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: TransportCapture(build())
+
+    inner_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a):
+        effects.start()
+        try:
+            async with inner_lifespan(a) as state:
+                yield state
+        finally:
+            await effects.stop()
+
+    app.router.lifespan_context = lifespan
+    app.state.faults = store
+    app.state.fault_effects = effects
+    app.state.require_admin_token = require_token
+    return store

@@ -1,0 +1,100 @@
+"""ASGI middleware applying request faults: latency, error, abort, hang, crash-on-request.
+
+It sits inside the HTTP metrics middleware, so what it does shows up as symptoms (slow
+answers, 5xx) and never as a fault metric.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+
+from gameday.faults.store import FaultStore
+from gameday.telemetry.conventions import UNCOUNTED_PREFIXES
+
+log = logging.getLogger("gameday.faults")
+TRANSPORT_KEY = "gameday.transport"
+
+
+class TransportCapture:
+    """Outermost wrapper that remembers the server's transport so 'abort' can drop it."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        owner = getattr(send, "__self__", None)
+        transport = getattr(owner, "transport", None)
+        if transport is not None:
+            scope[TRANSPORT_KEY] = (owner, transport)
+        await self.app(scope, receive, send)
+
+
+class FaultMiddleware:
+    def __init__(self, app, store: FaultStore, rng: random.Random | None = None) -> None:
+        self.app = app
+        self.store = store
+        self.rng = rng or random.Random()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"].startswith(UNCOUNTED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        hit = [f for f in self.store.list() if f.matches(path) and f.roll(self.rng)]
+        if not hit:
+            await self.app(scope, receive, send)
+            return
+        by_type = {}
+        for f in hit:
+            by_type.setdefault(f.type, f)
+
+        delay = sum(
+            (f.params["delay_ms"] + self.rng.uniform(0, f.params["jitter_ms"])) / 1000.0
+            for f in hit if f.type == "latency"
+        )
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+        crash = by_type.get("crash")
+        if crash is not None and crash.params.get("on_request"):
+            log.error("crash fault: exiting", extra={"fault_id": crash.id})
+            os._exit(crash.params["exit_code"])
+        if "hang" in by_type:
+            f = by_type["hang"]
+            max_s = f.params.get("max_s")
+            await asyncio.sleep(min(max_s, f.remaining_s()) if max_s else f.remaining_s())
+        if "abort" in by_type:
+            await self._abort(scope, send)
+            return
+        if "error" in by_type:
+            f = by_type["error"]
+            await _send_json(send, f.params["status"], {"error": f.params["message"]})
+            return
+        await self.app(scope, receive, send)
+
+    async def _abort(self, scope, send) -> None:
+        captured = scope.get(TRANSPORT_KEY)
+        if captured is not None:
+            owner, transport = captured
+            # Mark the cycle disconnected so the server does not try to answer on our behalf.
+            if hasattr(owner, "disconnected"):
+                owner.disconnected = True
+            transport.abort()
+            return
+        # No transport (in-process test client): start a response, then break it.
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise ConnectionAbortedError("fault: connection aborted")
+
+
+async def _send_json(send, status: int, body: dict) -> None:
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(payload)).encode())]
+    if status in (429, 503):
+        headers.append((b"retry-after", b"1"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})

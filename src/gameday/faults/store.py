@@ -1,0 +1,130 @@
+"""The faults active in one process, optionally mirrored to a file.
+
+With a file, faults survive a restart of the process until their TTL (a crash fault then
+makes a crash loop, as a bad config does), and expired ones are dropped on load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from pydantic import ValidationError as PydanticValidationError
+
+from gameday.errors import ValidationError
+from gameday.faults.catalog import Params
+from gameday.faults.model import Fault, FaultSpec
+
+log = logging.getLogger("gameday.faults")
+
+
+def format_pydantic_error(where: str, err: PydanticValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        field = ".".join(str(x) for x in e["loc"]) or "(body)"
+        value = e.get("input")
+        parts.append(f"{where}: field '{field}': {e['msg']}, got {value!r}")
+    return "; ".join(parts)
+
+
+class FaultStore:
+    def __init__(self, types: dict[str, type[Params]], path: str | Path | None = None) -> None:
+        self.types = types
+        self.path = Path(path) if path else None
+        self._faults: dict[str, Fault] = {}
+        self._lock = threading.Lock()
+        if self.path and self.path.exists():
+            self._load()
+
+    # -- checks, then changes -------------------------------------------------------
+    def validate(self, spec: FaultSpec) -> dict:
+        """Return the fault's parameters with defaults filled in, or raise naming the bad value."""
+        model = self.types.get(spec.type)
+        if model is None:
+            known = ", ".join(sorted(self.types))
+            raise ValidationError(f"fault: field 'type': unknown fault type {spec.type!r}; "
+                                  f"this service accepts: {known}")
+        try:
+            return model.model_validate(spec.params).model_dump()
+        except PydanticValidationError as err:
+            raise ValidationError(format_pydantic_error(f"fault {spec.type!r} params", err)) from None
+
+    def add(self, spec: FaultSpec) -> Fault:
+        params = self.validate(spec)
+        fault = Fault.from_spec(spec, params)
+        with self._lock:
+            self._faults[fault.id] = fault
+            self._save()
+        log.info("fault added", extra={"fault_id": fault.id, "fault_type": fault.type,
+                                       "ttl_s": fault.ttl_s})
+        return fault
+
+    def remove(self, fault_id: str) -> bool:
+        with self._lock:
+            found = self._faults.pop(fault_id, None) is not None
+            if found:
+                self._save()
+        return found
+
+    def clear(self) -> int:
+        with self._lock:
+            n = len(self._faults)
+            self._faults.clear()
+            self._save()
+        return n
+
+    # -- reads ------------------------------------------------------------------------
+    def prune(self, now: float | None = None) -> list[Fault]:
+        """Drop expired faults and return them."""
+        now = time.time() if now is None else now
+        with self._lock:
+            gone = [f for f in self._faults.values() if f.expired(now)]
+            for f in gone:
+                del self._faults[f.id]
+            if gone:
+                self._save()
+        for f in gone:
+            log.info("fault expired", extra={"fault_id": f.id, "fault_type": f.type})
+        return gone
+
+    def list(self) -> list[Fault]:
+        now = time.time()
+        with self._lock:
+            return sorted((f for f in self._faults.values() if not f.expired(now)),
+                          key=lambda f: f.created_at)
+
+    def active(self, type_: str, path: str | None = None) -> list[Fault]:
+        """Unexpired faults of one type, optionally only those whose route matches ``path``."""
+        return [f for f in self.list() if f.type == type_ and (path is None or f.matches(path))]
+
+    def first(self, type_: str, path: str | None = None) -> Fault | None:
+        found = self.active(type_, path)
+        return found[0] if found else None
+
+    # -- persistence --------------------------------------------------------------------
+    def _load(self) -> None:
+        try:
+            raw = json.loads(self.path.read_text())
+            now = time.time()
+            for item in raw.get("faults", []):
+                f = Fault.model_validate(item)
+                if not f.expired(now) and f.type in self.types:
+                    self._faults[f.id] = f
+        except (OSError, ValueError) as err:
+            log.warning("ignoring unreadable fault file", extra={"path": str(self.path),
+                                                                 "error": str(err)})
+
+    def _save(self) -> None:
+        if not self.path:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = json.dumps({"faults": [f.model_dump() for f in self._faults.values()]})
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".faults-")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(data)
+        os.replace(tmp, self.path)

@@ -1,0 +1,95 @@
+"""RED metrics for HTTP, recorded by a pure ASGI middleware.
+
+The ``route`` label is the route template (``/v1/features/{entity_id}``), never the raw
+path, so label values stay bounded.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.routing import Match
+
+from gameday.telemetry import conventions as c
+
+
+class HttpMetrics:
+    """The HTTP metric family of one service, registered on an injected registry."""
+
+    def __init__(self, service: str, registry: CollectorRegistry) -> None:
+        self.service = service
+        self.requests = Counter(
+            "http_requests",
+            "HTTP requests answered, by route template, method and status code.",
+            c.HTTP_LABELS,
+            registry=registry,
+        )
+        self.duration = Histogram(
+            c.HTTP_REQUEST_DURATION_SECONDS,
+            "Time from request received to response complete, in seconds.",
+            c.HTTP_DURATION_LABELS,
+            buckets=c.LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            c.HTTP_REQUESTS_IN_FLIGHT,
+            "HTTP requests being served right now.",
+            ["service"],
+            registry=registry,
+        )
+        self.in_flight.labels(service)
+
+    def observe(self, route: str, method: str, code: int, seconds: float) -> None:
+        self.requests.labels(self.service, route, method, str(code)).inc()
+        self.duration.labels(self.service, route, method).observe(seconds)
+
+
+def route_template(scope: dict, routes=()) -> str:
+    """The template of the route serving ``scope``; matched here when a middleware answered
+    before routing (an injected fault, say), so the label is the same either way."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if path:
+        return path
+    for candidate in routes:
+        match, _ = candidate.matches(scope)
+        if match == Match.FULL and getattr(candidate, "path", None):
+            return candidate.path
+    return c.UNMATCHED_ROUTE
+
+
+class HttpMetricsMiddleware:
+    """Counts every answered request; a connection dropped before any answer counts as 499."""
+
+    def __init__(self, app, metrics: HttpMetrics, routes=()) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.routes = routes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"].startswith(c.UNCOUNTED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = {"code": 499}
+        gauge = self.metrics.in_flight.labels(self.metrics.service)
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        gauge.inc()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except BaseException:
+            if status["code"] == 499:
+                status["code"] = 500
+            raise
+        finally:
+            gauge.dec()
+            self.metrics.observe(
+                route_template(scope, self.routes), scope["method"], status["code"],
+                time.perf_counter() - start,
+            )
