@@ -1,0 +1,106 @@
+"""Fault injection over real sockets: the README's own-app example run with uvicorn."""
+
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.procs import ROOT, TEST_TOKEN, auth, free_port
+
+
+@pytest.fixture()
+def own_app():
+    port = free_port()
+    env = {**os.environ, "GAMEDAY_ADMIN_TOKEN": TEST_TOKEN}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "examples.own_app:app", "--port", str(port),
+         "--host", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=0.5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    yield url, proc
+    proc.terminate()
+    try:
+        _, err = proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    assert TEST_TOKEN.encode() not in err, "the admin token leaked into the logs"
+
+
+def inject(url, **spec):
+    resp = httpx.post(url + "/admin/faults", json=spec, headers=auth(), timeout=5)
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+def test_without_token_the_admin_api_answers_401(own_app):
+    url, _ = own_app
+    assert httpx.get(url + "/admin/faults").status_code == 401
+    assert httpx.get(url + "/admin/faults", headers=auth("wrong")).status_code == 401
+
+
+def test_abort_closes_the_connection_without_a_response(own_app):
+    url, _ = own_app
+    inject(url, type="abort", route="/v1/items/*", ttl_s=5)
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.get(url + "/v1/items/1", timeout=5)
+    assert httpx.get(url + "/healthz").status_code == 200
+
+
+def test_hang_outlasts_the_client_timeout(own_app):
+    url, _ = own_app
+    inject(url, type="hang", params={"max_s": 3}, ttl_s=10)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.get(url + "/v1/items/1", timeout=0.5)
+
+
+def test_error_with_probability_half(own_app):
+    url, _ = own_app
+    inject(url, type="error", params={"status": 502}, probability=0.5, ttl_s=10)
+    codes = [httpx.get(url + "/v1/items/1").status_code for _ in range(200)]
+    assert set(codes) == {200, 502}
+    assert 60 <= codes.count(502) <= 140
+
+
+def test_crash_exits_the_process(own_app):
+    url, proc = own_app
+    inject(url, type="crash", params={"delay_s": 0.1, "exit_code": 3}, ttl_s=10)
+    assert proc.wait(timeout=5) == 3
+
+
+def test_crash_on_request(own_app):
+    url, proc = own_app
+    inject(url, type="crash", params={"on_request": True}, ttl_s=10)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(url + "/v1/items/1", timeout=5)
+    assert proc.wait(timeout=5) == 1
+
+
+def test_cpu_burn_slows_requests_and_stops_at_ttl(own_app):
+    url, _ = own_app
+
+    def cpu_seconds():
+        # utime+stime of the server from /proc, in clock ticks
+        fields = open(f"/proc/{own_app[1].pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    inject(url, type="cpu_burn", params={"threads": 1}, ttl_s=1.5)
+    before = cpu_seconds()
+    time.sleep(1.0)
+    burning = cpu_seconds() - before
+    assert burning > 0.5, f"cpu burn used only {burning:.2f}s of CPU in 1s"
+    time.sleep(1.0)
+    before = cpu_seconds()
+    time.sleep(1.0)
+    assert cpu_seconds() - before < 0.2
