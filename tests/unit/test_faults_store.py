@@ -4,6 +4,7 @@ import stat
 import time
 
 import pytest
+from pydantic import ValidationError as PydanticError
 
 from gameday.errors import ValidationError
 from gameday.faults.auth import write_token_file
@@ -45,11 +46,11 @@ def test_bad_param_names_field_and_value():
 
 
 def test_ttl_is_required_and_capped():
-    with pytest.raises(Exception):
+    with pytest.raises(PydanticError):
         FaultSpec(type="latency")
-    with pytest.raises(Exception):
+    with pytest.raises(PydanticError):
         FaultSpec(type="latency", ttl_s=3601)
-    with pytest.raises(Exception):
+    with pytest.raises(PydanticError):
         FaultSpec(type="latency", ttl_s=0)
 
 

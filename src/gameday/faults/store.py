@@ -52,7 +52,8 @@ class FaultStore:
         try:
             return model.model_validate(spec.params).model_dump()
         except PydanticValidationError as err:
-            raise ValidationError(format_pydantic_error(f"fault {spec.type!r} params", err)) from None
+            where = f"fault {spec.type!r} params"
+            raise ValidationError(format_pydantic_error(where, err)) from None
 
     def add(self, spec: FaultSpec) -> Fault:
         params = self.validate(spec)
