@@ -1,0 +1,1 @@
+"""Metrics: scraping, samples, quantiles from histograms, and (later) the rule evaluator."""
