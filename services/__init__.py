@@ -1,0 +1,1 @@
+"""Sample model-serving services: gateway, classifier, llm, features."""
