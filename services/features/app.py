@@ -1,0 +1,43 @@
+"""Wiring of the feature store app: faults, telemetry, error handlers, routes."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from gameday.faults import install_faults
+from gameday.telemetry import install_telemetry
+from services.features.errors import install_error_handlers
+from services.features.lifecycle import Readiness, build_lifespan
+from services.features.lookups import FeatureLookup
+from services.features.metrics import FeatureMetrics
+from services.features.routes import api, health
+from services.features.settings import Settings
+from services.features.store import FeatureStore
+
+
+def create_app(settings: Settings | None = None,
+               registry: CollectorRegistry | None = None) -> FastAPI:
+    settings = settings or Settings()
+    registry = registry if registry is not None else CollectorRegistry()
+    metrics = FeatureMetrics(registry)
+    store = FeatureStore(pool_size=settings.pool_size, drift_ratio=settings.drift_ratio,
+                         drift_period_s=settings.drift_period_s)
+    readiness = Readiness()
+
+    app = FastAPI(
+        title="gameday feature store",
+        description="Per-entity feature vectors and labels served from SQLite.",
+        version="1.0.0",
+        lifespan=build_lifespan(store, settings, metrics, readiness),
+    )
+    faults = install_faults(app, service="features")
+    install_telemetry(app, service="features", registry=registry)
+    install_error_handlers(app)
+    app.state.settings = settings
+    app.state.readiness = readiness
+    app.state.lookup = FeatureLookup(store, metrics, faults)
+    app.state.feature_metrics = metrics
+    app.include_router(health)
+    app.include_router(api)
+    return app

@@ -1,0 +1,1 @@
+"""Training corpus of the llm service: public-domain texts (see README.md)."""

@@ -1,0 +1,74 @@
+"""HTTP routes of the llm service: generate (streaming or not), model card, health."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from services.llm.errors import error_response
+from services.llm.lifecycle import Readiness
+from services.llm.model import MODEL_NAME
+from services.llm.scheduler import Engine, Overloaded, Sequence
+from services.llm.schemas import GENERATE_RESPONSES, GenerateRequest, Generation, ModelCard
+from services.llm.streaming import collect, stream_events
+
+health = APIRouter(tags=["health"])
+api = APIRouter(prefix="/v1", tags=["generation"])
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@health.get("/healthz", summary="Liveness")
+def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@health.get("/readyz", summary="Readiness: 503 while the model loads",
+            responses={503: {"description": "Not ready, with the reason."}})
+def readyz(request: Request):
+    readiness: Readiness = request.app.state.readiness
+    if readiness.ready:
+        return {"ready": True}
+    return JSONResponse({"ready": False, "reason": readiness.reason}, status_code=503)
+
+
+def _not_ready(request: Request) -> JSONResponse | None:
+    readiness: Readiness = request.app.state.readiness
+    if readiness.ready:
+        return None
+    return error_response(503, f"model not ready: {readiness.reason}", retry_after_s=1)
+
+
+@api.post("/generate", response_model=Generation, responses=GENERATE_RESPONSES,
+          summary="Generate text after a prompt, streamed token by token")
+async def generate(body: GenerateRequest, request: Request):
+    if (refusal := _not_ready(request)) is not None:
+        return refusal
+    engine: Engine = request.app.state.engine
+    seq = Sequence(prompt=body.prompt, max_tokens=body.max_tokens,
+                   temperature=body.temperature, seed=body.seed, ignore_eos=body.ignore_eos)
+    try:
+        engine.submit(seq)
+    except Overloaded as err:
+        wait = request.app.state.settings.retry_after_s
+        return error_response(503, str(err), retry_after_s=wait)
+    if body.stream:
+        return StreamingResponse(stream_events(seq, engine), media_type="text/event-stream",
+                                 headers=SSE_HEADERS)
+    result = await collect(seq, engine, request)
+    if result is None:  # the client has gone; nobody reads this
+        return JSONResponse({"error": "client disconnected"}, status_code=499)
+    if "error" in result:  # a bug of ours, not the client's: logged with its traceback
+        return error_response(500, result["error"], id=result["id"])
+    return result
+
+
+@api.get("/models", response_model=ModelCard, summary="The model being served")
+def model_card(request: Request):
+    if (refusal := _not_ready(request)) is not None:
+        return refusal
+    engine: Engine = request.app.state.engine
+    model = engine.model
+    return ModelCard(model=MODEL_NAME, version=model.version, order=3,
+                     vocab_size=model.vocab_size, training_tokens=model.training_tokens,
+                     kv_slots=engine.config.kv_slots, max_waiting=engine.config.max_waiting)
