@@ -1,0 +1,69 @@
+"""Admission control: a cap on requests in flight, and client-side adaptive throttling.
+
+Beyond ``max_in_flight`` the gateway sheds with 429 (or 503) and a Retry-After header.
+Adaptive throttling (SRE book, "Handling Overload") rejects a call to an upstream locally
+with probability ``max(0, (requests - K * accepts) / (requests + 1))``, where requests and
+accepts are counted over a sliding window; it is off unless the lever is turned on.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+from fastapi.responses import JSONResponse
+
+from services.gateway.policy import AdmissionPolicy
+from services.gateway.window import Clock, SlidingWindow
+
+
+class Admission:
+    """Counts requests in flight; ``try_enter`` refuses beyond the cap."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+
+    def try_enter(self, policy: AdmissionPolicy) -> bool:
+        if self.in_flight >= policy.max_in_flight:
+            return False
+        self.in_flight += 1
+        return True
+
+    def leave(self) -> None:
+        self.in_flight = max(0, self.in_flight - 1)
+
+
+def shed_response(policy: AdmissionPolicy, reason: str) -> JSONResponse:
+    """The answer to a request the gateway will not serve now."""
+    return JSONResponse(
+        status_code=policy.shed_status,
+        content={"detail": f"gateway overloaded ({reason}), retry later", "reason": reason},
+        headers={"Retry-After": str(policy.retry_after_s)},
+    )
+
+
+def throttle_probability(requests: float, accepts: float, k: float) -> float:
+    """The SRE book's client-side throttling probability."""
+    return max(0.0, (requests - k * accepts) / (requests + 1))
+
+
+class AdaptiveThrottle:
+    """Per-upstream request/accept counts and the local rejection decision."""
+
+    def __init__(self, clock: Clock = time.monotonic, rng: random.Random | None = None) -> None:
+        self.window = SlidingWindow(60.0, clock=clock)
+        self.rng = rng or random.Random()
+
+    def probability(self, policy: AdmissionPolicy) -> float:
+        self.window.resize(policy.throttle_window_s)
+        return throttle_probability(self.window.total("requests"),
+                                    self.window.total("accepts"), policy.throttle_k)
+
+    def should_reject(self, policy: AdmissionPolicy) -> bool:
+        """Count one request and decide whether to reject it without sending it."""
+        p = self.probability(policy)
+        self.window.add("requests")
+        return self.rng.random() < p
+
+    def record_accept(self) -> None:
+        self.window.add("accepts")

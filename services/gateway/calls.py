@@ -1,0 +1,196 @@
+"""One upstream and how the gateway calls it: attempts, retries, breaker, throttle, replicas.
+
+``Upstream.call(policy, send)`` runs ``send(replica)`` up to ``retry.max_attempts`` times:
+each attempt may be throttled locally, needs a circuit-breaker permit, goes to a replica
+picked by the pool (a retry prefers a replica not tried yet) and is recorded in metrics,
+breaker, throttle and outlier detection. A retry needs a retryable failure and budget.
+``send`` raises ``UpstreamFailure`` for a failed attempt and returns anything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+
+from services.gateway.admission import AdaptiveThrottle
+from services.gateway.breaker import CircuitBreaker
+from services.gateway.metrics import GatewayMetrics
+from services.gateway.policy import Policy
+from services.gateway.retry import RetryBudget, backoff_delay, is_retryable, parse_retry_after
+from services.gateway.upstreams import Replica, ReplicaPool
+from services.gateway.window import Clock
+
+log = logging.getLogger("services.gateway")
+T = TypeVar("T")
+
+# Failure kinds: timeout, connect_error, error (an upstream answer that is not usable)
+# are attempts sent; circuit_open, throttled and no_replica are attempts never sent.
+NOT_SENT = ("circuit_open", "throttled", "no_replica")
+
+
+class UpstreamFailure(Exception):
+    def __init__(self, kind: str, status: int | None = None, retry_after: float | None = None,
+                 detail: str = "", upstream: str = "", upstream_healthy: bool = False) -> None:
+        self.kind = kind
+        # True for a 4xx answer: the upstream works, the call was wrong; breaker and
+        # outlier detection count it as a success.
+        self.upstream_healthy = upstream_healthy
+        self.status = status
+        self.retry_after = retry_after
+        self.detail = detail
+        self.upstream = upstream
+        super().__init__(self.describe())
+
+    @property
+    def retryable(self) -> bool:
+        return is_retryable(self.kind, self.status)
+
+    def describe(self) -> str:
+        text = self.kind.replace("_", " ")
+        if self.status is not None:
+            text += f" (HTTP {self.status})"
+        return f"{text}: {self.detail}" if self.detail else text
+
+
+def classify_transport_error(err: Exception) -> UpstreamFailure:
+    if isinstance(err, TimeoutError | httpx.TimeoutException):
+        return UpstreamFailure("timeout", detail="no answer in time")
+    return UpstreamFailure("connect_error", detail=type(err).__name__)
+
+
+def failure_from_response(resp: httpx.Response) -> UpstreamFailure | None:
+    """A failure for a 5xx or 429 answer, carrying its Retry-After; None otherwise."""
+    if resp.status_code < 500 and resp.status_code != 429:
+        return None
+    return UpstreamFailure("error", status=resp.status_code,
+                           retry_after=parse_retry_after(resp.headers.get("retry-after")))
+
+
+async def request_json(client: httpx.AsyncClient, method: str, url: str, *, timeout_s: float,
+                       connect_s: float, headers: dict, json: Any = None) -> tuple[int, Any]:
+    """``(status, parsed JSON or None)`` for a non-5xx answer; raises UpstreamFailure."""
+    timeout = httpx.Timeout(timeout_s, connect=min(connect_s, timeout_s))
+    try:
+        async with asyncio.timeout(timeout_s):
+            resp = await client.request(method, url, json=json, headers=headers,
+                                        timeout=timeout)
+    except (TimeoutError, httpx.TransportError) as err:
+        raise classify_transport_error(err) from None
+    failure = failure_from_response(resp)
+    if failure is not None:
+        raise failure
+    try:
+        return resp.status_code, resp.json()
+    except ValueError:
+        return resp.status_code, None
+
+
+class Upstream:
+    def __init__(self, name: str, pool: ReplicaPool, metrics: GatewayMetrics,
+                 clock: Clock = time.monotonic, rng: random.Random | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.name = name
+        self.pool = pool
+        self.metrics = metrics
+        self.rng = rng or random.Random()
+        self.sleep = sleep
+        self.breaker = CircuitBreaker(name, clock, on_change=metrics.set_circuit_state)
+        self.budget = RetryBudget(clock)
+        self.throttle = AdaptiveThrottle(clock, self.rng)
+        self.client: httpx.AsyncClient | None = None
+
+    async def call(self, policy: Policy, send: Callable[[Replica], Awaitable[T]]) -> T:
+        retry = policy.retry
+        self.budget.record_request(retry)
+        tried: list[Replica] = []
+        last: UpstreamFailure | None = None
+        for attempt in range(1, retry.max_attempts + 1):
+            if last is not None:
+                delay = self._retry_delay(last, attempt - 1, policy, tried)
+                if delay is None:
+                    break
+                if not self.budget.try_acquire(retry):
+                    self.metrics.budget_exhausted.labels(self.name).inc()
+                    log.info("retry budget exhausted", extra={"upstream": self.name})
+                    break
+                self.metrics.retries.labels(self.name).inc()
+                if delay > 0:
+                    await self.sleep(delay)
+            try:
+                return await self._attempt(policy, send, tried)
+            except UpstreamFailure as failure:
+                failure.upstream = self.name
+                last = failure
+        assert last is not None
+        raise last
+
+    def _retry_delay(self, failure: UpstreamFailure, retry: int, policy: Policy,
+                     tried: list[Replica]) -> float | None:
+        """Seconds to wait before the retry, or None when it must not be retried. A
+        Retry-After is honoured when short, unless another replica can be tried at once."""
+        if not failure.retryable:
+            return None
+        rp = policy.retry
+        delay = backoff_delay(retry, rp.backoff_base_s, rp.backoff_max_s, self.rng)
+        if failure.retry_after is not None:
+            others = [r for r in self.pool.available() if r not in tried]
+            if not others:
+                if failure.retry_after > rp.retry_after_max_s:
+                    return None
+                delay = max(delay, failure.retry_after)
+        return delay
+
+    async def _attempt(self, policy: Policy, send: Callable[[Replica], Awaitable[T]],
+                       tried: list[Replica]) -> T:
+        if policy.admission.adaptive_throttling and self.throttle.should_reject(policy.admission):
+            self.metrics.observe_attempt(self.name, "rejected", None)
+            self.metrics.shed.labels("adaptive_throttle").inc()
+            raise UpstreamFailure("throttled", detail="rejected locally by adaptive throttling")
+        permit = self.breaker.allow(policy.breaker)
+        if permit is None:
+            self.metrics.observe_attempt(self.name, "rejected", None)
+            raise UpstreamFailure("circuit_open", detail="failing fast")
+        replica = self.pool.pick(policy.balancing, exclude=tried)
+        if replica is None:
+            self.breaker.record(permit, policy.breaker, None)
+            self.metrics.observe_attempt(self.name, "rejected", None)
+            raise UpstreamFailure("no_replica", detail="no replica configured")
+        tried.append(replica)
+        replica.outstanding += 1
+        start = time.perf_counter()
+        ok: bool | None = None
+        try:
+            try:
+                result = await send(replica)
+            except (TimeoutError, httpx.HTTPError) as err:
+                raise classify_transport_error(err) from None
+            ok = True
+            self.metrics.observe_attempt(self.name, "success", time.perf_counter() - start)
+            return result
+        except UpstreamFailure as failure:
+            ok = failure.upstream_healthy
+            self.metrics.observe_attempt(self.name, failure.kind, time.perf_counter() - start)
+            log.info("upstream attempt failed", extra={
+                "upstream": self.name, "replica": replica.url, "failure": failure.describe()})
+            raise
+        finally:
+            replica.outstanding -= 1
+            self.breaker.record(permit, policy.breaker, ok)
+            if ok is not None:
+                self.pool.record(replica, policy.balancing, ok)
+            if ok:
+                self.throttle.record_accept()
+
+    def snapshot(self, policy: Policy) -> dict:
+        return {
+            "circuit": self.breaker.snapshot(policy.breaker),
+            "retry_budget": self.budget.snapshot(),
+            "throttle_probability": round(self.throttle.probability(policy.admission), 4),
+            "replicas": self.pool.snapshot(),
+        }

@@ -1,0 +1,132 @@
+"""Open a token stream on the llm and hand it on chunk by chunk, without buffering.
+
+The upstream stream is opened (with retries, breaker and replicas like any call) and its
+first chunk awaited within the TTFT timeout; only then does the client's response start,
+so a slow or refusing llm can still be answered with a proper status. Closing the proxied
+stream (end, error or client disconnect) closes the upstream response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import anyio
+import httpx
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from services.gateway.calls import UpstreamFailure, classify_transport_error
+from services.gateway.policy import Policy
+from services.gateway.retry import parse_retry_after
+from services.gateway.state import Gateway
+from services.gateway.upstreams import Replica
+
+log = logging.getLogger("services.gateway")
+
+STREAM_ERROR_EVENT = b'event: error\ndata: {"error": "upstream stream interrupted"}\n\n'
+
+
+@dataclass
+class OpenedStream:
+    response: httpx.Response
+    first: bytes
+    rest: AsyncIterator[bytes]
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        if self.first:
+            yield self.first
+        try:
+            async for chunk in self.rest:
+                yield chunk
+        except httpx.HTTPError as err:
+            log.warning("llm stream interrupted", extra={"error": type(err).__name__})
+            yield STREAM_ERROR_EVENT
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
+
+
+@dataclass
+class Refused:
+    """A 4xx answer of the llm, handed on as it is."""
+
+    status: int
+    body: bytes
+    media_type: str | None
+
+
+async def open_generation(gw: Gateway, policy: Policy, body: dict,
+                          headers: dict) -> OpenedStream | Refused:
+    """The open llm stream with its first chunk; raises UpstreamFailure."""
+    upstream = gw.llm
+    t = policy.timeouts
+
+    async def send(replica: Replica) -> OpenedStream | Refused:
+        timeout = httpx.Timeout(t.llm_read_s, connect=t.llm_connect_s)
+        request = upstream.client.build_request("POST", f"{replica.url}/v1/generate",
+                                                json=body, headers=headers, timeout=timeout)
+        deadline = asyncio.get_running_loop().time() + t.llm_ttft_s  # headers + first chunk
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await upstream.client.send(request, stream=True)
+        except (TimeoutError, httpx.TransportError) as err:
+            raise classify_transport_error(err) from None
+        try:
+            if response.status_code >= 500 or response.status_code == 429:
+                raise UpstreamFailure(
+                    "error", status=response.status_code,
+                    retry_after=parse_retry_after(response.headers.get("retry-after")))
+            if response.status_code != 200:
+                content = await response.aread()
+                return Refused(response.status_code, content,
+                               response.headers.get("content-type"))
+            rest = response.aiter_bytes()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    first = await anext(rest, b"")
+            except (TimeoutError, httpx.TransportError) as err:
+                raise classify_transport_error(err) from None
+            return OpenedStream(response, first, rest)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
+            raise
+
+    return await upstream.call(policy, send)
+
+
+class ProxyStreamingResponse(StreamingResponse):
+    """A StreamingResponse that always runs its clean-up, however the stream ends."""
+
+    def __init__(self, content: AsyncIterator[bytes], on_close, **kwargs) -> None:
+        super().__init__(content, **kwargs)
+        self.on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                aclose = getattr(self.body_iterator, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+                for callback in self.on_close:
+                    result = callback()
+                    if asyncio.iscoroutine(result):
+                        await result
+
+
+def upstream_body(request: dict) -> dict:
+    """The llm request: the client's fields that are set, always streamed."""
+    body = {k: v for k, v in request.items() if v is not None and k != "stream"}
+    body["stream"] = True
+    return body
+
+
+def failure_body(failure: UpstreamFailure) -> bytes:
+    return json.dumps({"detail": f"llm unavailable: {failure.describe()}",
+                       "reason": failure.kind, "upstream": "llm"}).encode()

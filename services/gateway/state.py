@@ -1,0 +1,94 @@
+"""The gateway's runtime state: current policy, upstreams with their clients, fallbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Mapping
+
+import httpx
+
+from services.gateway.admission import Admission
+from services.gateway.calls import Upstream
+from services.gateway.fallbacks import Fallbacks
+from services.gateway.metrics import UPSTREAMS, GatewayMetrics
+from services.gateway.policy import Policy
+from services.gateway.settings import Settings
+from services.gateway.upstreams import ReplicaPool
+from services.gateway.window import Clock
+
+log = logging.getLogger("services.gateway")
+
+
+class Gateway:
+    def __init__(self, settings: Settings, metrics: GatewayMetrics,
+                 transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+                 clock: Clock = time.monotonic, rng: random.Random | None = None,
+                 sleep=asyncio.sleep) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.transports = dict(transports or {})
+        self.start_policy = settings.policy()
+        self.policy: Policy = self.start_policy
+        self.admission = Admission()
+        self.fallbacks = Fallbacks(clock)
+        self.started_at: float | None = None
+        rng = rng or random.Random()
+        urls = {"features": [settings.features_url], "classifier": settings.classifier_urls,
+                "llm": [settings.llm_url]}
+        self.upstreams: dict[str, Upstream] = {
+            name: Upstream(name, ReplicaPool(name, urls[name], clock, rng,
+                                             on_ejection=metrics.set_ejected),
+                           metrics, clock, rng, sleep)
+            for name in UPSTREAMS
+        }
+
+    @property
+    def features(self) -> Upstream:
+        return self.upstreams["features"]
+
+    @property
+    def classifier(self) -> Upstream:
+        return self.upstreams["classifier"]
+
+    @property
+    def llm(self) -> Upstream:
+        return self.upstreams["llm"]
+
+    # -- lifecycle ----------------------------------------------------------------
+    async def start(self) -> None:
+        """One shared client per upstream, with connection limits."""
+        limits = httpx.Limits(max_connections=self.settings.max_connections,
+                              max_keepalive_connections=self.settings.max_connections // 2)
+        mounts = {prefix: t for prefix, t in self.transports.items()}
+        for upstream in self.upstreams.values():
+            upstream.client = httpx.AsyncClient(limits=limits, mounts=mounts,
+                                                follow_redirects=False, trust_env=False)
+        self.started_at = time.monotonic()
+
+    async def stop(self) -> None:
+        for upstream in self.upstreams.values():
+            if upstream.client is not None:
+                await upstream.client.aclose()
+                upstream.client = None
+
+    def readiness(self) -> tuple[bool, str]:
+        if not self.classifier.pool.replicas:
+            return False, "no classifier replica configured"
+        if self.started_at is None:
+            return False, "starting"
+        if time.monotonic() - self.started_at < self.settings.load_time_s:
+            return False, "starting"
+        return True, ""
+
+    # -- levers -------------------------------------------------------------------
+    def set_policy(self, policy: Policy) -> None:
+        self.policy = policy
+        log.warning("policy changed", extra={"policy": policy.model_dump()})
+
+    def set_urls(self, name: str, urls: list[str]) -> None:
+        for url in self.upstreams[name].pool.set_urls(urls):
+            self.metrics.forget_replica(name, url)
+        log.warning("replicas changed", extra={"upstream": name, "urls": urls})
