@@ -1,0 +1,1 @@
+"""The ``gameday`` command line: a Typer app with one module per noun."""

@@ -1,0 +1,29 @@
+"""The ``gameday`` Typer app: each noun registers its commands here."""
+
+from __future__ import annotations
+
+import typer
+
+from gameday.cli import faults, stack
+from gameday.cli.errors import wrap_commands
+
+app = typer.Typer(
+    name="gameday",
+    help="SRE reliability and chaos training toolkit for AI model-serving infrastructure.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold the admin token
+    add_completion=False,
+)
+
+for noun in (stack, faults):
+    noun.register(app)
+
+wrap_commands(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

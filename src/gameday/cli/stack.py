@@ -1,0 +1,178 @@
+"""``gameday up``, ``gameday down``, ``gameday status``: the local stack."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.text import Text
+
+from gameday.errors import NotFoundError, StackError, ValidationError
+from gameday.stack.control import load_state, stop_stack, supervisor_alive
+from gameday.stack.daemon import launch_detached
+from gameday.stack.health import probe_all
+from gameday.stack.plan import assign_ports, port_in_use
+from gameday.stack.runs import create_run
+from gameday.stack.spec import StackSpec, build_spec
+from gameday.stack.state import StackState
+from gameday.stack.supervisor import Supervisor
+
+from .render import make_console, relative, status_table, summary_lines
+
+RUN_OPTION = typer.Option(None, "--run", help="Run id (default: the current run).")
+
+
+def _refuse_if_running() -> None:
+    try:
+        _, state = load_state()
+    except NotFoundError:
+        return
+    if supervisor_alive(state):
+        raise StackError(f"a stack is already running (run {state.run_id}, supervisor pid "
+                         f"{state.supervisor_pid}); stop it first with 'gameday down'")
+
+
+def _check_ports(spec: StackSpec) -> None:
+    if spec.free_ports:
+        return
+    for (name, replica), port in assign_ports(spec).items():
+        if port_in_use(port, spec.host):
+            raise StackError(f"port {port} for {name}-{replica} is already in use; pick other "
+                             f"ports with --base-port N or --free-ports")
+
+
+def _print_ready(console: Console, state: StackState, detached: bool) -> None:
+    took = (state.ready_at or time.time()) - state.started_at
+    console.print(f"[green]gameday stack ready[/] in {took:.1f} s (run {state.run_id})",
+                  highlight=False)
+    for line in summary_lines(state):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    how = "gameday down" if detached else "Ctrl-C (or 'gameday down' from another terminal)"
+    console.print(f"stop with:   {how}", highlight=False, markup=False)
+
+
+def up(
+    detach: bool = typer.Option(False, "--detach", "-d",
+                                help="Run the supervisor in the background; exit once ready."),
+    base_port: int = typer.Option(None, "--base-port",
+                                  help="First port (default 8080: gateway 8080, features 8081, "
+                                       "classifier 8082+, llm next)."),
+    free_ports: bool = typer.Option(False, "--free-ports", help="Pick free ports."),
+    port_range: str = typer.Option(None, "--port-range",
+                                   help="'auto' is the same as --free-ports."),
+    replicas: list[str] = typer.Option(None, "--replicas", help="SERVICE=N, e.g. classifier=3."),
+    sets: list[str] = typer.Option(None, "--set",
+                                   help="SERVICE.FIELD=VALUE (env <SERVICE>_<FIELD>), or "
+                                        "stack.FIELD=VALUE for the supervisor (backoff_max_s, "
+                                        "ready_timeout_s, ...)."),
+    memory_limits: list[str] = typer.Option(None, "--memory-limit",
+                                            help="SERVICE=SIZE (e.g. classifier=300M): kill "
+                                                 "and restart as OOMKilled above it."),
+) -> None:
+    """Start the local stack: features, classifier x2, llm, gateway."""
+    if port_range is not None:
+        if port_range.strip().lower() != "auto":
+            raise ValidationError(f"--port-range: only 'auto' is supported, got {port_range!r}")
+        free_ports = True
+    spec = build_spec(replicas=replicas or (), sets=sets or (),
+                      memory_limits=memory_limits or (), base_port=base_port,
+                      free_ports=free_ports)
+    _refuse_if_running()
+    _check_ports(spec)
+    console = make_console()
+    if detach:
+        _, state = launch_detached(spec)
+        _print_ready(console, state, detached=True)
+        return
+    _run_foreground(spec, console)
+
+
+def _run_foreground(spec: StackSpec, console: Console) -> None:
+    run = create_run()
+    shown = {"ready": False, "at": 0.0}
+    console.print(f"starting stack (run {run.id}); logs in {relative(run.logs_dir)}/",
+                  highlight=False, markup=False)
+    with Live(console=console, auto_refresh=False, transient=False) as live:
+        def on_tick(state: StackState) -> None:
+            if state.status == "running" and not shown["ready"]:
+                shown["ready"] = True
+                _print_ready(live.console, state, detached=False)
+            now = time.monotonic()
+            if now - shown["at"] >= 0.5:
+                shown["at"] = now
+                live.update(Group(status_table(state), Text("Ctrl-C stops the stack",
+                                                            style="dim")), refresh=True)
+
+        supervisor = Supervisor(spec, run, on_tick=on_tick)
+        supervisor.install_signal_handlers()
+        state = supervisor.run()
+        live.update(status_table(state), refresh=True)
+    if not console.is_terminal:
+        console.line()
+    if state.status == "failed":
+        raise StackError(state.error or f"run {run.id}: stack failed")
+    console.print(f"stopped {len(state.processes)} processes (run {run.id})", highlight=False)
+
+
+def down(run_id: str = RUN_OPTION,
+         timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait.")) -> None:
+    """Stop the current run's supervisor and every process it runs."""
+    try:
+        run, state = load_state(run_id)
+    except NotFoundError as err:
+        typer.echo(f"nothing to stop: {err}")
+        return
+    if not supervisor_alive(state):
+        why = (state.status if state.status in ("stopped", "failed")
+               else f"gone (supervisor pid {state.supervisor_pid} no longer runs)")
+        typer.echo(f"nothing running: run {run.id} is {why}")
+        return
+    started = time.monotonic()
+    final = stop_stack(run, timeout=timeout)
+    if final is None:
+        typer.echo(f"nothing running: run {run.id} had already stopped")
+        return
+    left = [p.id for p in final.processes if p.state != "stopped"]
+    typer.echo(f"stopped run {run.id}: {len(final.processes) - len(left)} processes stopped "
+               f"in {time.monotonic() - started:.1f} s")
+    if left:
+        raise StackError(f"run {run.id}: processes not reported stopped: {', '.join(left)}")
+
+
+def status(run_id: str = RUN_OPTION,
+           as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Processes of the run: URL, pid, state, live readiness, restarts, last exit."""
+    run, state = load_state(run_id)
+    alive = supervisor_alive(state)
+    probed = [p for p in state.processes if alive and p.pid]
+    answers = probe_all([p.url for p in probed], timeout=1.0)
+    ready = {p.id: ok for p, ok in zip(probed, answers, strict=True)}
+    if as_json:
+        data = state.model_dump()
+        data["supervisor_alive"] = alive
+        for p in data["processes"]:
+            p["ready"] = ready.get(f"{p['name']}-{p['replica']}", False)
+        typer.echo(json.dumps(data, indent=2))
+        return
+    console = make_console()
+    if alive:
+        head = f"run {run.id}: {state.status}, supervisor pid {state.supervisor_pid}"
+    elif state.status in ("stopped", "failed"):
+        head = f"run {run.id}: {state.status}"
+    else:
+        head = (f"run {run.id}: supervisor (pid {state.supervisor_pid}) is gone; its "
+                f"processes died with it")
+    console.print(head, highlight=False, markup=False)
+    if state.error:
+        console.print(f"error: {state.error}", highlight=False, markup=False)
+    console.print(status_table(state, ready, alive=alive))
+    console.print(f"run folder: {relative(run.path)}/", highlight=False, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)
+    app.command("down")(down)
+    app.command("status")(status)

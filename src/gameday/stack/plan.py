@@ -1,0 +1,130 @@
+"""From a stack spec to the processes to run: ports, URLs, argv and environment."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gameday.errors import StackError
+from gameday.stack.runs import Run
+from gameday.stack.spec import ServiceSpec, StackSpec
+
+# The same names as gameday.faults.auth / gameday.faults (a test holds them equal); not
+# imported from there because gameday.faults pulls in FastAPI, which the supervisor does not
+# need and which would delay every start by a few hundred milliseconds.
+TOKEN_ENV = "GAMEDAY_ADMIN_TOKEN"
+TOKEN_FILE_ENV = "GAMEDAY_ADMIN_TOKEN_FILE"
+FAULTS_FILE_ENV = "GAMEDAY_FAULTS_FILE"
+
+
+@dataclass
+class ProcessSpec:
+    """One process of the stack: a replica of a service, on its port."""
+
+    name: str
+    replica: int
+    port: int
+    host: str
+    argv: list[str]
+    env: dict[str, str] = field(repr=False)
+    log_path: Path
+    faults_path: Path
+    memory_limit_mb: float | None = None
+    restart: bool = True
+    ready_path: str = "/readyz"
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}-{self.replica}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def assign_ports(spec: StackSpec) -> dict[tuple[str, int], int]:
+    """(service, replica) -> port: consecutive from base_port in port order, or free ones."""
+    ports: dict[tuple[str, int], int] = {}
+    if spec.free_ports:
+        # Hold every socket until all are picked so no two processes get the same port.
+        socks = []
+        try:
+            for svc in spec.ordered_for_ports():
+                for r in range(svc.replicas):
+                    s = socket.socket()
+                    s.bind((spec.host, 0))
+                    socks.append(s)
+                    ports[(svc.name, r)] = s.getsockname()[1]
+        finally:
+            for s in socks:
+                s.close()
+        return ports
+    port = spec.base_port
+    for svc in spec.ordered_for_ports():
+        for r in range(svc.replicas):
+            ports[(svc.name, r)] = port
+            port += 1
+    return ports
+
+
+def check_ports_free(processes: list[ProcessSpec]) -> None:
+    for p in processes:
+        if port_in_use(p.port, p.host):
+            raise StackError(f"port {p.port} for {p.id} is already in use; pick other ports "
+                             f"with --base-port N or --free-ports")
+
+
+def _service_env(svc: ServiceSpec, spec: StackSpec, replica: int, port: int, run: Run,
+                 urls: dict[str, list[str]]) -> dict[str, str]:
+    prefix = svc.env_prefix
+    env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+    env.update({
+        "PYTHONUNBUFFERED": "1",
+        f"{prefix}HOST": spec.host,
+        f"{prefix}PORT": str(port),
+        f"{prefix}REPLICA": str(replica),
+        TOKEN_FILE_ENV: str(run.token_path),
+        FAULTS_FILE_ENV: str(run.faults_path(svc.name, replica)),
+    })
+    env.update({f"{prefix}{k.upper()}": v for k, v in svc.settings.items()})
+    env.update({var: ",".join(urls[target]) for var, target in svc.upstreams.items()})
+    env.update(svc.env)
+    return env
+
+
+def plan_processes(spec: StackSpec, run: Run,
+                   ports: dict[tuple[str, int], int] | None = None) -> list[ProcessSpec]:
+    """Every process of the stack in start order."""
+    ports = ports or assign_ports(spec)
+    urls = {svc.name: [f"http://{spec.host}:{ports[(svc.name, r)]}"
+                       for r in range(svc.replicas)] for svc in spec.services}
+    out = []
+    for svc in spec.services:
+        for r in range(svc.replicas):
+            port = ports[(svc.name, r)]
+            out.append(ProcessSpec(
+                name=svc.name, replica=r, port=port, host=spec.host, argv=svc.argv(),
+                env=_service_env(svc, spec, r, port, run, urls),
+                log_path=run.log_path(svc.name, r), faults_path=run.faults_path(svc.name, r),
+                memory_limit_mb=svc.memory_limit_mb, restart=svc.restart,
+                ready_path=svc.ready_path,
+            ))
+    return out
