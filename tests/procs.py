@@ -82,7 +82,9 @@ class ServiceProcess:
                 self.proc.wait()
 
     def __enter__(self) -> ServiceProcess:
-        return self.start()
+        if self.proc is None:
+            return self.start()
+        return self
 
     def __exit__(self, *exc) -> None:
         self.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -22,17 +23,27 @@ class TrafficResult:
     generate_failed: int = 0
     tokens: int = 0
     ttft_s: list[float] = field(default_factory=list)
+    classify_s: list[float] = field(default_factory=list)
     sample_prediction: dict | None = None
     sample_text: str = ""
     elapsed_s: float = 0.0
 
 
-async def _classify(client, gateway: str, entity: str, result: TrafficResult) -> None:
+async def _classify(client, gateway: str, entity: str, result: TrafficResult,
+                    labels_url: str | None = None) -> None:
+    body = {"entity_id": entity}
+    if labels_url:  # a labelled canary: the classifier counts it correct or incorrect
+        try:
+            body["label"] = (await client.get(f"{labels_url}/v1/labels/{entity}")).json()["label"]
+        except Exception:
+            pass
+    start = time.perf_counter()
     try:
-        resp = await client.post(f"{gateway}/v1/classify", json={"entity_id": entity})
+        resp = await client.post(f"{gateway}/v1/classify", json=body)
     except Exception:
         result.classify_failed += 1
         return
+    result.classify_s.append(time.perf_counter() - start)
     if resp.status_code == 200:
         result.classify_ok += 1
         body = resp.json()
@@ -75,7 +86,10 @@ async def _generate(client, gateway: str, prompt: str, seed: int, result: Traffi
 
 async def run_traffic(gateway: str, classify: int = 200, generate: int = 6,
                       concurrency: int = 8, entities: int = 1000, seed: int = 7,
-                      timeout_s: float = 10.0) -> TrafficResult:
+                      timeout_s: float = 10.0, labels_url: str | None = None,
+                      canary_every: int = 10) -> TrafficResult:
+    """Send ``classify`` and ``generate`` requests; every ``canary_every``-th classify is a
+    labelled canary when ``labels_url`` (the feature store) is given."""
     import httpx
 
     rng = random.Random(seed)
@@ -89,14 +103,23 @@ async def run_traffic(gateway: str, classify: int = 200, generate: int = 6,
 
     start = time.perf_counter()
     async with httpx.AsyncClient(timeout=timeout_s) as client:
-        jobs = [guarded(_classify(client, gateway, f"e{rng.randrange(entities):04d}", result))
-                for _ in range(classify)]
+        jobs = [guarded(_classify(client, gateway, f"e{rng.randrange(entities):04d}", result,
+                                  labels_url if i % canary_every == 0 else None))
+                for i in range(classify)]
         jobs += [guarded(_generate(client, gateway, prompts[i % len(prompts)], i, result))
                  for i in range(generate)]
         rng.shuffle(jobs)
         await asyncio.gather(*jobs)
     result.elapsed_s = time.perf_counter() - start
     return result
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..1); NaN when there are no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def send_traffic(gateway: str, **kwargs) -> TrafficResult:
