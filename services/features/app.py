@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry
 
 from gameday.faults import install_faults
 from gameday.telemetry import install_telemetry
-from services.features.errors import install_error_handlers
+from services.common.errors import install_error_handlers
 from services.features.lifecycle import Readiness, build_lifespan
 from services.features.lookups import FeatureLookup
 from services.features.metrics import FeatureMetrics
@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None,
     metrics = FeatureMetrics(registry)
     store = FeatureStore(pool_size=settings.pool_size, drift_ratio=settings.drift_ratio,
                          drift_period_s=settings.drift_period_s)
-    readiness = Readiness()
+    readiness = Readiness(reason="loading: seeding the feature store")
 
     app = FastAPI(
         title="gameday feature store",

@@ -9,20 +9,14 @@ import shutil
 import tempfile
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
+from services.common.health import Readiness
 from services.features.metrics import FeatureMetrics
 from services.features.settings import Settings
 from services.features.store import FeatureStore, MakeEntity
 
 log = logging.getLogger("services.features")
-
-
-@dataclass
-class Readiness:
-    ready: bool = False
-    reason: str = "loading: seeding the feature store"
 
 
 def resolve_db_path(db_path: str | None) -> tuple[Path, Path | None]:

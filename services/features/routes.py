@@ -9,8 +9,8 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from services.features.errors import error_response
-from services.features.lifecycle import Readiness
+from services.common.errors import error_response
+from services.common.health import build_health_router, not_ready_response
 from services.features.lookups import FeatureLookup
 from services.features.schemas import (
     ERROR_RESPONSES,
@@ -23,29 +23,8 @@ from services.features.store import FEATURE_NAMES, format_entity_id
 
 log = logging.getLogger("services.features")
 
-health = APIRouter(tags=["health"])
+health = build_health_router("the store is seeded")
 api = APIRouter(prefix="/v1", tags=["features"], responses=ERROR_RESPONSES)
-
-
-@health.get("/healthz", summary="Liveness")
-def healthz() -> dict:
-    return {"status": "ok"}
-
-
-@health.get("/readyz", summary="Readiness: 503 until the store is seeded",
-            responses={503: {"description": "Not ready, with the reason."}})
-def readyz(request: Request):
-    readiness: Readiness = request.app.state.readiness
-    if readiness.ready:
-        return {"ready": True}
-    return JSONResponse({"ready": False, "reason": readiness.reason}, status_code=503)
-
-
-def _not_ready(request: Request) -> JSONResponse | None:
-    readiness: Readiness = request.app.state.readiness
-    if readiness.ready:
-        return None
-    return error_response(503, f"feature store not ready: {readiness.reason}", retry_after_s=1)
 
 
 def _unavailable(err: sqlite3.Error, entity_id: str) -> JSONResponse:
@@ -61,7 +40,7 @@ def _unknown(entity_id: str) -> JSONResponse:
 @api.get("/features/{entity_id}", response_model=FeatureVector,
          summary="The feature vector of one entity")
 async def get_features(entity_id: EntityId, request: Request):
-    if (refusal := _not_ready(request)) is not None:
+    if (refusal := not_ready_response(request, "feature store")) is not None:
         return refusal
     lookup: FeatureLookup = request.app.state.lookup
     try:
@@ -80,7 +59,7 @@ async def get_features(entity_id: EntityId, request: Request):
 @api.get("/labels/{entity_id}", response_model=EntityLabel,
          summary="The true class of one entity (for labelled canary requests)")
 async def get_label(entity_id: EntityId, request: Request):
-    if (refusal := _not_ready(request)) is not None:
+    if (refusal := not_ready_response(request, "feature store")) is not None:
         return refusal
     lookup: FeatureLookup = request.app.state.lookup
     try:
@@ -94,7 +73,7 @@ async def get_label(entity_id: EntityId, request: Request):
 
 @api.get("/entities", response_model=EntitiesInfo, summary="How many entities, first and last id")
 def get_entities(request: Request):
-    if (refusal := _not_ready(request)) is not None:
+    if (refusal := not_ready_response(request, "feature store")) is not None:
         return refusal
     store = request.app.state.lookup.store
     if store.count == 0:

@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry
 
 from gameday.faults import install_faults
 from gameday.telemetry import install_telemetry
-from services.llm.errors import install_error_handlers
+from services.common.errors import install_error_handlers
 from services.llm.lifecycle import Readiness, build_lifespan
 from services.llm.metrics import LlmMetrics
 from services.llm.pressure import lost_slots
@@ -21,7 +21,7 @@ def create_app(settings: Settings | None = None,
     settings = settings or Settings()
     registry = registry if registry is not None else CollectorRegistry()
     metrics = LlmMetrics(registry)
-    readiness = Readiness()
+    readiness = Readiness(reason="loading: training the language model")
     engine = Engine(
         EngineConfig(kv_slots=settings.kv_slots, max_waiting=settings.max_waiting,
                      token_ms=settings.token_ms, batch_slowdown=settings.batch_slowdown,

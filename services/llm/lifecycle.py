@@ -7,20 +7,14 @@ import contextlib
 import logging
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
+from services.common.health import Readiness
 from services.llm.metrics import LlmMetrics
 from services.llm.model import MODEL_NAME, train_from_corpus
 from services.llm.scheduler import Engine
 from services.llm.settings import Settings
 
 log = logging.getLogger("services.llm")
-
-
-@dataclass
-class Readiness:
-    ready: bool = False
-    reason: str = "loading: training the language model"
 
 
 async def load_model(engine: Engine, settings: Settings, metrics: LlmMetrics,

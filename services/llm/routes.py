@@ -5,44 +5,23 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from services.llm.errors import error_response
-from services.llm.lifecycle import Readiness
+from services.common.errors import error_response
+from services.common.health import build_health_router, not_ready_response
 from services.llm.model import MODEL_NAME
 from services.llm.scheduler import Engine, Overloaded, Sequence
 from services.llm.schemas import GENERATE_RESPONSES, GenerateRequest, Generation, ModelCard
 from services.llm.streaming import collect, stream_events
 
-health = APIRouter(tags=["health"])
+health = build_health_router("the model is loaded")
 api = APIRouter(prefix="/v1", tags=["generation"])
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-@health.get("/healthz", summary="Liveness")
-def healthz() -> dict:
-    return {"status": "ok"}
-
-
-@health.get("/readyz", summary="Readiness: 503 while the model loads",
-            responses={503: {"description": "Not ready, with the reason."}})
-def readyz(request: Request):
-    readiness: Readiness = request.app.state.readiness
-    if readiness.ready:
-        return {"ready": True}
-    return JSONResponse({"ready": False, "reason": readiness.reason}, status_code=503)
-
-
-def _not_ready(request: Request) -> JSONResponse | None:
-    readiness: Readiness = request.app.state.readiness
-    if readiness.ready:
-        return None
-    return error_response(503, f"model not ready: {readiness.reason}", retry_after_s=1)
-
-
 @api.post("/generate", response_model=Generation, responses=GENERATE_RESPONSES,
           summary="Generate text after a prompt, streamed token by token")
 async def generate(body: GenerateRequest, request: Request):
-    if (refusal := _not_ready(request)) is not None:
+    if (refusal := not_ready_response(request, "model")) is not None:
         return refusal
     engine: Engine = request.app.state.engine
     seq = Sequence(prompt=body.prompt, max_tokens=body.max_tokens,
@@ -65,7 +44,7 @@ async def generate(body: GenerateRequest, request: Request):
 
 @api.get("/models", response_model=ModelCard, summary="The model being served")
 def model_card(request: Request):
-    if (refusal := _not_ready(request)) is not None:
+    if (refusal := not_ready_response(request, "model")) is not None:
         return refusal
     engine: Engine = request.app.state.engine
     model = engine.model

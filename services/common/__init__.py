@@ -1,0 +1,1 @@
+"""Pieces every sample service shares: JSON error bodies, health and readiness."""
