@@ -264,7 +264,9 @@ def test_any_json_body_gets_an_answer_never_a_500():
         @settings(max_examples=80, deadline=None)
         @given(body=BODIES)
         def check(body):
-            resp = client.post("/v1/generate", json=body)
+            # json.dumps writes Infinity for inf, as some clients do: still a 422, not a 500.
+            resp = client.post("/v1/generate", content=json.dumps(body),
+                               headers={"content-type": "application/json"})
             assert resp.status_code in (200, 422), (body, resp.text)
             if resp.status_code == 422:
                 assert resp.json()["error"].startswith("invalid request")
