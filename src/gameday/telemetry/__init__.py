@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    disable_created_metrics,
+    generate_latest,
+)
 
 from gameday.telemetry.logs import (
     REQUEST_ID_HEADER,
@@ -31,6 +36,8 @@ __all__ = [
 
 def install_telemetry(app: FastAPI, service: str, registry: CollectorRegistry) -> HttpMetrics:
     """Add request-id and HTTP-metrics middleware and a /metrics route to ``app``."""
+    # ``*_created`` samples double the series count and no SLO or dashboard reads them.
+    disable_created_metrics()
     metrics = HttpMetrics(service, registry)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics, routes=app.router.routes)
     app.add_middleware(RequestIdMiddleware)
