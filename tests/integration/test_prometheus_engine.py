@@ -1,0 +1,76 @@
+"""Real Prometheus scraping a real service with a rule file, read back through its HTTP API."""
+
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from gameday.metrics.promserver import PrometheusConfig, PrometheusServer
+from tests.conftest import require_binary
+from tests.procs import ROOT, TEST_TOKEN, free_port
+
+RULES = """groups:
+- name: example
+  interval: 1s
+  rules:
+  - record: job:http_requests:rate5s
+    expr: sum by (job) (rate(http_requests_total{route="/v1/items/{item_id}"}[5s]))
+  - alert: ItemsServedAtAll
+    expr: job:http_requests:rate5s > 0
+    labels: {severity: ticket}
+    annotations: {summary: items are being served}
+"""
+
+
+@pytest.fixture()
+def app_url():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "examples.own_app:app",
+                             "--port", str(port)], cwd=ROOT,
+                            env={**os.environ, "GAMEDAY_ADMIN_TOKEN": TEST_TOKEN},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            httpx.get(url + "/healthz", timeout=0.2)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait()
+
+
+def test_prometheus_scrapes_the_service_and_evaluates_rules(tmp_path, app_url):
+    require_binary("prometheus")
+    rules = tmp_path / "example.rules.yml"
+    rules.write_text(RULES)
+    config = PrometheusConfig(targets={"myapp": [app_url]}, rule_files=[rules])
+    server = PrometheusServer(config, tmp_path / "prom", port=free_port())
+    api = server.start()
+    try:
+        deadline = time.monotonic() + 30
+        value = []
+        while time.monotonic() < deadline and not value:
+            for i in range(20):
+                httpx.get(f"{app_url}/v1/items/{i}")
+            time.sleep(0.5)
+            value = api.query('job:http_requests:rate5s{job="myapp"}')
+        assert value and value[0].value > 0
+        raw = api.query('http_requests_total{route="/v1/items/{item_id}"}')
+        # The service's own `service` label survives; the target adds job and replica.
+        assert raw[0].labels["service"] == "my-model"
+        assert raw[0].labels["job"] == "myapp" and raw[0].labels["replica"] == "0"
+        deadline = time.monotonic() + 10
+        alerts = []
+        while time.monotonic() < deadline and not alerts:
+            alerts = [a for a in api.alerts() if a["labels"]["alertname"] == "ItemsServedAtAll"]
+            time.sleep(0.3)
+        assert alerts and alerts[0]["state"] == "firing"
+        assert [g["name"] for g in api.rule_groups()] == ["example"]
+    finally:
+        server.stop()
+    assert server.proc.poll() is not None
