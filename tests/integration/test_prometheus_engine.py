@@ -74,3 +74,37 @@ def test_prometheus_scrapes_the_service_and_evaluates_rules(tmp_path, app_url):
     finally:
         server.stop()
     assert server.proc.poll() is not None
+
+
+def test_both_engines_fire_the_same_alert_on_the_same_live_service(tmp_path, app_url):
+    require_binary("prometheus")
+    from gameday.metrics.engine import EmbeddedEngine, PrometheusEngine
+
+    rules = tmp_path / "example.rules.yml"
+    rules.write_text(RULES)
+    server = PrometheusServer(PrometheusConfig(targets={"myapp": [app_url]}, rule_files=[rules]),
+                              tmp_path / "prom", port=free_port())
+    server.start()
+    embedded = EmbeddedEngine([rules]).start_scraping({"myapp": [app_url]},
+                                                      recording=tmp_path / "rec.jsonl.gz")
+    real = PrometheusEngine(server.url)
+    try:
+        deadline = time.monotonic() + 30
+        fired = {}
+        while time.monotonic() < deadline and len(fired) < 2:
+            for i in range(10):
+                httpx.get(f"{app_url}/v1/items/{i}")
+            for name, engine in (("embedded", embedded), ("prometheus", real)):
+                if any(a["state"] == "firing" for a in engine.alerts()):
+                    fired[name] = True
+            time.sleep(0.3)
+        assert fired == {"embedded": True, "prometheus": True}
+        [(labels, value)] = embedded.query('job:http_requests:rate5s{job="myapp"}')
+        assert labels == {"__name__": "job:http_requests:rate5s", "job": "myapp"} and value > 0
+    finally:
+        embedded.stop()
+        server.stop()
+    # The recording replays into a fresh engine that fires the same alert.
+    again = EmbeddedEngine([rules])
+    again.replay(tmp_path / "rec.jsonl.gz")
+    assert [a["labels"]["alertname"] for a in again.alerts()] == ["ItemsServedAtAll"]

@@ -50,7 +50,7 @@ class Scraper:
     failures: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def scrape_once(self, t: float | None = None) -> list[Scrape]:
         """Scrape every target now; store (and record) the results; return them."""
@@ -59,7 +59,7 @@ class Scraper:
                 ThreadPoolExecutor(max_workers=max(1, len(self.targets))) as pool:
             results = list(pool.map(lambda tg: self._fetch(client, tg), self.targets))
         scrapes = []
-        with self._lock:
+        with self.lock:
             for target, samples in zip(self.targets, results, strict=True):
                 scrape = Scrape(t, target.job, target.instance, samples, target.labels)
                 ingest_scrape(self.store, scrape)
