@@ -32,7 +32,7 @@ class PromQLError(GamedayError):
 
 
 class Matrix(list):
-    """Range-vector value: (labels, points) pairs plus the selector's window."""
+    """Range-vector value: (labels, times, values) triples plus the selector's window."""
 
     def __init__(self, items, start_ms: int, end_ms: int, range_s: float) -> None:
         super().__init__(items)
@@ -131,9 +131,9 @@ class _Evaluator:
         start = end - to_ms(range_s)
         items = []
         for key, ring in self.store.series(self._matchers(vs)):
-            points = self.store.window(ring, start, end)
-            if points:
-                items.append((key, points))
+            ts, values = self.store.window_columns(ring, start, end)
+            if ts:
+                items.append((key, ts, values))
         return Matrix(items, start, end, range_s)
 
     # -- functions ---------------------------------------------------------------------
@@ -145,13 +145,13 @@ class _Evaluator:
                 raise self.unsupported(f"call '{node}' (expects a range selector)")
             matrix = self.select_range(args[0])
             out = []
-            for key, points in matrix:
+            for key, ts, values in matrix:
                 if name in fn.RATE_LIKE:
                     counter, is_rate = fn.RATE_LIKE[name]
-                    value = fn.extrapolated_rate(points, matrix.start_ms, matrix.end_ms,
+                    value = fn.extrapolated_rate(ts, values, matrix.start_ms, matrix.end_ms,
                                                  matrix.range_s, counter, is_rate)
                 else:
-                    value = fn.OVER_TIME[name]([v for _, v in points])
+                    value = fn.OVER_TIME[name](values)
                 if value is not None:
                     out.append((key if name == "last_over_time" else drop_name(key), value))
             if len({key for key, _ in out}) != len(out):

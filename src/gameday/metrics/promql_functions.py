@@ -10,27 +10,28 @@ import math
 
 from gameday.metrics.store import Labels
 
-Points = list[tuple[int, float]]
 
-
-def extrapolated_rate(points: Points, range_start_ms: int, range_end_ms: int,
+def extrapolated_rate(ts: list[int], vs: list[float], range_start_ms: int, range_end_ms: int,
                       range_s: float, is_counter: bool, is_rate: bool) -> float | None:
-    """Prometheus's extrapolatedRate: rate(), increase() (and delta())."""
-    if len(points) < 2:
+    """Prometheus's extrapolatedRate: rate(), increase() (and delta()).
+
+    ``ts``/``vs`` are the window's times (ms) and values, oldest first.
+    """
+    if len(ts) < 2:
         return None
-    first_t, first_v = points[0]
-    last_t, last_v = points[-1]
+    first_t, first_v = ts[0], vs[0]
+    last_t, last_v = ts[-1], vs[-1]
     result = last_v - first_v
     if is_counter:
-        last_value = 0.0
-        for _, v in points:
-            if v < last_value:
-                result += last_value
-            last_value = v
+        # Added one by one in order, as Prometheus does, so results agree to the bit (not
+        # with sum(), which compensates from Python 3.12 on).
+        for prev, v in zip(vs, vs[1:]):  # noqa: B905 - vs[1:] is one shorter on purpose
+            if v < prev:
+                result += prev
     duration_to_start = (first_t - range_start_ms) / 1000
     duration_to_end = (range_end_ms - last_t) / 1000
     sampled_interval = (last_t - first_t) / 1000
-    average_between = sampled_interval / (len(points) - 1)
+    average_between = sampled_interval / (len(ts) - 1)
     if is_counter and result > 0 and first_v >= 0:
         duration_to_zero = sampled_interval * (first_v / result)
         if duration_to_zero < duration_to_start:
