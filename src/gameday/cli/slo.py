@@ -72,3 +72,80 @@ def import_sloth(
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="slo")
+
+
+def _fmt_duration(seconds: float) -> str:
+    if seconds == float("inf"):
+        return "never"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _pct(value: float, digits: int = 2) -> str:
+    return "-" if value != value else f"{value * 100:.{digits}f}%"
+
+
+def _render_status(statuses) -> None:
+    from rich.table import Table
+
+    from gameday.cli.render import make_console
+
+    table = Table(title="SLO status", title_justify="left")
+    for col in ("SLO", "objective", "SLI now", "budget left", "burn rate by window", "alert",
+                "exhausted in"):
+        table.add_column(col)
+    colour = {"page": "red", "ticket": "yellow", "pending": "cyan", "ok": "green"}
+    for st in statuses:
+        burns = "  ".join(f"{w}:{b:.1f}x" for w, b in st.burn_by_window.items() if b == b)
+        table.add_row(st.slo_id, _pct(st.objective), _pct(st.sli), _pct(st.budget_remaining, 1),
+                      burns or "-", f"[{colour[st.state]}]{st.state}[/]",
+                      _fmt_duration(st.exhaustion_s))
+    make_console().print(table)
+
+
+@app.command("status")
+def status(
+    engine: str = typer.Option("embedded", "--engine", help="embedded or prometheus."),
+    url: str = typer.Option("http://127.0.0.1:9090", "--url", help="Prometheus URL."),
+    recording: Path = typer.Option(None, "--from", help="Replay this recording (embedded)."),
+    catalog: str = typer.Option("drill-12h", "--catalog",
+                                help="Generated rules to evaluate (embedded)."),
+    rules_dir: Path = typer.Option(SPEC_DIR / "_gen", "--rules", help="Generated rules root."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    watch: bool = typer.Option(False, "--watch", help="Refresh every 2 s (prometheus)."),
+) -> None:
+    """Per SLO: objective, SLI now, budget left, burn rate per window, alert, exhaustion."""
+    import json
+    import time
+
+    from gameday.metrics.engine import EmbeddedEngine, PrometheusEngine
+    from gameday.slo.status import collect_status
+
+    if engine not in ("embedded", "prometheus"):
+        raise ValidationError(f"--engine: expected embedded or prometheus, got {engine!r}")
+    if engine == "prometheus":
+        source = PrometheusEngine(url)
+    else:
+        if recording is None:
+            raise ValidationError("--engine embedded needs --from RECORDING (a run's "
+                                  "recording.jsonl.gz); live embedded status is not built yet, "
+                                  "use --engine prometheus for a live stack")
+        if not recording.is_file():
+            raise ValidationError(f"--from: no such recording {str(recording)!r}")
+        files = sorted((rules_dir / catalog).glob("*.rules.yml"))
+        if not files:
+            raise ValidationError(f"--catalog: no generated rules in {rules_dir / catalog}; "
+                                  f"run 'gameday slo generate'")
+        source = EmbeddedEngine(files)
+        source.replay(recording)
+    while True:
+        statuses = collect_status(source)
+        if as_json:
+            typer.echo(json.dumps([s.as_dict() for s in statuses], indent=2))
+        else:
+            _render_status(statuses)
+        if not (watch and engine == "prometheus"):
+            return
+        time.sleep(2)

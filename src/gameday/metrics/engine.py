@@ -29,15 +29,18 @@ class Engine(Protocol):
     def alerts(self) -> list[dict]: ...
 
 
-def load_groups(rule_files: list[Path]) -> list[RuleGroup]:
-    return [g for path in rule_files for g in load_rule_file(path)]
+def load_groups(rule_files: list[Path], default_interval_s: float = 1.0) -> list[RuleGroup]:
+    return [g for path in rule_files for g in load_rule_file(path, default_interval_s)]
 
 
 class EmbeddedEngine:
     def __init__(self, rule_files: list[Path], store: SampleStore | None = None,
-                 lookback_s: float = 300.0, max_age_s: float = 3 * 3600.0) -> None:
+                 lookback_s: float = 300.0, max_age_s: float = 3 * 3600.0,
+                 evaluation_interval_s: float = 1.0) -> None:
+        """Groups without an ``interval`` run every ``evaluation_interval_s``: 1 s, as in the
+        Prometheus config gameday writes (``PrometheusConfig.evaluation_interval``)."""
         self.store = store or SampleStore(max_age=max_age_s, lookback=lookback_s)
-        self.groups = load_groups(rule_files)
+        self.groups = load_groups(rule_files, evaluation_interval_s)
         self.scraper: Scraper | None = None
         self._lock = threading.Lock()
         self.last_tick: float | None = None
