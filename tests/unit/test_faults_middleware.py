@@ -123,3 +123,25 @@ def test_memory_leak_grows_and_is_freed_on_expiry():
         assert 29 <= effects.leaked_mb() <= 31
         time.sleep(1.2)
         assert effects.leaked_mb() == 0
+
+
+def test_fault_answers_on_an_included_router_keep_the_route_template():
+    from fastapi import APIRouter
+
+    registry = CollectorRegistry()
+    app = FastAPI()
+    install_faults(app, service="gateway", token=TOKEN)
+    install_telemetry(app, service="gateway", registry=registry)
+    router = APIRouter(prefix="/v1")
+
+    @router.post("/classify/{kind}")
+    def classify(kind: str):
+        return {"kind": kind}
+
+    app.include_router(router)  # after install, as the services do
+    with TestClient(app) as client:
+        add(client, type="error", params={"status": 503}, route="/v1/classify/*", ttl_s=5)
+        assert client.post("/v1/classify/x").status_code == 503
+    labels = {"service": "gateway", "route": "/v1/classify/{kind}", "method": "POST",
+              "code": "503"}
+    assert registry.get_sample_value("http_requests_total", labels) == 1.0

@@ -105,6 +105,35 @@ def _render_status(statuses) -> None:
     make_console().print(table)
 
 
+def _live_embedded(as_json: bool, watch: bool) -> None:
+    """The status the current run's monitor publishes each second."""
+    import json
+    import time
+
+    from gameday.slo.status import SLOStatus
+    from gameday.stack.control import load_state
+    from gameday.stack.monitor import read_status
+
+    run, _ = load_state()
+    while True:
+        body = read_status(run.path)
+        if as_json:
+            typer.echo(json.dumps(body, indent=2))
+        else:
+            statuses = []
+            for raw in body["slos"]:
+                fields = {k: (float("nan") if v is None else v) for k, v in raw.items()
+                          if k not in ("state", "exhaustion_s")}
+                statuses.append(SLOStatus(**fields))
+            _render_status(statuses)
+            if body["stale"]:
+                typer.echo("warning: this status is more than 10 s old; is the stack running?",
+                           err=True)
+        if not watch:
+            return
+        time.sleep(1)
+
+
 @app.command("status")
 def status(
     engine: str = typer.Option("embedded", "--engine", help="embedded or prometheus."),
@@ -114,7 +143,7 @@ def status(
                                 help="Generated rules to evaluate (embedded)."),
     rules_dir: Path = typer.Option(SPEC_DIR / "_gen", "--rules", help="Generated rules root."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    watch: bool = typer.Option(False, "--watch", help="Refresh every 2 s (prometheus)."),
+    watch: bool = typer.Option(False, "--watch", help="Refresh until Ctrl-C."),
 ) -> None:
     """Per SLO: objective, SLI now, budget left, burn rate per window, alert, exhaustion."""
     import json
@@ -129,9 +158,8 @@ def status(
         source = PrometheusEngine(url)
     else:
         if recording is None:
-            raise ValidationError("--engine embedded needs --from RECORDING (a run's "
-                                  "recording.jsonl.gz); live embedded status is not built yet, "
-                                  "use --engine prometheus for a live stack")
+            _live_embedded(as_json, watch)
+            return
         if not recording.is_file():
             raise ValidationError(f"--from: no such recording {str(recording)!r}")
         files = sorted((rules_dir / catalog).glob("*.rules.yml"))
@@ -146,6 +174,6 @@ def status(
             typer.echo(json.dumps([s.as_dict() for s in statuses], indent=2))
         else:
             _render_status(statuses)
-        if not (watch and engine == "prometheus"):
+        if not watch or recording is not None:
             return
         time.sleep(2)

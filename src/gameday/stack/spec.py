@@ -37,6 +37,7 @@ class StackSettings(BaseModel):
     stop_grace_s: float = Field(5.0, ge=0, le=120, description="SIGTERM to SIGKILL")
     tick_s: float = Field(0.1, gt=0, le=5, description="supervision loop period")
     probe_timeout_s: float = Field(0.5, gt=0, le=30, description="timeout of one /readyz probe")
+    monitor: bool = Field(True, description="scrape, record and evaluate SLOs (embedded engine)")
 
 
 class ServiceSpec(BaseModel):

@@ -94,6 +94,7 @@ class Supervisor:
                         self.ready_at = time.time()
                         self.events.emit("stack_ready",
                                          after_s=round(self.ready_at - self.started_at, 3))
+                        self._start_monitor()
                     elif time.monotonic() > deadline:
                         self._fail(self._not_ready_message())
                         break
@@ -109,6 +110,7 @@ class Supervisor:
             self.events.emit("supervisor_error", error=repr(err), trace=traceback.format_exc())
             self._fail(f"supervisor error: {err!r}")
         finally:
+            self._stop_monitor()
             self._stop_all()
             self.status = "failed" if self.error else "stopped"
             self.events.emit("stack_" + self.status)
@@ -117,6 +119,30 @@ class Supervisor:
             self.settled.set()
             self.done.set()
         return self.state
+
+    def _start_monitor(self) -> None:
+        """Scrape, record and evaluate SLOs while the stack runs; never fatal to the stack."""
+        if not self.settings.monitor:
+            return
+        try:
+            from gameday.stack.monitor import Monitor, default_rules_dir
+
+            targets: dict[str, list[str]] = {}
+            for p in self.processes:
+                targets.setdefault(p.spec.name, []).append(p.spec.url)
+            self._monitor = Monitor(self.run_dir.path, targets, default_rules_dir()).start()
+            self.events.emit("monitor_started", rules=str(self._monitor.rules_dir))
+        except Exception as err:
+            self.events.emit("monitor_error", error=repr(err))
+
+    def _stop_monitor(self) -> None:
+        monitor = getattr(self, "_monitor", None)
+        if monitor is not None:
+            try:
+                monitor.stop()
+            except Exception as err:
+                self.events.emit("monitor_error", error=repr(err))
+            self._monitor = None
 
     def _call_on_tick(self) -> None:
         """A display callback must never take the stack down with it."""

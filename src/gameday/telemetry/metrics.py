@@ -52,11 +52,26 @@ def route_template(scope: dict, routes=()) -> str:
     path = getattr(route, "path", None)
     if path:
         return path
+    return _find_template(routes, scope) or c.UNMATCHED_ROUTE
+
+
+def _find_template(routes, scope: dict) -> str | None:
     for candidate in routes:
-        match, _ = candidate.matches(scope)
-        if match == Match.FULL and getattr(candidate, "path", None):
-            return candidate.path
-    return c.UNMATCHED_ROUTE
+        included = getattr(candidate, "original_router", None)  # FastAPI's lazy include
+        if included is not None:
+            context = getattr(candidate, "include_context", None)
+            prefix = getattr(context, "prefix", "") or ""
+            if scope["path"].startswith(prefix):
+                found = _find_template(included.routes,
+                                       {**scope, "path": scope["path"][len(prefix):]})
+                if found:
+                    return prefix + found
+            continue
+        if getattr(candidate, "path", None) and hasattr(candidate, "path_regex"):
+            match, _ = candidate.matches(scope)
+            if match == Match.FULL:
+                return candidate.path
+    return None
 
 
 class HttpMetricsMiddleware:

@@ -1,0 +1,89 @@
+"""The embedded engine attached to a running stack: scrape, record, evaluate, publish.
+
+Started by the supervisor once every process is ready. Each second it scrapes every
+process into the embedded store, appends the scrape to ``<run>/recording.jsonl.gz``,
+evaluates the generated SLO rules, and writes ``<run>/slo-status.json`` (what
+``gameday slo status`` shows for a live run). A failure here never takes the stack down.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+log = logging.getLogger("gameday.stack.monitor")
+
+RECORDING = "recording.jsonl.gz"
+STATUS = "slo-status.json"
+DEFAULT_CATALOG = "drill-12h"
+
+
+def default_rules_dir(catalog: str = DEFAULT_CATALOG) -> Path | None:
+    """``slos/_gen/<catalog>`` of the working directory, else of the gameday checkout."""
+    import gameday
+
+    for root in (Path.cwd(), Path(gameday.__file__).resolve().parents[2]):
+        folder = root / "slos" / "_gen" / catalog
+        if any(folder.glob("*.rules.yml")):
+            return folder
+    return None
+
+
+class Monitor:
+    def __init__(self, run_path: Path, targets: dict[str, list[str]],
+                 rules_dir: Path | None, interval_s: float = 1.0) -> None:
+        from gameday.metrics.engine import EmbeddedEngine
+
+        self.run_path = Path(run_path)
+        self.targets = targets
+        files = sorted(rules_dir.glob("*.rules.yml")) if rules_dir else []
+        self.rules_dir = rules_dir
+        self.engine = EmbeddedEngine(files)
+        self.interval_s = interval_s
+        self._last_status = 0.0
+
+    def start(self) -> Monitor:
+        self.engine.start_scraping(self.targets, self.interval_s,
+                                   recording=self.run_path / RECORDING)
+        self.engine.scraper.on_tick = self._tick
+        return self
+
+    def _tick(self, t: float) -> None:
+        self.engine.tick(t)
+        if t - self._last_status >= 1.0:
+            self._last_status = t
+            try:
+                self.write_status(t)
+            except Exception as err:  # the monitor must not stop the scraper
+                log.warning("could not write SLO status: %r", err)
+
+    def write_status(self, t: float) -> None:
+        from gameday.slo.status import collect_status
+
+        body = {"updated_at": t, "rules": str(self.rules_dir) if self.rules_dir else None,
+                "slos": [s.as_dict() for s in collect_status(self.engine)]}
+        fd, tmp = tempfile.mkstemp(dir=self.run_path, prefix=".slo-status-")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(body, fh)
+        os.replace(tmp, self.run_path / STATUS)
+
+    def stop(self) -> None:
+        self.engine.stop()
+
+
+def read_status(run_path: Path, max_age_s: float = 10.0) -> dict:
+    """The live status a monitor published; raises NotFoundError when there is none."""
+    from gameday.errors import NotFoundError
+
+    path = Path(run_path) / STATUS
+    try:
+        body = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise NotFoundError(f"{path}: no SLO status yet (is the stack running and ready?)") \
+            from None
+    body["stale"] = time.time() - body.get("updated_at", 0) > max_age_s
+    return body
