@@ -88,3 +88,24 @@ class ServiceProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def start_own_app(stderr=subprocess.DEVNULL, timeout: float = 15.0):
+    """examples/own_app.py under uvicorn on a free port; returns (process, url) once it answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "examples.own_app:app", "--port", str(port),
+         "--host", "127.0.0.1"],
+        cwd=ROOT, env={**os.environ, "GAMEDAY_ADMIN_TOKEN": TEST_TOKEN},
+        stdout=subprocess.DEVNULL, stderr=stderr,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=0.5).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise TimeoutError(f"examples/own_app.py did not answer on {url} in {timeout:g} s")

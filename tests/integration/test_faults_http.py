@@ -2,32 +2,17 @@
 
 import os
 import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 
-from tests.procs import ROOT, TEST_TOKEN, auth, free_port
+from tests.procs import TEST_TOKEN, auth, start_own_app
 
 
 @pytest.fixture()
 def own_app():
-    port = free_port()
-    env = {**os.environ, "GAMEDAY_ADMIN_TOKEN": TEST_TOKEN}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "examples.own_app:app", "--port", str(port),
-         "--host", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/healthz", timeout=0.5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
+    proc, url = start_own_app(stderr=subprocess.PIPE)
     yield url, proc
     proc.terminate()
     try:

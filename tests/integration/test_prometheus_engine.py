@@ -1,8 +1,5 @@
 """Real Prometheus scraping a real service with a rule file, read back through its HTTP API."""
 
-import os
-import subprocess
-import sys
 import time
 
 import httpx
@@ -10,7 +7,7 @@ import pytest
 
 from gameday.metrics.promserver import PrometheusConfig, PrometheusServer
 from tests.conftest import require_binary
-from tests.procs import ROOT, TEST_TOKEN, free_port
+from tests.procs import free_port, start_own_app
 
 RULES = """groups:
 - name: example
@@ -27,18 +24,7 @@ RULES = """groups:
 
 @pytest.fixture()
 def app_url():
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "examples.own_app:app",
-                             "--port", str(port)], cwd=ROOT,
-                            env={**os.environ, "GAMEDAY_ADMIN_TOKEN": TEST_TOKEN},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.get(url + "/healthz", timeout=0.2)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
+    proc, url = start_own_app()
     yield url
     proc.terminate()
     proc.wait()

@@ -2,9 +2,6 @@
 
 import gzip
 import math
-import os
-import subprocess
-import sys
 import time
 
 import httpx
@@ -14,23 +11,7 @@ from gameday.errors import ValidationError
 from gameday.metrics.recording import RecordingWriter, read_recording, replay
 from gameday.metrics.scraper import Scraper, targets_from_urls
 from gameday.metrics.store import SampleStore, is_stale
-from tests.procs import ROOT, TEST_TOKEN, free_port
-
-
-def start_app():
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "examples.own_app:app",
-                             "--port", str(port)], cwd=ROOT,
-                            env={**os.environ, "GAMEDAY_ADMIN_TOKEN": TEST_TOKEN},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(url + "/healthz", timeout=0.2)
-            return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError("app did not start")
+from tests.procs import start_own_app
 
 
 def dump(store: SampleStore):
@@ -48,7 +29,7 @@ def up_values(store, job):
 
 
 def test_scrape_record_and_replay_give_the_same_store(tmp_path):
-    proc, url = start_app()
+    proc, url = start_own_app()
     store = SampleStore()
     path = tmp_path / "recording.jsonl.gz"
     t0 = time.time()
