@@ -1,19 +1,12 @@
 """``python -m services.classifier``: serve the classifier with uvicorn."""
 
-from __future__ import annotations
-
-import uvicorn
-
-from gameday.telemetry import configure_logging
 from services.classifier.app import create_app
 from services.classifier.settings import Settings
+from services.common.serve import serve
 
 
 def main() -> None:
-    settings = Settings()
-    configure_logging("classifier", replica=settings.replica, level=settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                access_log=False)
+    serve("classifier", Settings, create_app)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,12 @@
 """``python -m services.features``: the feature store on FEATURES_HOST:FEATURES_PORT."""
 
-from __future__ import annotations
-
-import uvicorn
-
-from gameday.telemetry import configure_logging
+from services.common.serve import serve
 from services.features.app import create_app
 from services.features.settings import Settings
 
 
 def main() -> None:
-    settings = Settings()
-    configure_logging("features", replica=settings.replica, level=settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_config=None, access_log=False)
+    serve("features", Settings, create_app)
 
 
 if __name__ == "__main__":
