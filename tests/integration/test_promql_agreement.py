@@ -95,6 +95,8 @@ def run_agreement(tmp_path, *, series, groups, queries=(), alert_names=(),
     test_doc = {
         "rule_files": [rules_file.name],
         "evaluation_interval": f"{interval}s",
+        # promtool picks a random group order otherwise (Go map iteration)
+        "group_eval_order": [name for name, _ in groups],
         "tests": [{
             "interval": f"{interval}s",
             "input_series": [{"series": s, "values": v} for s, v in series],

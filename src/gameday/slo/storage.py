@@ -52,9 +52,13 @@ def render_files(slos: list[SLO], catalog: Catalog,
         files[rules_name] = (_header(catalog, group, "Prometheus rules")
                              + dump_yaml({"groups": groups}))
         step = catalog.windows()[0] / 5
+        # promtool evaluates groups in random (Go map) order unless told; recording
+        # groups must run before the alerts that read them, as the embedded engine does.
+        order = [g["name"] for g in groups]
         tests = {
             "rule_files": [rules_name],
             "evaluation_interval": format_duration(step),
+            "group_eval_order": order,
             "tests": [t for slo in group for t in build_tests(slo, catalog, runbook_base)],
         }
         files[f"{service}.test.yml"] = (_header(catalog, group, "promtool unit tests")
@@ -71,7 +75,9 @@ def write_files(folder: Path, files: dict[str, str]) -> list[Path]:
     written = []
     for name, text in files.items():
         path = folder / name
-        path.write_text(text)
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)  # never a half-written rule file
         written.append(path)
     return written
 
