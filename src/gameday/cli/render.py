@@ -58,6 +58,10 @@ def summary_lines(state: StackState) -> list[str]:
     """Service URLs, the run folder, the token file and how to stop."""
     width = max((len(p.id) for p in state.processes), default=0)
     lines = [f"  {p.id:<{width}}  {p.url}" for p in state.processes]
+    if state.prometheus_url:
+        lines.append(f"prometheus:  {state.prometheus_url}  (generated SLO rules loaded)")
+    if state.embedded_url:
+        lines.append(f"query API:   {state.embedded_url}  (embedded engine, Prometheus-style)")
     run_dir = relative(state.run_dir)
     lines += [
         f"run folder:  {run_dir}/  (logs in {run_dir}/logs/)",

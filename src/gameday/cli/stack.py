@@ -44,6 +44,14 @@ def _check_ports(spec: StackSpec) -> None:
                              f"ports with --base-port N or --free-ports")
 
 
+def _check_catalog(catalog: str) -> None:
+    from gameday.stack.monitor import default_rules_dir
+
+    if default_rules_dir(catalog) is None:
+        raise ValidationError(f"--catalog: no generated rules for {catalog!r} in "
+                              f"slos/_gen/{catalog}/ (run 'gameday slo generate')")
+
+
 def _print_ready(console: Console, state: StackState, detached: bool) -> None:
     took = (state.ready_at or time.time()) - state.started_at
     console.print(f"[green]gameday stack ready[/] in {took:.1f} s (run {state.run_id})",
@@ -71,13 +79,28 @@ def up(
     memory_limits: list[str] = typer.Option(None, "--memory-limit",
                                             help="SERVICE=SIZE (e.g. classifier=300M): kill "
                                                  "and restart as OOMKilled above it."),
+    prometheus: bool = typer.Option(False, "--prometheus",
+                                    help="Also run real Prometheus (on PATH) with the generated "
+                                         "SLO rules; 'gameday slo status' then reads it."),
+    catalog: str = typer.Option(None, "--catalog",
+                                help="Window catalog of the SLO rules evaluated (default "
+                                     "drill-12h; google-30d for production windows)."),
 ) -> None:
     """Start the local stack: features, classifier x2, llm, gateway."""
     if port_range is not None:
         if port_range.strip().lower() != "auto":
             raise ValidationError(f"--port-range: only 'auto' is supported, got {port_range!r}")
         free_ports = True
-    spec = build_spec(replicas=replicas or (), sets=sets or (),
+    sets = list(sets or ())
+    if prometheus:
+        from gameday.metrics.promserver import find_prometheus
+
+        find_prometheus()  # a clear error now rather than a failed stack later
+        sets.append("stack.prometheus=true")
+    if catalog is not None:
+        _check_catalog(catalog)
+        sets.append(f"stack.catalog={catalog}")
+    spec = build_spec(replicas=replicas or (), sets=sets,
                       memory_limits=memory_limits or (), base_port=base_port,
                       free_ports=free_ports)
     _refuse_if_running()

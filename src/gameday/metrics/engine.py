@@ -78,13 +78,18 @@ class EmbeddedEngine:
             self.scraper.stop()
 
     # -- reading ------------------------------------------------------------------------
-    def query(self, expr: str, at: float | None = None) -> list[tuple[dict, float]]:
+    def evaluate(self, expr: str, at: float | None = None) -> float | list[tuple[dict, float]]:
+        """A scalar stays a float; a vector is a list of (labels, value)."""
         at = self.last_tick if at is None and self.last_tick is not None else at
         with self._lock:
             result = evaluate(self.store, expr, time.time() if at is None else at)
         if isinstance(result, float):
-            return [({}, result)]
+            return result
         return [(dict(labels), value) for labels, value in result]
+
+    def query(self, expr: str, at: float | None = None) -> list[tuple[dict, float]]:
+        result = self.evaluate(expr, at)
+        return [({}, result)] if isinstance(result, float) else result
 
     def alerts(self) -> list[dict]:
         with self._lock:

@@ -59,18 +59,31 @@ def find_prometheus() -> str:
 
 class PrometheusServer:
     def __init__(self, config: PrometheusConfig, workdir: Path, port: int,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", preexec_fn=None) -> None:
+        """``preexec_fn`` runs in the child before exec (the supervisor passes one that
+        makes Prometheus die with it)."""
         self.config = config
         self.workdir = Path(workdir)
         self.port = port
         self.host = host
+        self.preexec_fn = preexec_fn
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "prometheus.log"
+
     def start(self, timeout_s: float = 30.0) -> PrometheusAPI:
+        """Launch and wait until ready."""
+        self.launch()
+        return self.wait_ready(timeout_s)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it."""
         binary = find_prometheus()
         self.workdir.mkdir(parents=True, exist_ok=True)
         config_path = self.workdir / "prometheus.yml"
@@ -81,8 +94,14 @@ class PrometheusServer:
              f"--storage.tsdb.path={self.workdir / 'tsdb'}",
              f"--web.listen-address={self.host}:{self.port}", "--web.enable-lifecycle",
              "--storage.tsdb.retention.time=1d"],
-            stdout=log, stderr=log, start_new_session=True)
+            stdout=log, stderr=log, start_new_session=True, preexec_fn=self.preexec_fn)
         log.close()
+
+    def exited(self) -> int | None:
+        """The exit code when the process has ended, else None."""
+        return None if self.proc is None else self.proc.poll()
+
+    def wait_ready(self, timeout_s: float = 30.0) -> PrometheusAPI:
         api = PrometheusAPI(self.url)
         try:
             api.wait_ready(timeout_s)

@@ -3,7 +3,9 @@
 Started by the supervisor once every process is ready. Each second it scrapes every
 process into the embedded store, appends the scrape to ``<run>/recording.jsonl.gz``,
 evaluates the generated SLO rules, and writes ``<run>/slo-status.json`` (what
-``gameday slo status`` shows for a live run). A failure here never takes the stack down.
+``gameday slo status`` shows for a live run). It also serves the engine through a
+Prometheus-compatible query API on loopback (``embedded_url`` in stack.json; see
+``gameday.metrics.queryapi``). A failure here never takes the stack down.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ def default_rules_dir(catalog: str = DEFAULT_CATALOG) -> Path | None:
     """``slos/_gen/<catalog>`` of the working directory, else of the gameday checkout."""
     import gameday
 
+    if not catalog or "/" in catalog or catalog.startswith("."):
+        return None
     for root in (Path.cwd(), Path(gameday.__file__).resolve().parents[2]):
         folder = root / "slos" / "_gen" / catalog
         if any(folder.glob("*.rules.yml")):
@@ -45,11 +49,21 @@ class Monitor:
         self.engine = EmbeddedEngine(files)
         self.interval_s = interval_s
         self._last_status = 0.0
+        self.server = None
 
-    def start(self) -> Monitor:
+    @property
+    def url(self) -> str | None:
+        """The Prometheus-compatible query API of the embedded engine."""
+        return self.server.url if self.server is not None else None
+
+    def start(self, serve: bool = True) -> Monitor:
+        from gameday.metrics.queryapi import QueryServer
+
         self.engine.start_scraping(self.targets, self.interval_s,
                                    recording=self.run_path / RECORDING)
         self.engine.scraper.on_tick = self._tick
+        if serve:
+            self.server = QueryServer(self.engine).start()
         return self
 
     def _tick(self, t: float) -> None:
@@ -72,6 +86,9 @@ class Monitor:
         os.replace(tmp, self.run_path / STATUS)
 
     def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
         self.engine.stop()
 
 

@@ -67,6 +67,9 @@ class StackState(BaseModel):
     ready_at: float | None = None
     updated_at: float
     processes: list[ProcessState] = Field(default_factory=list)
+    query_url: str | None = None  # Prometheus-compatible API: Prometheus if it runs, else embedded
+    embedded_url: str | None = None
+    prometheus_url: str | None = None
 
     def find(self, name: str, replica: int = 0) -> ProcessState:
         for p in self.processes:

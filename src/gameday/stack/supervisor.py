@@ -23,6 +23,7 @@ from gameday.errors import StackError
 from gameday.stack.backoff import Backoff
 from gameday.stack.events import EventLog
 from gameday.stack.health import probe_ready
+from gameday.stack.observe import Observers
 from gameday.stack.plan import check_ports_free, plan_processes
 from gameday.stack.process import ManagedProcess, describe_exit, rss_mb
 from gameday.stack.runs import Run
@@ -59,6 +60,7 @@ class Supervisor:
         self._written: str | None = None
         self._written_at = 0.0
         self._client: httpx.Client | None = None
+        self.observers = Observers(run.path, spec.settings, self.events)
 
     # -- requests from other threads, signal handlers and processes ---------------------
     def request_stop(self, force: bool = False) -> None:
@@ -85,11 +87,13 @@ class Supervisor:
             self._prepare()
             for p in self.processes:
                 self._spawn(p)
+            self.observers.launch_prometheus(self._targets())
             deadline = time.monotonic() + self.settings.ready_timeout_s
             while not self._stop.is_set():
                 self.tick()
                 if self.status == "starting":
-                    if all(p.state == "ready" for p in self.processes):
+                    if (all(p.state == "ready" for p in self.processes)
+                            and self.observers.prometheus_ready()):
                         self.status = "running"
                         self.ready_at = time.time()
                         self.events.emit("stack_ready",
@@ -120,29 +124,18 @@ class Supervisor:
             self.done.set()
         return self.state
 
+    def _targets(self) -> dict[str, list[str]]:
+        targets: dict[str, list[str]] = {}
+        for p in self.processes:
+            targets.setdefault(p.spec.name, []).append(p.spec.url)
+        return targets
+
     def _start_monitor(self) -> None:
         """Scrape, record and evaluate SLOs while the stack runs; never fatal to the stack."""
-        if not self.settings.monitor:
-            return
-        try:
-            from gameday.stack.monitor import Monitor, default_rules_dir
-
-            targets: dict[str, list[str]] = {}
-            for p in self.processes:
-                targets.setdefault(p.spec.name, []).append(p.spec.url)
-            self._monitor = Monitor(self.run_dir.path, targets, default_rules_dir()).start()
-            self.events.emit("monitor_started", rules=str(self._monitor.rules_dir))
-        except Exception as err:
-            self.events.emit("monitor_error", error=repr(err))
+        self.observers.start_monitor(self._targets())
 
     def _stop_monitor(self) -> None:
-        monitor = getattr(self, "_monitor", None)
-        if monitor is not None:
-            try:
-                monitor.stop()
-            except Exception as err:
-                self.events.emit("monitor_error", error=repr(err))
-            self._monitor = None
+        self.observers.stop()
 
     def _call_on_tick(self) -> None:
         """A display callback must never take the stack down with it."""
@@ -314,6 +307,10 @@ class Supervisor:
     # -- state ------------------------------------------------------------------------------
     def _not_ready_message(self) -> str:
         waiting = [p for p in self.processes if p.state != "ready"]
+        if not waiting:
+            prom = self.observers.prometheus
+            return (f"prometheus not ready on {prom.url} after "
+                    f"{self.settings.ready_timeout_s:g} s; log: {prom.log_path}")
         p = waiting[0]
         detail = f"state {p.state}"
         if p.last_exit_reason:
@@ -328,6 +325,8 @@ class Supervisor:
             supervisor_pid=os.getpid(), status=self.status, error=self.error,
             started_at=self.started_at, ready_at=self.ready_at, updated_at=time.time(),
             processes=[p.to_state() for p in self.processes],
+            query_url=self.observers.query_url, embedded_url=self.observers.embedded_url,
+            prometheus_url=self.observers.prometheus_url,
         )
 
     def _publish(self, force: bool = False) -> None:

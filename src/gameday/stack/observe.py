@@ -1,0 +1,112 @@
+"""What watches the stack: the embedded engine (always) and real Prometheus (on request).
+
+The supervisor owns one ``Observers``. The embedded monitor scrapes, records and evaluates the
+generated SLO rules and serves them through a Prometheus-compatible query API on loopback.
+With ``stack.prometheus=true`` (``gameday up --prometheus``) a real Prometheus is started as
+well, with the same rule files and one scrape job per service; it is launched together with
+the services so that its start-up overlaps theirs, and the stack is ready only once it is.
+
+The run's ``stack.json`` carries the URLs: ``query_url`` (Prometheus when it runs, else the
+embedded engine), ``embedded_url`` and ``prometheus_url``. Readers use ``query_url``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from gameday.errors import StackError
+from gameday.stack.events import EventLog
+from gameday.stack.process import _die_with_parent
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def rule_files(rules_dir: Path | None) -> list[Path]:
+    return sorted(rules_dir.glob("*.rules.yml")) if rules_dir else []
+
+
+class Observers:
+    def __init__(self, run_path: Path, settings, events: EventLog) -> None:
+        from gameday.stack.monitor import default_rules_dir
+
+        self.run_path = Path(run_path)
+        self.settings = settings
+        self.events = events
+        self.rules_dir = default_rules_dir(settings.catalog)
+        self.monitor = None
+        self.prometheus = None
+        self.embedded_url: str | None = None
+
+    @property
+    def prometheus_url(self) -> str | None:
+        return self.prometheus.url if self.prometheus is not None else None
+
+    @property
+    def query_url(self) -> str | None:
+        return self.prometheus_url or self.embedded_url
+
+    # -- Prometheus: launched with the services ---------------------------------------------
+    def launch_prometheus(self, targets: dict[str, list[str]]) -> None:
+        if not self.settings.prometheus:
+            return
+        from gameday.metrics.promserver import PrometheusConfig, PrometheusServer
+
+        if self.rules_dir is None:
+            raise StackError(f"stack.prometheus: no generated rules for catalog "
+                             f"{self.settings.catalog!r} (run 'gameday slo generate')")
+        port = self.settings.prometheus_port or free_port()
+        config = PrometheusConfig(targets=targets, rule_files=rule_files(self.rules_dir))
+        self.prometheus = PrometheusServer(config, self.run_path / "prometheus", port,
+                                           preexec_fn=_die_with_parent(os.getpid()))
+        self.prometheus.launch()
+        self.events.emit("prometheus_starting", url=self.prometheus.url,
+                         rules=str(self.rules_dir))
+
+    def prometheus_ready(self) -> bool:
+        """True when there is no Prometheus to wait for, or it answers /-/ready."""
+        if self.prometheus is None:
+            return True
+        code = self.prometheus.exited()
+        if code is not None:
+            raise StackError(f"prometheus exited with code {code}; see "
+                             f"{self.prometheus.log_path}")
+        from gameday.metrics.promapi import PrometheusAPI
+
+        api = PrometheusAPI(self.prometheus.url, timeout_s=0.5)
+        try:
+            return api.ready()
+        finally:
+            api.close()
+
+    # -- the embedded monitor: started once every service is ready ---------------------------
+    def start_monitor(self, targets: dict[str, list[str]]) -> None:
+        """Never fatal to the stack: a failure is an event in the supervisor log."""
+        if not self.settings.monitor:
+            return
+        try:
+            from gameday.stack.monitor import Monitor
+
+            self.monitor = Monitor(self.run_path, targets, self.rules_dir).start()
+            self.embedded_url = self.monitor.url
+            self.events.emit("monitor_started", rules=str(self.rules_dir),
+                             url=self.embedded_url)
+        except Exception as err:
+            self.events.emit("monitor_error", error=repr(err))
+
+    def stop(self) -> None:
+        for name in ("monitor", "prometheus"):
+            thing = getattr(self, name)
+            if thing is None:
+                continue
+            try:
+                thing.stop()
+            except Exception as err:
+                self.events.emit(f"{name}_error", error=repr(err))
+            setattr(self, name, None)
+        self.embedded_url = None
