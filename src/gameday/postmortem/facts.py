@@ -1,0 +1,209 @@
+"""What a run folder knows about an incident, as plain values for the template.
+
+Sources, each optional except the timeline: ``timeline.jsonl`` (events), ``score.json``
+(the drill's own figures, preferred when present), ``slo-status.json`` (the stack monitor's
+last SLO status) and ``stack.json`` (supervisor state). Field shapes: docs/timeline.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from gameday.errors import ValidationError
+
+from .timeline import TIMELINE, Event, first, read_timeline
+
+SCORE = "score.json"
+SLO_STATUS = "slo-status.json"
+STACK = "stack.json"
+
+# (key in score.json "phases", label, timeline kinds that mark it when score.json is absent)
+PHASES = (
+    ("impact_start", "Impact started", ("fault_start",)),
+    ("detected", "Detected (first alert firing)", ("alert_firing", "page")),
+    ("acknowledged", "Acknowledged", ("ack",)),
+    ("mitigated", "First mitigation", ("mitigation",)),
+    ("recovered", "Recovered", ("recovered", "resolve")),
+)
+
+
+def utc(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    sign, s = ("-" if seconds < 0 else ""), abs(round(seconds))
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    if h:
+        return f"{sign}{h}h{m:02d}m{sec:02d}s"
+    return f"{sign}{m}m{sec:02d}s" if m else f"{sign}{sec}s"
+
+
+def percent(ratio: float | None, digits: int = 1) -> str:
+    return "-" if ratio is None else f"{ratio * 100:.{digits}f}%"
+
+
+def _read_json(path: Path, notes: list[str]) -> dict | None:
+    if not path.exists():
+        notes.append(f"{path.name}: not in the run folder")
+        return None
+    try:
+        body = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ValidationError(f"{path}: not readable JSON: {err}") from None
+    if not isinstance(body, dict):
+        raise ValidationError(f"{path}: expected a JSON object")
+    return body
+
+
+def _num(value) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else None
+
+
+def _phase_times(events: list[Event], score: dict) -> dict[str, float | None]:
+    given = score.get("phases") or {}
+    times: dict[str, float | None] = {}
+    for key, _, kinds in PHASES:
+        ts = _num(given.get(key))
+        if ts is None:
+            event = first(events, *kinds)
+            ts = event.ts if event else None
+        times[key] = ts
+    return times
+
+
+def _phases(times: dict[str, float | None]) -> list[dict]:
+    start, prev, rows = times["impact_start"], None, []
+    for key, label, _ in PHASES:
+        ts = times[key]
+        rows.append({"key": key, "label": label, "at": utc(ts),
+                     "since_start": duration(ts - start) if ts and start else "-",
+                     "since_prev": duration(ts - prev) if ts and prev else "-"})
+        prev = ts or prev
+    return rows
+
+
+def _slo_rows(score: dict, status: dict | None) -> list[dict]:
+    consumed: dict[str, float] = {}
+    given = score.get("slos") or []
+    items = given.items() if isinstance(given, dict) else \
+        ((s.get("slo_id", ""), s) for s in given if isinstance(s, dict))
+    for sid, body in items:
+        value = _num(body.get("budget_consumed")) if isinstance(body, dict) else _num(body)
+        if value is not None:
+            consumed[sid] = value
+    rows = {sid: {"slo_id": sid, "objective": "-", "consumed": percent(v), "remaining": "-",
+                  "state": "-", "source": "score.json"} for sid, v in consumed.items()}
+    for s in (status or {}).get("slos", []):
+        sid = s.get("slo_id", "")
+        remaining = _num(s.get("budget_remaining"))
+        row = rows.setdefault(sid, {"slo_id": sid, "consumed": "-", "source": "slo-status.json"})
+        row["objective"] = percent(_num(s.get("objective")), 2)
+        row["remaining"] = percent(remaining)
+        row["state"] = s.get("state") or "-"
+        if row["consumed"] == "-" and remaining is not None:
+            row["consumed"] = percent(max(0.0, 1 - remaining))
+    return [rows[k] for k in sorted(rows)]
+
+
+def _detecting(events: list[Event], score: dict, start: float | None) -> dict | None:
+    given = score.get("detecting_alert")
+    if isinstance(given, dict) and given.get("alert"):
+        alert, severity, slo = given["alert"], given.get("severity"), given.get("slo_id")
+        ts = _num(given.get("ts"))
+    else:
+        event = first(events, "alert_firing")
+        if event is None:
+            return None
+        alert = event.get("alert") or event.text or "unknown alert"
+        severity, slo, ts = event.get("severity"), event.get("slo_id"), event.ts
+    return {"alert": alert, "severity": severity or "-", "slo_id": slo or "-", "at": utc(ts),
+            "after": duration(ts - start) if ts and start else "-",
+            "runbook": f"runbooks/{alert}.md"}
+
+
+def _alerts(events: list[Event]) -> list[dict]:
+    seen: dict[tuple, dict] = {}
+    for e in events:
+        key = (e.get("alert") or e.text, e.get("severity") or "-")
+        if e.kind == "alert_firing" and key not in seen:
+            seen[key] = {"alert": key[0], "severity": key[1], "firing": utc(e.ts),
+                         "resolved": "-"}
+        elif e.kind == "alert_resolved" and key in seen:
+            seen[key]["resolved"] = utc(e.ts)
+    return list(seen.values())
+
+
+def _fault_type(e: Event) -> str:
+    fault = e.get("fault")
+    if isinstance(fault, dict) and fault.get("type"):
+        return str(fault["type"])
+    return str(e.get("type") or fault or "-")
+
+
+def _describe(e: Event) -> str:
+    bits = [e.text] if e.text else []
+    for key in ("alert", "severity", "service", "fault", "lever", "slo_id"):
+        value = e.get(key)
+        if value not in (None, "") and str(value) not in e.text:
+            bits.append(f"{key}={json.dumps(value) if isinstance(value, dict | list) else value}")
+    return "; ".join(bits)
+
+
+def collect_facts(run_path: Path) -> dict:
+    """Everything the template needs; raises ValidationError naming the bad file and line."""
+    run_path = Path(run_path)
+    if not run_path.is_dir():
+        raise ValidationError(f"{run_path}: no such run folder")
+    notes: list[str] = []
+    events, warnings = read_timeline(run_path / TIMELINE)
+    score = _read_json(run_path / SCORE, notes) or {}
+    status = _read_json(run_path / SLO_STATUS, notes)
+    stack = _read_json(run_path / STACK, notes) or {}
+    times = _phase_times(events, score)
+    start = times["impact_start"]
+    origin = start or (events[0].ts if events else None)
+    requests = score.get("requests") or {}
+    failed, total = _num(requests.get("failed")), _num(requests.get("total"))
+    fault_end = first(events, "fault_end")
+    end = times["recovered"] or (fault_end.ts if fault_end else None)
+    restarted = [p for p in stack.get("processes", []) if p.get("restarts")]
+    return {
+        "run": {"id": score.get("run_id") or stack.get("run_id") or run_path.name,
+                "path": str(run_path), "scenario": score.get("scenario") or "-",
+                "mode": score.get("mode") or "-",
+                "started": utc(_num(stack.get("started_at")) or (events[0].ts if events else None)),
+                "generated": utc(time.time())},
+        "phases": _phases(times),
+        "impact": {"start": utc(start), "end": utc(end),
+                   "duration": duration(end - start) if start and end else "-",
+                   "failed": None if failed is None else int(failed),
+                   "total": None if total is None else int(total),
+                   "failed_ratio": percent(failed / total, 2) if failed is not None and total
+                   else "-"},
+        "slos": _slo_rows(score, status),
+        "detecting": _detecting(events, score, start),
+        "alerts": _alerts(events),
+        "faults": [{"at": utc(e.ts), "service": e.get("service") or "-",
+                    "type": _fault_type(e), "text": e.text}
+                   for e in events if e.kind == "fault_start"],
+        "mitigations": [{"at": utc(e.ts), "who": e.who or "-", "lever": e.get("lever") or "-",
+                         "text": e.text} for e in events if e.kind == "mitigation"],
+        "diagnosis": score.get("diagnosis") if isinstance(score.get("diagnosis"), dict)
+        else None,
+        "timeline": [{"at": utc(e.ts), "offset": duration(e.ts - origin) if origin else "-",
+                      "who": e.who or "-", "kind": e.kind, "text": _describe(e)}
+                     for e in events],
+        "processes": [{"id": p.get("id") or f"{p.get('name')}-{p.get('replica')}",
+                       "restarts": p.get("restarts"),
+                       "last_exit": p.get("last_exit_reason") or "-"} for p in restarted],
+        "notes": notes + warnings,
+    }

@@ -1,0 +1,97 @@
+"""Read ``<run>/timeline.jsonl``: one JSON object per line, the event shape of docs/timeline.md.
+
+Only ``ts`` (Unix seconds) and ``kind`` are required; every other field is kept as it is.
+A torn last line (the writer was killed mid-write) is skipped; any other bad line is an
+error that names the file and the line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gameday.errors import ValidationError
+
+TIMELINE = "timeline.jsonl"
+
+KINDS = (
+    "run_start", "steady_state", "load_start", "fault_start", "fault_end", "alert_pending",
+    "alert_firing", "alert_resolved", "page", "ack", "note", "escalate", "role", "mitigation",
+    "diagnosis", "recovered", "resolve", "load_stop", "run_end",
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    ts: float
+    kind: str
+    who: str | None = None
+    text: str = ""
+    data: dict = field(default_factory=dict)
+    line: int = 0
+
+    def get(self, key: str, default=None):
+        return self.data.get(key, default)
+
+
+def parse_event(obj: object, where: str) -> Event:
+    if not isinstance(obj, dict):
+        raise ValidationError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    ts = obj.get("ts")
+    if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
+        raise ValidationError(f"{where}: 'ts' must be Unix seconds (a number), got {ts!r}")
+    kind = obj.get("kind")
+    if not isinstance(kind, str) or not kind.strip():
+        raise ValidationError(f"{where}: 'kind' must be a non-empty string, got {kind!r}")
+    who = obj.get("who")
+    if who is not None and not isinstance(who, str):
+        raise ValidationError(f"{where}: 'who' must be a string, got {who!r}")
+    text = obj.get("text", "")
+    data = {k: v for k, v in obj.items() if k not in ("ts", "kind", "who", "text")}
+    return Event(float(ts), kind.strip(), who, "" if text is None else str(text), data)
+
+
+def read_timeline(path: Path) -> tuple[list[Event], list[str]]:
+    """Events sorted by time (stable), and warnings (a skipped torn last line)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ValidationError(f"{path}: no such file (a drill writes it; see docs/timeline.md)")\
+            from None
+    except OSError as err:
+        raise ValidationError(f"{path}: cannot read: {err.strerror or err}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ValidationError(f"{path}:{line}: not UTF-8 text") from None
+    lines = text.split("\n")
+    torn_last = not text.endswith("\n")
+    events: list[Event] = []
+    warnings: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            obj = json.loads(line)
+        except ValueError as err:
+            if torn_last and number == len(lines):
+                warnings.append(f"{where}: skipped an unfinished last line")
+                continue
+            raise ValidationError(f"{where}: not valid JSON: {err.msg}") from None
+        event = parse_event(obj, where)
+        events.append(Event(event.ts, event.kind, event.who, event.text, event.data, number))
+    events.sort(key=lambda e: e.ts)
+    return events, warnings
+
+
+def first(events: list[Event], *kinds: str) -> Event | None:
+    return next((e for e in events if e.kind in kinds), None)
+
+
+def last(events: list[Event], *kinds: str) -> Event | None:
+    return next((e for e in reversed(events) if e.kind in kinds), None)
