@@ -177,3 +177,144 @@ def status(
         if not watch or recording is not None:
             return
         time.sleep(2)
+
+
+def _collect_statuses(engine: str, url: str, recording: Path | None, catalog: str,
+                      rules_dir: Path):
+    """SLO statuses from Prometheus, a replayed recording, or the current run's monitor."""
+    from gameday.metrics.engine import EmbeddedEngine, PrometheusEngine
+    from gameday.slo.status import SLOStatus, collect_status
+
+    if engine not in ("embedded", "prometheus"):
+        raise ValidationError(f"--engine: expected embedded or prometheus, got {engine!r}")
+    if engine == "prometheus":
+        return collect_status(PrometheusEngine(url))
+    if recording is None:
+        from gameday.stack.control import load_state
+        from gameday.stack.monitor import read_status
+
+        run, _ = load_state()
+        return [SLOStatus(**{k: (float("nan") if v is None else v) for k, v in raw.items()
+                             if k not in ("state", "exhaustion_s")})
+                for raw in read_status(run.path)["slos"]]
+    if not recording.is_file():
+        raise ValidationError(f"--from: no such recording {str(recording)!r}")
+    files = sorted((rules_dir / catalog).glob("*.rules.yml"))
+    if not files:
+        raise ValidationError(f"--catalog: no generated rules in {rules_dir / catalog}; "
+                              f"run 'gameday slo generate'")
+    source = EmbeddedEngine(files)
+    source.replay(recording)
+    return collect_status(source)
+
+
+def _policy_windows() -> set[float] | None:
+    """Windows the generated rules record, in SLO-period terms (from the default catalog)."""
+    from gameday.slo.windows import DEFAULT_CATALOG, catalog_path, load_catalog
+
+    if not catalog_path(SPEC_DIR / "windows", DEFAULT_CATALOG).is_file():
+        return None
+    cat = load_catalog(SPEC_DIR / "windows", DEFAULT_CATALOG)
+    return {w / cat.scale for w in cat.windows()}
+
+
+@app.command("budget")
+def budget(
+    engine: str = typer.Option("embedded", "--engine", help="embedded or prometheus."),
+    url: str = typer.Option("http://127.0.0.1:9090", "--url", help="Prometheus URL."),
+    recording: Path = typer.Option(None, "--from", help="Replay this recording (embedded)."),
+    policy_file: Path = typer.Option(None, "--policy", help="Error-budget policy (YAML; "
+                                     "default: slos/policies.yaml)."),
+    catalog: str = typer.Option("drill-12h", "--catalog",
+                                help="Generated rules to evaluate (embedded)."),
+    rules_dir: Path = typer.Option(SPEC_DIR / "_gen", "--rules", help="Generated rules root."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Error-budget policy report: per SLO the budget left, burn per policy window, the
+    policy steps triggered and the action they call for."""
+    import json
+
+    from gameday.slo.budget import DEFAULT_POLICY, evaluate_policy, load_policy, render
+
+    policy = load_policy(policy_file or DEFAULT_POLICY, _policy_windows())
+    budgets = evaluate_policy(policy, _collect_statuses(engine, url, recording, catalog,
+                                                        rules_dir))
+    if as_json:
+        typer.echo(json.dumps({"policy": policy.source, "slos": [b.as_dict() for b in budgets]},
+                              indent=2))
+    else:
+        typer.echo(render(budgets, policy), nl=False)
+
+
+def _load_design(spec: Path) -> list:
+    """SLOs of SPEC; a lone file may lean on the shared documents of slos/policies.yaml."""
+    from gameday.slo.validate import collect_slos
+
+    slos, errors = collect_slos([spec])
+    shared = [p for p in (spec.parent / "policies.yaml", SPEC_DIR / "policies.yaml")
+              if p.is_file() and p.resolve() != spec.resolve()]
+    if errors and spec.is_file() and shared:
+        slos, errors = collect_slos([spec, shared[0]])
+    if errors:
+        raise ValidationError("\n".join(errors))
+    if not slos:
+        raise ValidationError(f"{spec}: no SLO documents")
+    return slos
+
+
+def _load_catalog(name: str, spec: Path):
+    import yaml
+
+    from gameday.slo.windows import load_catalog, validate_catalog
+
+    path = Path(name)
+    if name.endswith((".yaml", ".yml")):
+        if not path.is_file():
+            raise ValidationError(f"--catalog: no such catalog file {name!r}")
+        return validate_catalog(yaml.safe_load(path.read_text()), str(path))
+    from gameday.errors import NotFoundError
+
+    folder = spec / "windows" if (spec / "windows").is_dir() else SPEC_DIR / "windows"
+    try:
+        return load_catalog(folder, name)
+    except NotFoundError as err:
+        raise ValidationError(f"--catalog: {err}") from None
+
+
+@app.command("backtest")
+def backtest(
+    spec: Path = typer.Argument(..., help="OpenSLO spec file or folder (possibly edited)."),
+    recordings: list[Path] = typer.Option(..., "--from", help="Recording of a past run "
+                                          "(<run>/recording.jsonl.gz), repeatable."),
+    catalogs: list[str] = typer.Option(None, "--catalog", help="Window catalog name or YAML "
+                                       "file, repeatable to compare (default: drill-12h)."),
+    objective: float = typer.Option(None, "--objective", help="Try another objective for "
+                                    "every SLO (percent, e.g. 99.5)."),
+    min_budget: float = typer.Option(0.1, "--min-budget", help="Incidents must consume at "
+                                     "least this % of the period's budget (less: a blip)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Replay recordings against an SLO design: time to detect, time to reset, quiet-period
+    pages and budget consumed, per incident and severity."""
+    import json
+
+    from gameday.slo.backtest import render, run_backtest, with_objective
+    from gameday.slo.windows import validate_catalog_fits
+
+    for rec in recordings:
+        if not rec.is_file():
+            raise ValidationError(f"--from: no such recording {str(rec)!r}")
+    if not 0 <= min_budget < 100:
+        raise ValidationError(f"--min-budget: must be a percent in [0, 100), got {min_budget!r}")
+    slos = with_objective(_load_design(spec), objective)
+    results = []
+    for name in catalogs or ["drill-12h"]:
+        catalog = _load_catalog(name, spec)
+        validate_catalog_fits(slos, catalog)
+        design = f"{spec}" + ("" if objective is None else f" with objective {objective:g}")
+        for rec in recordings:
+            results.append((design, run_backtest(rec, slos, catalog, min_budget / 100)))
+    if as_json:
+        typer.echo(json.dumps([{"design": d, **bt.as_dict()} for d, bt in results], indent=2))
+    else:
+        typer.echo(render(results), nl=False)
