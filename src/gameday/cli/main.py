@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gameday.cli import demo, faults, postmortem, slo, stack
+from gameday.cli import demo, faults, load, postmortem, slo, stack
 from gameday.cli.errors import wrap_commands
 
 app = typer.Typer(
@@ -15,7 +15,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for noun in (stack, faults, slo, demo, postmortem):
+for noun in (stack, faults, slo, demo, postmortem, load):
     noun.register(app)
 
 wrap_commands(app)

@@ -1,0 +1,144 @@
+"""Capacity search: classify load in steps until p99 crosses the gateway's latency SLO.
+
+The threshold is the ``le`` bucket bound of the classify latency SLO (slos/gateway.yaml);
+the knee is the request rate at which p99 crosses it, interpolated between the last step
+under the threshold and the first one over it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from gameday.errors import ValidationError
+
+from .profiles import CAPACITY_FILE, loadtests_dir
+from .runner import LoadHandle, new_out_dir, start_locust
+from .target import stack_targets
+
+STEPS_FILE = "capacity_steps.jsonl"
+CLASSIFY_ROUTE = "/v1/classify"
+
+
+@dataclass(frozen=True)
+class CapacityPlan:
+    start_users: int = 5
+    step_users: int = 5
+    step_s: float = 10.0
+    settle_s: float = 2.0
+    max_users: int = 100
+    max_time_s: float = 120.0
+    max_failure_ratio: float = 0.05
+
+
+def validate_plan(plan: CapacityPlan) -> CapacityPlan:
+    for name, value in (("--start-users", plan.start_users), ("--step-users", plan.step_users),
+                        ("--max-users", plan.max_users)):
+        if value < 1:
+            raise ValidationError(f"{name}: must be at least 1, got {value}")
+    if plan.max_users < plan.start_users:
+        raise ValidationError(f"--max-users: must be at least --start-users "
+                              f"({plan.start_users}), got {plan.max_users}")
+    if plan.settle_s >= plan.step_s:
+        raise ValidationError(f"--settle: must be shorter than --step-time "
+                              f"({plan.step_s:g}s), got {plan.settle_s:g}s")
+    if plan.max_time_s < plan.step_s:
+        raise ValidationError(f"--max-time: must be at least --step-time ({plan.step_s:g}s), "
+                              f"got {plan.max_time_s:g}s")
+    return plan
+
+
+def default_slo_file() -> Path:
+    """./slos/gateway.yaml, else the project's."""
+    here = Path("slos/gateway.yaml")
+    if here.is_file():
+        return here
+    return Path(__file__).resolve().parents[3] / "slos" / "gateway.yaml"
+
+
+def slo_threshold_s(spec_path: Path, route: str = CLASSIFY_ROUTE) -> tuple[float, str]:
+    """The ``le`` bound of the latency SLO on ``route`` in ``spec_path``: (seconds, SLO name).
+
+    The whole folder is read (data sources and alert policies live in other files); errors
+    in other SLOs do not matter, they are only quoted when this one is not found."""
+    from gameday.slo.validate import collect_slos
+
+    if not spec_path.is_file():
+        raise ValidationError(f"{spec_path}: no such SLO file")
+    slos, errors = collect_slos([spec_path.parent])
+    for slo in slos:
+        good = slo.indicator.good
+        if good is None or Path(slo.source).resolve() != spec_path.resolve():
+            continue
+        labels = {m.label: m.value for m in good.matchers if m.op == "="}
+        if labels.get("route") == route and "le" in labels:
+            try:
+                return float(labels["le"]), slo.name
+            except ValueError:
+                raise ValidationError(f"{spec_path}: slo {slo.name!r}: le must be a number, "
+                                      f"got {labels['le']!r}") from None
+    mine = [e for e in errors if e.startswith(str(spec_path))]
+    raise ValidationError(f"{spec_path}: no latency SLO (good selector with route=\"{route}\" "
+                          f"and an le bucket) found" + "".join(f"; {e}" for e in mine[:3]))
+
+
+def read_steps(path: Path) -> list[dict]:
+    steps = []
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        try:
+            steps.append(json.loads(line))
+        except ValueError:
+            continue  # a line still being written
+    return steps
+
+
+def find_knee(steps: list[dict], threshold_ms: float) -> dict:
+    """Where p99 first goes over ``threshold_ms``: the knee's rps (interpolated) and why."""
+    last_ok = None
+    for step in steps:
+        p99 = step.get("p99_ms")
+        if p99 is not None and p99 > threshold_ms:
+            if last_ok is None:
+                return {"knee_rps": None, "crossed": True, "at_users": step["users"],
+                        "reason": f"p99 {p99:g} ms already over {threshold_ms:g} ms at the "
+                                  f"first step ({step['users']} users, {step['rps']:g} rps)"}
+            p0, p1 = last_ok["p99_ms"], p99
+            share = (threshold_ms - p0) / (p1 - p0) if p1 > p0 else 1.0
+            knee = last_ok["rps"] + share * (step["rps"] - last_ok["rps"])
+            return {"knee_rps": round(knee, 1), "crossed": True, "at_users": step["users"],
+                    "reason": f"p99 went from {p0:g} ms at {last_ok['users']} users to "
+                              f"{p1:g} ms at {step['users']} users"}
+        if p99 is not None:
+            last_ok = step
+    best = max((s["rps"] for s in steps), default=0.0)
+    why = "no step measured" if not steps else (
+        f"p99 stayed within {threshold_ms:g} ms up to {steps[-1]['users']} users")
+    return {"knee_rps": None, "crossed": False, "at_users": None, "max_rps": best, "reason": why}
+
+
+def start_capacity(plan: CapacityPlan, threshold_s: float, host: str | None = None,
+                   out_dir: Path | None = None, run=None) -> LoadHandle:
+    validate_plan(plan)
+    if host is None:
+        host, _ = stack_targets(run)
+    out = new_out_dir("capacity", run, out_dir)
+    extra = ["--start-users", str(plan.start_users), "--step-users", str(plan.step_users),
+             "--step-time", f"{plan.step_s:g}s", "--settle", f"{plan.settle_s:g}s",
+             "--max-users", str(plan.max_users), "--max-time", f"{plan.max_time_s:g}s",
+             "--slo-ms", f"{threshold_s * 1000:g}",
+             "--max-failure-ratio", f"{plan.max_failure_ratio:g}",
+             "--steps-file", str(out / STEPS_FILE)]
+    meta = {"profile": "capacity", "plan": plan.__dict__, "threshold_s": threshold_s}
+    locustfile = loadtests_dir() / CAPACITY_FILE
+    return start_locust(locustfile, host, out, plan.max_time_s + 15.0, extra, meta)
+
+
+def capacity_report(handle: LoadHandle, threshold_s: float) -> dict:
+    steps = read_steps(handle.out_dir / STEPS_FILE)
+    return {"threshold_ms": threshold_s * 1000, "steps": steps,
+            **find_knee(steps, threshold_s * 1000), "out_dir": str(handle.out_dir)}
