@@ -16,6 +16,17 @@ UPSTREAMS = ("features", "classifier", "llm")
 OUTCOMES = ("success", "error", "timeout", "connect_error", "rejected")
 SHED_REASONS = ("max_in_flight", "adaptive_throttle")
 FALLBACK_KINDS = ("default_features", "cached_answer", "most_frequent_class")
+# Who answered a classify request that got a 200: the live model (possibly on default or
+# stale features), the cache of earlier answers, or a most-frequent-class guess.
+ANSWERS = ("model", "model_degraded", "cached", "guess")
+
+
+def answer_kind(reasons: list[str]) -> str:
+    if "most_frequent_class" in reasons:
+        return "guess"
+    if "cached_answer" in reasons:
+        return "cached"
+    return "model_degraded" if reasons else "model"
 
 
 class GatewayMetrics:
@@ -43,6 +54,14 @@ class GatewayMetrics:
             "gateway_shed_requests",
             "Requests shed by the gateway's own overload protection, by reason.",
             ["reason"], registry=registry)
+        self.classify_answers = Counter(
+            "gateway_classify_answers",
+            "Classify requests answered (200), by who answered: model, model_degraded "
+            "(default or stale features), cached, guess (most frequent class). The "
+            "availability SLO counts only the live model's answers as good.",
+            ["answer"], registry=registry)
+        for kind in ANSWERS:
+            self.classify_answers.labels(kind)
         self.fallbacks = Counter(
             "gateway_fallbacks", "Degraded answers served, by fallback kind.",
             ["kind"], registry=registry)

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from gameday.telemetry import REQUEST_ID_HEADER, request_id_var
 from services.gateway.admission import shed_response
 from services.gateway.classify import InvalidRequest, Unavailable, UnknownEntity, run_classify
+from services.gateway.metrics import answer_kind
 from services.gateway.responses import unavailable_response
 from services.gateway.schemas import ClassifyRequest, ClassifyResponse, ErrorBody
 from services.gateway.state import Gateway
@@ -50,6 +51,7 @@ async def classify(body: ClassifyRequest, request: Request):
         return unavailable_response(err.failure, admission)
     finally:
         gw.admission.leave()
+    gw.metrics.classify_answers.labels(answer_kind(reasons)).inc()
     return {
         "entity_id": body.entity_id,
         "class": prediction.cls,

@@ -46,9 +46,18 @@ def test_sli_rule_labels_and_expression():
                               "sloth_service": "gateway", "sloth_slo": "gateway-availability",
                               "sloth_window": "5m"}
     assert rule["expr"] == (
-        '(sum(rate(http_requests_total{service="gateway",route="/v1/classify",code=~"5.."}[5m]))'
-        ' or vector(0))\n/\n'
-        '(sum(rate(http_requests_total{service="gateway",route="/v1/classify"}[5m])) > 0)\n')
+        '1 - (\n'
+        '  (sum(rate(gateway_classify_answers_total{answer=~"model|model_degraded"}[5m]))'
+        ' or vector(0))\n  /\n'
+        '  (sum(rate(http_requests_total{service="gateway",route="/v1/classify",code!~"4.."}'
+        '[5m])) > 0)\n)\n')
+
+
+def test_bad_based_sli_is_bad_over_total():
+    rule = _rules(SLOS["features-availability"], GOOGLE)[0]
+    assert rule["expr"] == (
+        '(sum(rate(feature_store_queries_total{outcome="error"}[5m])) or vector(0))\n/\n'
+        '(sum(rate(feature_store_queries_total{outcome=~"hit|miss|error"}[5m])) > 0)\n')
 
 
 def test_good_based_sli_is_one_minus_good_over_total():
@@ -95,8 +104,11 @@ def test_only_supported_promql_functions():
 
 def test_example_series_split_bad_and_rest():
     assert example_series(AVAIL) == [
-        ('http_requests_total{code="500",route="/v1/classify",service="gateway"}', "part"),
-        ('http_requests_total{code="200",route="/v1/classify",service="gateway"}', "rest")]
+        ('gateway_classify_answers_total{answer="model"}', "part"),
+        ('http_requests_total{code="200",route="/v1/classify",service="gateway"}', "total")]
+    assert example_series(SLOS["features-availability"]) == [
+        ('feature_store_queries_total{outcome="error"}', "part"),
+        ('feature_store_queries_total{outcome="hit"}', "rest")]
     quality = example_series(SLOS["classifier-prediction-quality"])
     assert [s for s, _ in quality] == [
         'model_predictions_total{model="classifier",outcome="incorrect"}',

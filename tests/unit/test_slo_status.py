@@ -25,6 +25,9 @@ def write_recording(path, minutes_ok: int, minutes_bad: int, rps: int = 50):
         writer.write_scrape(START + i, "gateway", "127.0.0.1:8080", {"replica": "0"}, [
             Sample("http_requests_total", tuple(sorted(base + (("code", "200"),))), ok),
             Sample("http_requests_total", tuple(sorted(base + (("code", "503"),))), bad),
+            # every 200 was the live model's answer
+            Sample("gateway_classify_answers_total", (("answer", "model"), ("replica", "0")),
+                   ok),
         ])
     writer.close()
 
