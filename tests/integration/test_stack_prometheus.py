@@ -108,3 +108,14 @@ def test_unknown_catalog_is_refused_before_anything_starts(tmp_path):
     assert result.returncode == 2
     assert "--catalog: no generated rules for 'nope-7d'" in result.stderr
     assert not (tmp_path / ".gameday").exists()
+
+
+def test_slo_status_reads_the_stacks_prometheus(prom_stack):
+    import json
+
+    cwd, data = prom_stack
+    result = gameday(cwd, "slo", "status", "--engine", "prometheus", "--json")
+    assert result.returncode == 0, result.stderr
+    by_id = {s["slo_id"]: s for s in json.loads(result.stdout)}
+    assert "gateway-gateway-availability" in by_id
+    assert by_id["gateway-gateway-availability"]["objective"] == 0.999

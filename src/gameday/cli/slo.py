@@ -134,10 +134,27 @@ def _live_embedded(as_json: bool, watch: bool) -> None:
         time.sleep(1)
 
 
+def _stack_prometheus_url() -> str:
+    """The running stack's Prometheus, else the usual local address."""
+    from gameday.errors import GamedayError
+    from gameday.stack.control import load_state, supervisor_alive
+
+    try:
+        _, state = load_state()
+    except GamedayError:
+        return "http://127.0.0.1:9090"
+    if supervisor_alive(state) and state.prometheus_url:
+        return state.prometheus_url
+    return "http://127.0.0.1:9090"
+
+
 @app.command("status")
 def status(
     engine: str = typer.Option("embedded", "--engine", help="embedded or prometheus."),
-    url: str = typer.Option("http://127.0.0.1:9090", "--url", help="Prometheus URL."),
+    url: str = typer.Option(None, "--url",
+                            help="Prometheus URL (default: the Prometheus of the running "
+                                 "stack, started by 'gameday up --prometheus', else "
+                                 "http://127.0.0.1:9090)."),
     recording: Path = typer.Option(None, "--from", help="Replay this recording (embedded)."),
     catalog: str = typer.Option("drill-12h", "--catalog",
                                 help="Generated rules to evaluate (embedded)."),
@@ -155,7 +172,7 @@ def status(
     if engine not in ("embedded", "prometheus"):
         raise ValidationError(f"--engine: expected embedded or prometheus, got {engine!r}")
     if engine == "prometheus":
-        source = PrometheusEngine(url)
+        source = PrometheusEngine(url or _stack_prometheus_url())
     else:
         if recording is None:
             _live_embedded(as_json, watch)
