@@ -195,7 +195,23 @@ def status(run_id: str = RUN_OPTION,
     console.print(f"run folder: {relative(run.path)}/", highlight=False, markup=False)
 
 
+def scale(service: str = typer.Argument(..., help="Service name, e.g. classifier."),
+          replicas: int = typer.Argument(..., help="How many replicas it should have."),
+          run_id: str = RUN_OPTION,
+          timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for ready.")
+          ) -> None:
+    """Add or remove replicas of a running service; callers (the gateway) are updated."""
+    from gameday.stack.scale import scale_service
+
+    started = time.monotonic()
+    procs = scale_service(service, replicas, run=run_id, timeout=timeout)
+    typer.echo(f"{service}: {len(procs)} ready replica(s) in "
+               f"{time.monotonic() - started:.1f} s: "
+               + ", ".join(f"{p.id} {p.url}" for p in procs))
+
+
 def register(app: typer.Typer) -> None:
+    app.command("scale")(scale)
     app.command("up")(up)
     app.command("down")(down)
     app.command("status")(status)

@@ -97,6 +97,20 @@ class PrometheusServer:
             stdout=log, stderr=log, start_new_session=True, preexec_fn=self.preexec_fn)
         log.close()
 
+    def reload(self, targets: dict[str, list[str]]) -> None:
+        """Rewrite the config with new targets and ask Prometheus to reload it."""
+        import httpx
+
+        self.config.targets = targets
+        config_path = self.workdir / "prometheus.yml"
+        tmp = config_path.with_suffix(".tmp")
+        tmp.write_text(yaml.safe_dump(self.config.render(), sort_keys=False))
+        tmp.replace(config_path)
+        resp = httpx.post(self.url + "/-/reload", timeout=10)
+        if resp.status_code != 200:
+            raise StackError(f"prometheus at {self.url}: reload failed with HTTP "
+                             f"{resp.status_code}: {resp.text[:200]}")
+
     def exited(self) -> int | None:
         """The exit code when the process has ended, else None."""
         return None if self.proc is None else self.proc.poll()

@@ -99,6 +99,19 @@ class Observers:
         except Exception as err:
             self.events.emit("monitor_error", error=repr(err))
 
+    def update_targets(self, targets: dict[str, list[str]]) -> None:
+        """After scaling: scrape the new set of replicas (embedded engine and Prometheus)."""
+        if self.monitor is not None and self.monitor.engine.scraper is not None:
+            from gameday.metrics.scraper import targets_from_urls
+
+            self.monitor.targets = targets
+            self.monitor.engine.scraper.targets = targets_from_urls(targets)
+        if self.prometheus is not None:
+            try:
+                self.prometheus.reload(targets)
+            except Exception as err:
+                self.events.emit("prometheus_error", error=repr(err))
+
     def stop(self) -> None:
         for name in ("monitor", "prometheus"):
             thing = getattr(self, name)

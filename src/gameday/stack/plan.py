@@ -110,21 +110,22 @@ def _service_env(svc: ServiceSpec, spec: StackSpec, replica: int, port: int, run
     return env
 
 
+def plan_replica(spec: StackSpec, svc: ServiceSpec, replica: int, port: int, run: Run,
+                 urls: dict[str, list[str]]) -> ProcessSpec:
+    """One replica of ``svc`` on ``port``; ``urls`` are every service's replica URLs."""
+    return ProcessSpec(
+        name=svc.name, replica=replica, port=port, host=spec.host, argv=svc.argv(),
+        env=_service_env(svc, spec, replica, port, run, urls),
+        log_path=run.log_path(svc.name, replica), faults_path=run.faults_path(svc.name, replica),
+        memory_limit_mb=svc.memory_limit_mb, restart=svc.restart, ready_path=svc.ready_path,
+    )
+
+
 def plan_processes(spec: StackSpec, run: Run,
                    ports: dict[tuple[str, int], int] | None = None) -> list[ProcessSpec]:
     """Every process of the stack in start order."""
     ports = ports or assign_ports(spec)
     urls = {svc.name: [f"http://{spec.host}:{ports[(svc.name, r)]}"
                        for r in range(svc.replicas)] for svc in spec.services}
-    out = []
-    for svc in spec.services:
-        for r in range(svc.replicas):
-            port = ports[(svc.name, r)]
-            out.append(ProcessSpec(
-                name=svc.name, replica=r, port=port, host=spec.host, argv=svc.argv(),
-                env=_service_env(svc, spec, r, port, run, urls),
-                log_path=run.log_path(svc.name, r), faults_path=run.faults_path(svc.name, r),
-                memory_limit_mb=svc.memory_limit_mb, restart=svc.restart,
-                ready_path=svc.ready_path,
-            ))
-    return out
+    return [plan_replica(spec, svc, r, ports[(svc.name, r)], run, urls)
+            for svc in spec.services for r in range(svc.replicas)]

@@ -27,6 +27,7 @@ from gameday.stack.observe import Observers
 from gameday.stack.plan import check_ports_free, plan_processes
 from gameday.stack.process import ManagedProcess, describe_exit, rss_mb
 from gameday.stack.runs import Run
+from gameday.stack.scaling import forget_if_scaled_down, scale_to
 from gameday.stack.spec import StackSpec
 from gameday.stack.state import StackState, write_state
 
@@ -162,7 +163,7 @@ class Supervisor:
             except queue.Empty:
                 break
         now = time.monotonic()
-        for p in self.processes:
+        for p in list(self.processes):  # scaling may remove processes
             self._reconcile(p, now)
 
     def _reconcile(self, p: ManagedProcess, now: float) -> None:
@@ -217,6 +218,8 @@ class Supervisor:
         p.popen = None
         p.term_deadline = None
         p.last_exit_code, p.last_exit_reason = code, reason
+        if forget_if_scaled_down(self, p):
+            return
         if self._stopping:
             p.state = "stopped"
         elif p.restart_now:
@@ -237,6 +240,9 @@ class Supervisor:
         self.events.emit("backoff", p.id, delay_s=delay, crashes=p.crashes)
 
     def _handle_request(self, req: dict) -> None:
+        if req.get("action") == "scale" and not self._stopping:
+            scale_to(self, req)
+            return
         matches = [p for p in self.processes
                    if p.spec.name == req.get("name") and p.spec.replica == req.get("replica")]
         if not matches or req.get("action") != "restart" or self._stopping:
@@ -293,7 +299,7 @@ class Supervisor:
 
     def _reap_exited(self) -> None:
         now = time.monotonic()
-        for p in self.processes:
+        for p in list(self.processes):
             if p.popen is not None:
                 rc = p.popen.poll()
                 if rc is not None:
