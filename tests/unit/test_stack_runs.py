@@ -56,3 +56,19 @@ def test_find_errors_name_what_is_missing(tmp_path):
         find_run("20990101-000000-ffff", home=home)
     with pytest.raises(ValidationError, match=r"--run: not a run id, got '\.\./x'"):
         find_run("../x", home=home)
+
+
+def test_gameday_run_env_names_the_run(tmp_path, monkeypatch):
+    from gameday.stack.runs import resolve_run
+
+    folder = tmp_path / "somewhere" / "20261127-000000-abcd"
+    folder.mkdir(parents=True)
+    monkeypatch.setenv("GAMEDAY_RUN", str(folder))
+    assert resolve_run().path == folder
+    assert resolve_run(str(folder)).path == folder  # a path given as text
+    monkeypatch.delenv("GAMEDAY_RUN")
+    import pytest as _pytest
+
+    from gameday.errors import NotFoundError
+    with _pytest.raises(NotFoundError):
+        resolve_run(None, home=tmp_path / "nothing")

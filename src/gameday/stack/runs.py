@@ -25,6 +25,7 @@ from pathlib import Path
 from gameday.errors import NotFoundError, ValidationError
 
 HOME_DIRNAME = ".gameday"
+RUN_ENV = "GAMEDAY_RUN"
 
 
 def runs_home(cwd: Path | None = None) -> Path:
@@ -142,7 +143,15 @@ def find_run(run_id: str | None = None, home: Path | None = None) -> Run:
 
 
 def resolve_run(run: Run | str | Path | None = None, home: Path | None = None) -> Run:
-    """Accept a Run, a run folder path, a run id, or None for the current run."""
+    """Accept a Run, a run folder path, a run id, or None for the current run.
+
+    None means ``$GAMEDAY_RUN`` when set (a run id or folder: what a drill gives the
+    processes it starts, such as ``chaos run``), else the working directory's current run.
+    """
+    if run is None and os.environ.get(RUN_ENV):
+        run = os.environ[RUN_ENV]
+    if isinstance(run, str) and "/" in run:
+        run = Path(run)
     if isinstance(run, Run):
         return run
     if isinstance(run, Path):
