@@ -1,0 +1,160 @@
+"""``gameday drill run|list|show``: game-day drills on the local stack."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from gameday.errors import ValidationError
+
+from .params import parse_duration
+from .render import make_console
+
+app = typer.Typer(help="Run game-day drills: a scenario, alerts, a responder, a score.",
+                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+
+
+def _roles(items: list[str]) -> dict[str, str]:
+    from gameday.drill.incident import ROLES
+
+    roles = {}
+    for item in items:
+        role, sep, who = item.partition("=")
+        if not sep or not who.strip() or role.strip() not in ROLES:
+            raise ValidationError(f"--role: expected ROLE=NAME with ROLE one of "
+                                  f"{', '.join(ROLES)}, got {item!r}")
+        roles[role.strip()] = who.strip()
+    return roles
+
+
+@app.command("run")
+def run(
+    scenario: str = typer.Argument(None, help="Scenario name (experiments/<name>.json) or "
+                                              "file; omit with --wheel."),
+    auto: bool = typer.Option(False, "--auto", help="An automatic responder acknowledges and "
+                                                    "applies the documented mitigation."),
+    wheel: bool = typer.Option(False, "--wheel", help="Wheel of misfortune: a hidden scenario "
+                                                      "picked at random."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the wheel (reproducible pick)."),
+    users: int = typer.Option(6, "--users", help="Load: simulated users (steady profile)."),
+    ack_delay: str = typer.Option("3s", "--ack-delay", help="--auto: delay before the ack."),
+    max_duration: str = typer.Option("15m", "--max-duration", help="Hard limit of the drill."),
+    prometheus: bool = typer.Option(False, "--prometheus",
+                                    help="Real Prometheus and Alertmanager deliver the pages "
+                                         "(binaries on PATH)."),
+    attach: str = typer.Option(None, "--attach", help="Use this running run (id) instead of "
+                                                      "starting a stack."),
+    role: list[str] = typer.Option(None, "--role", help="ROLE=NAME: commander, ops, comms, "
+                                                        "scribe, expert; repeatable."),
+    quiet_report: bool = typer.Option(False, "--no-outputs", help="Skip report and postmortem."),
+) -> None:
+    """Run a whole drill: stack, load, steady state, fault, pages, response, recovery, report."""
+    from gameday.drill.controller import Drill, DrillOptions
+    from gameday.drill.live import DrillView
+    from gameday.drill.outputs import write_outputs
+    from gameday.drill.scenario import load_scenario, pick_wheel
+
+    if wheel == (scenario is not None):
+        raise ValidationError("give a SCENARIO, or --wheel (not both)")
+    if seed is not None and not wheel:
+        raise ValidationError("--seed only goes with --wheel")
+    if users < 1 or users > 200:
+        raise ValidationError(f"--users: from 1 to 200, got {users}")
+    if prometheus:
+        from gameday.metrics.alertmanager import find_alertmanager
+        from gameday.metrics.promserver import find_prometheus
+
+        find_prometheus()
+        find_alertmanager()
+    picked = pick_wheel(seed) if wheel else load_scenario(scenario)
+    options = DrillOptions(
+        mode="auto" if auto else "interactive", hidden=wheel, users=users, seed=seed,
+        ack_delay_s=parse_duration(ack_delay, where="--ack-delay"),
+        max_duration_s=parse_duration(max_duration, where="--max-duration"),
+        prometheus=prometheus, attach=attach, roles=_roles(role or []))
+    console = make_console()
+    pub = picked.public(wheel)
+    console.print(f"[bold]{pub['title']}[/]", highlight=False)
+    if pub.get("briefing"):
+        console.print(pub["briefing"], highlight=False, markup=False)
+    with DrillView(console, interactive_help=not auto) as view:
+        drill = Drill(picked, options, view=view)
+        outcome = drill.run()
+    run_path = drill.run_path
+    if run_path is None:
+        raise ValidationError(outcome.get("error") or "the drill did not start")
+    written: list = []
+    if not quiet_report:
+        with console.status("writing the report") as status:
+            written, problems = write_outputs(run_path, lambda s: status.update(f"writing {s}"))
+        for p in problems:
+            console.print(f"[yellow]{p}[/]", highlight=False)
+    _summary(console, run_path, picked, wheel, drill, written)
+    if outcome.get("error") and not drill.interrupted:
+        raise typer.Exit(1)
+    if drill.interrupted:
+        raise typer.Exit(130)
+
+
+def _summary(console, run_path, scenario, wheel, drill, written) -> None:
+    from gameday.cli.render import relative
+
+    score_path = run_path / "score.json"
+    score = json.loads(score_path.read_text()) if score_path.exists() else {}
+    console.print(f"\n[bold]drill over[/] (run folder {relative(run_path)}/)", highlight=False)
+    if wheel:
+        console.print(f"the scenario was: {scenario.title} ({scenario.name})", highlight=False,
+                      markup=False)
+        console.print(f"root cause: {scenario.root_cause}", highlight=False, markup=False)
+    for d in drill.incident.diagnoses if drill.incident else []:
+        console.print(f"diagnosis by {d['who']}: {'RIGHT' if d['correct'] else 'WRONG'} "
+                      f"({d['text']})", highlight=False, markup=False)
+    times = score.get("times") or score.get("durations") or {}
+    for key, value in times.items():
+        if isinstance(value, int | float):
+            console.print(f"  {key:<22} {value:7.1f} s", highlight=False, markup=False)
+    if drill.outcome.get("error"):
+        console.print(f"[red]{drill.outcome['error']}[/]", highlight=False)
+    for path in written:
+        console.print(f"  wrote {relative(path)}", highlight=False, markup=False)
+
+
+@app.command("list")
+def list_(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """The scenarios: name, title, severity, the alerts that should fire."""
+    from rich.table import Table
+
+    from gameday.drill.scenario import list_scenarios
+
+    scenarios = list_scenarios()
+    if as_json:
+        typer.echo(json.dumps([s.public() for s in scenarios], indent=2))
+        return
+    table = Table()
+    for col in ("scenario", "title", "severity", "alerts"):
+        table.add_column(col)
+    for s in scenarios:
+        table.add_row(s.name, s.title, s.severity, ", ".join(s.alerts))
+    make_console().print(table)
+
+
+@app.command("show")
+def show(scenario: str = typer.Argument(..., help="Scenario name or file.")) -> None:
+    """A scenario's briefing, SLOs, alerts, runbook and hints (not the answer key)."""
+    from gameday.drill.scenario import load_scenario
+
+    s = load_scenario(scenario)
+    console = make_console()
+    console.print(f"[bold]{s.title}[/] ({s.name}, {s.severity})", highlight=False)
+    console.print(s.briefing, highlight=False, markup=False)
+    console.print(f"SLOs: {', '.join(s.slos)}; alerts: {', '.join(s.alerts)}", highlight=False,
+                  markup=False)
+    if s.runbook:
+        console.print(f"runbook: {s.runbook}", highlight=False, markup=False)
+    for i, hint in enumerate(s.hints, 1):
+        console.print(f"hint {i}: {hint}", highlight=False, markup=False)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="drill")

@@ -1,0 +1,112 @@
+"""Alerts reaching the drill: state changes turned into timeline events and pages.
+
+Two sources feed one ``AlertBook``:
+- polling the run's query API (``/api/v1/alerts``: the embedded engine, or Prometheus);
+- Alertmanager's webhook (``--prometheus``), parsed by gameday.metrics.webhook.
+
+Each alert is known by (alertname, SLO, severity). A new firing one gives ``alert_firing``
+and, for the responder, ``page`` (severity page) or ``ticket``; one that stops firing gives
+``alert_resolved``. Pages carry the SLO, the burn rate and the runbook link.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class ActiveAlert:
+    alert: str
+    severity: str
+    slo_id: str | None
+    runbook_url: str | None
+    summary: str | None
+    since: float
+    burn_rate: float | None = None
+
+    @property
+    def key(self) -> tuple:
+        return (self.alert, self.slo_id, self.severity)
+
+    def as_fields(self) -> dict:
+        return {"alert": self.alert, "severity": self.severity, "slo_id": self.slo_id,
+                "runbook_url": self.runbook_url, "burn_rate": self.burn_rate,
+                "text": self.summary}
+
+
+def from_prometheus(alert: dict) -> ActiveAlert | None:
+    """An entry of /api/v1/alerts when firing, else None."""
+    if alert.get("state") != "firing":
+        return None
+    labels, ann = alert.get("labels", {}), alert.get("annotations", {})
+    severity = labels.get("sloth_severity") or labels.get("severity") or "page"
+    return ActiveAlert(labels.get("alertname", "?"), severity, labels.get("sloth_id"),
+                       ann.get("runbook_url"), ann.get("summary"), time.time())
+
+
+class AlertBook:
+    """The alerts firing now; reports changes through ``emit(kind, **fields)``."""
+
+    def __init__(self, emit: Callable[..., None],
+                 burn_rate: Callable[[str], float | None] | None = None) -> None:
+        self.emit = emit
+        self.burn_rate = burn_rate
+        self.active: dict[tuple, ActiveAlert] = {}
+        self.history: list[ActiveAlert] = []
+        self._lock = threading.Lock()
+
+    def replace(self, firing: list[ActiveAlert]) -> None:
+        """A full view (a poll): new ones fire, missing ones resolve."""
+        with self._lock:
+            now = {a.key: a for a in firing}
+            for key, alert in now.items():
+                if key not in self.active:
+                    self._fire(alert)
+            for key in [k for k in self.active if k not in now]:
+                self._resolve(key)
+
+    def notice(self, alert: ActiveAlert, firing: bool) -> None:
+        """One change (a webhook notice)."""
+        with self._lock:
+            if firing and alert.key not in self.active:
+                self._fire(alert)
+            elif not firing and alert.key in self.active:
+                self._resolve(alert.key)
+
+    def _fire(self, alert: ActiveAlert) -> None:
+        if alert.burn_rate is None and self.burn_rate is not None and alert.slo_id:
+            try:
+                alert.burn_rate = self.burn_rate(alert.slo_id)
+            except Exception:
+                alert.burn_rate = None
+        self.active[alert.key] = alert
+        self.history.append(alert)
+        fields = alert.as_fields()
+        self.emit("alert_firing", who="alerting", **fields)
+        self.emit("page" if alert.severity == "page" else "ticket", who="alerting", **fields)
+
+    def _resolve(self, key: tuple) -> None:
+        alert = self.active.pop(key)
+        self.emit("alert_resolved", who="alerting", alert=alert.alert,
+                  severity=alert.severity, slo_id=alert.slo_id,
+                  text=f"{alert.alert} ({alert.severity}) resolved")
+
+    def firing(self) -> list[ActiveAlert]:
+        with self._lock:
+            return list(self.active.values())
+
+
+def poll_alerts(api) -> list[ActiveAlert]:
+    """Firing alerts from a Prometheus-compatible API (``PrometheusAPI``)."""
+    return [a for a in (from_prometheus(x) for x in api.alerts()) if a is not None]
+
+
+def burn_rate_reader(api) -> Callable[[str], float | None]:
+    def read(slo_id: str) -> float | None:
+        samples = api.query(f'slo:current_burn_rate:ratio{{sloth_id="{slo_id}"}}')
+        return round(samples[0].value, 2) if samples else None
+
+    return read

@@ -1,0 +1,119 @@
+"""The drill controller's incident API: loopback HTTP, bearer token (the run's token).
+
+    GET  /incident              what the responder may know now (pages, alerts, hints shown)
+    POST /incident/<action>     ack | note | mitigate | escalate | resolve | diagnose | role | hint
+    POST /alerts                Alertmanager's webhook (--prometheus)
+
+``gameday incident ...`` is the client; it finds the URL in ``<run>/drill.json``. Bodies are
+JSON objects; answers are JSON with ``ok`` and a ``message`` or the data asked for.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+ACTIONS = ("ack", "note", "mitigate", "escalate", "resolve", "diagnose", "role", "hint")
+MAX_BODY = 64 * 1024
+
+Handler = Callable[[str, dict], tuple[int, dict]]
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    token: str
+    handle_action: Handler
+    handle_alerts: Callable[[dict], tuple[int, dict]]
+
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+    def _reply(self, status: int, body: dict) -> None:
+        data = json.dumps(body, default=str).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _authorized(self) -> bool:
+        given = self.headers.get("Authorization", "")
+        ok = given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(),
+                                                                  self.token.encode())
+        if not ok:
+            self._reply(401, {"ok": False, "message": "missing or wrong bearer token (the "
+                                                      "run's token file)"})
+        return ok
+
+    def _body(self) -> dict | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._reply(413, {"ok": False, "message": f"body over {MAX_BODY} bytes"})
+            return None
+        raw = self.rfile.read(length) if length else b"{}"
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            self._reply(400, {"ok": False, "message": "body is not JSON"})
+            return None
+        if not isinstance(body, dict):
+            self._reply(400, {"ok": False, "message": "body must be a JSON object"})
+            return None
+        return body
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server API
+        path = urlsplit(self.path).path.rstrip("/")
+        if path == "/healthz":
+            self._reply(200, {"ok": True})
+        elif path == "/incident":
+            if self._authorized():
+                self._reply(*self.handle_action("status", {}))
+        else:
+            self._reply(404, {"ok": False, "message": f"no endpoint {path!r}"})
+
+    def do_POST(self) -> None:  # noqa: N802
+        path = urlsplit(self.path).path.rstrip("/")
+        if path == "/alerts":  # Alertmanager: loopback only, no token (see docs)
+            body = self._body()
+            if body is not None:
+                self._reply(*self.handle_alerts(body))
+            return
+        action = path.removeprefix("/incident/")
+        if not path.startswith("/incident/") or action not in ACTIONS:
+            self._reply(404, {"ok": False, "message": f"no endpoint {path!r}; actions: "
+                                                      f"{', '.join(ACTIONS)}"})
+            return
+        if not self._authorized():
+            return
+        body = self._body()
+        if body is not None:
+            self._reply(*self.handle_action(action, body))
+
+
+class IncidentServer:
+    def __init__(self, token: str, handle_action: Handler,
+                 handle_alerts: Callable[[dict], tuple[int, dict]],
+                 host: str = "127.0.0.1", port: int = 0) -> None:
+        handler = type("Handler", (_RequestHandler,), {
+            "token": token, "handle_action": staticmethod(handle_action),
+            "handle_alerts": staticmethod(handle_alerts)})
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="incident-api",
+                                        daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> IncidentServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,346 @@
+"""``gameday drill run``: one whole game-day drill on the local stack.
+
+Phases: start (or attach to) the stack -> start load -> wait for the steady state -> run
+the scenario's experiment in its own process -> alerts page the responder -> the responder
+(automatic or a person with ``gameday incident``) acts -> recovery -> teardown -> outputs.
+Everything that happens goes to ``<run>/timeline.jsonl``; Ctrl-C stops every child and
+still writes the outputs of the partial drill.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from gameday.drill.alerts import AlertBook, burn_rate_reader, poll_alerts
+from gameday.drill.api import IncidentServer
+from gameday.drill.experiment import ExperimentProcess
+from gameday.drill.incident import Incident
+from gameday.drill.scenario import Scenario
+from gameday.drill.steady import all_ok, check_steady
+from gameday.errors import StackError
+from gameday.timeline import append_event
+
+DRILL_FILE = "drill.json"
+
+
+@dataclass
+class DrillOptions:
+    mode: str = "interactive"  # auto | interactive
+    hidden: bool = False  # wheel of misfortune: the learner does not see the scenario
+    users: int = 6
+    ack_delay_s: float = 3.0
+    warmup_s: float = 5.0
+    steady_timeout_s: float = 60.0
+    detect_timeout_s: float = 90.0
+    recover_timeout_s: float = 120.0
+    max_duration_s: float = 900.0
+    experiment_grace_s: float = 20.0
+    prometheus: bool = False
+    attach: str | None = None  # run id/folder of a running stack, instead of starting one
+    roles: dict[str, str] = field(default_factory=dict)
+    seed: int | None = None
+
+
+class Drill:
+    def __init__(self, scenario: Scenario, options: DrillOptions, home: Path | None = None,
+                 view=None) -> None:
+        self.scenario = scenario
+        self.opt = options
+        self.home = home
+        self.view = view  # gameday.drill.live.DrillView, or None
+        self.stack = None
+        self.run_path: Path | None = None
+        self.load = None
+        self.experiment: ExperimentProcess | None = None
+        self.server: IncidentServer | None = None
+        self.incident: Incident | None = None
+        self.book: AlertBook | None = None
+        self.api = None
+        self.stop_event = threading.Event()
+        self.interrupted = False
+        self.phase = "starting"
+        self.times: dict[str, float | None] = {"started": time.time()}
+        self.outcome: dict = {}
+
+    # -- events ---------------------------------------------------------------------------
+    def emit(self, kind: str, **fields) -> dict:
+        fields = {k: v for k, v in fields.items() if v is not None}
+        event = append_event(self.run_path, kind, **fields)
+        if kind in ("page", "ticket") and self.incident is not None:
+            self.incident.paged(fields)
+        if self.view is not None:
+            self.view.event(event)
+        return event
+
+    def set_phase(self, phase: str) -> None:
+        self.phase = phase
+        if self.view is not None:
+            self.view.phase(phase)
+
+    # -- the whole drill ----------------------------------------------------------------------
+    def run(self) -> dict:
+        old = signal.getsignal(signal.SIGINT)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._on_sigint)
+            signal.signal(signal.SIGTERM, self._on_sigint)
+        try:
+            self._start_stack()
+            self._write_drill_file()
+            self.emit("run_start", who="drill", scenario=self.scenario.public(
+                self.opt.hidden)["name"], mode=self.opt.mode, text=self._start_text())
+            for role, who in self.opt.roles.items():
+                self.incident.act("role", {"role": role, "who": who})
+            self._start_load()
+            if self._wait_steady():
+                self._run_incident()
+        except StackError as err:
+            self.outcome["error"] = str(err)
+            if self.run_path is not None:
+                self.emit("drill_error", who="drill", text=str(err))
+        finally:
+            self._teardown()
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, old)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        return self.outcome
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self.interrupted:  # a second Ctrl-C: leave at once, teardown still runs
+            raise KeyboardInterrupt
+        self.interrupted = True
+        self.stop_event.set()
+
+    def _start_text(self) -> str:
+        pub = self.scenario.public(self.opt.hidden)
+        return f"{pub['title']} ({self.opt.mode} drill)"
+
+    # -- setup ----------------------------------------------------------------------------
+    def _start_stack(self) -> None:
+        from gameday.metrics.promapi import PrometheusAPI
+
+        self.set_phase("stack")
+        if self.opt.attach is not None:
+            from gameday.stack.control import load_state, supervisor_alive
+
+            run, state = load_state(self.opt.attach)
+            if not supervisor_alive(state):
+                raise StackError(f"--attach: run {run.id} is not running")
+            self.run_path = run.path
+        else:
+            from gameday.stack.local import Stack
+            from gameday.stack.spec import build_spec
+
+            sets = ["stack.prometheus=true"] if self.opt.prometheus else []
+            self.stack = Stack(build_spec(free_ports=True, sets=sets), home=self.home)
+            self.stack.start()
+            self.run_path = self.stack.run.path
+            state = self.stack.state()
+        self.state = state
+        self.times["stack_ready"] = time.time()
+        self.incident = Incident(str(self.run_path), self.scenario, self.emit,
+                                 hidden=self.opt.hidden)
+        self.server = IncidentServer(self._token(), self.incident.act,
+                                     self._on_webhook).start()
+        deadline = time.monotonic() + 15
+        while self._query_url() is None and time.monotonic() < deadline:
+            time.sleep(0.2)  # the monitor starts right after the stack is ready
+        url = self._query_url()
+        if url is None:
+            raise StackError("the stack has no query API (is the monitor off?)")
+        self.api = PrometheusAPI(url)
+        self.book = AlertBook(self.emit, burn_rate_reader(self.api))
+
+    def _token(self) -> str:
+        return (self.run_path / "token").read_text().strip()
+
+    def _query_url(self) -> str | None:
+        from gameday.stack.state import read_state
+
+        return read_state(self.run_path / "stack.json").query_url
+
+    def _write_drill_file(self, **extra) -> None:
+        body = {"scenario": self.scenario.public(self.opt.hidden), "mode": self.opt.mode,
+                "wheel": self.opt.hidden, "seed": self.opt.seed,
+                "controller_url": self.server.url if self.server else None,
+                "pid": os.getpid(), "phase": self.phase, "roles": self.opt.roles,
+                "expected": {"detect_within_s": self.scenario.detect_within_s,
+                             "recover_within_s": self.scenario.recover_within_s},
+                "options": asdict(self.opt), "times": self.times, **extra}
+        tmp = self.run_path / f".{DRILL_FILE}.tmp"
+        tmp.write_text(json.dumps(body, indent=2, default=str))
+        tmp.replace(self.run_path / DRILL_FILE)
+
+    def _start_load(self) -> None:
+        from gameday.load.runner import start_load
+
+        self.set_phase("load")
+        self.load = start_load("steady", self.opt.users, self.opt.max_duration_s,
+                               run=self.run_path)
+        self.emit("load_start", who="drill", users=self.opt.users, shape="steady",
+                  text=f"steady load, {self.opt.users} users")
+
+    def _wait_steady(self) -> bool:
+        self.set_phase("steady state")
+        if self.stop_event.wait(self.opt.warmup_s):
+            return False
+        deadline = time.monotonic() + self.opt.steady_timeout_s
+        while not self.stop_event.is_set():
+            results = check_steady(self.scenario.experiment, str(self.run_path))
+            self._refresh()
+            if all_ok(results):
+                self.emit("steady_state", who="drill", ok=True,
+                          text="steady state met before the fault")
+                return True
+            if time.monotonic() > deadline:
+                bad = [f"{r.name}={r.value!r}" + (f" ({r.error})" if r.error else "")
+                       for r in results if not r.ok]
+                self.emit("steady_state", who="drill", ok=False,
+                          text="steady state not met: " + ", ".join(bad))
+                self.outcome["error"] = "baseline steady state not met: " + ", ".join(bad)
+                return False
+            self.stop_event.wait(2.0)
+        return False
+
+    # -- the incident -----------------------------------------------------------------------
+    def _run_incident(self) -> None:
+        self.set_phase("incident")
+        self.experiment = ExperimentProcess(self.scenario.path, self.scenario.experiment,
+                                            self.run_path).start()
+        self.times["experiment_start"] = self.experiment.started_at
+        self._write_drill_file()
+        detected = recovered = None
+        next_steady = 0.0
+        fault_at = None
+        end_at = time.monotonic() + self.opt.max_duration_s
+        while not self.stop_event.is_set() and time.monotonic() < end_at:
+            self._poll_alerts()
+            now = time.time()
+            fault_at = fault_at or self._first_event_ts("fault_start")
+            if detected is None and self.book.history:
+                detected = now
+                self.times["detected"] = now
+                self.set_phase("paged")
+            if self.opt.mode == "auto":
+                self._auto_respond(detected)
+            if self.incident.mitigations or self.incident.acked_at:
+                self.set_phase("mitigating")
+            # recovery: the scenario's steady state met again after a detection
+            if detected is not None and recovered is None and time.monotonic() >= next_steady:
+                next_steady = time.monotonic() + 2.0
+                if self.incident.mitigations and all_ok(
+                        check_steady(self.scenario.experiment, str(self.run_path))):
+                    recovered = time.time()
+                    self.times["recovered"] = recovered
+                    self.emit("recovered", who="drill", text="steady state met again")
+                    self.set_phase("recovered")
+                    if self.opt.mode == "auto":
+                        self.incident.act("resolve", {"who": "auto-responder"})
+            if self.incident.resolved_at is not None:
+                break
+            if detected is None and fault_at is not None and \
+                    now - fault_at > self.opt.detect_timeout_s:
+                self.emit("detection_missed", who="drill",
+                          text=f"no alert {self.opt.detect_timeout_s:g} s after the fault")
+                break
+            if detected is not None and recovered is None and \
+                    now - detected > self.opt.recover_timeout_s + self.opt.detect_timeout_s:
+                self.emit("recovery_timeout", who="drill", text="not recovered in time")
+                break
+            self._refresh()
+            self.stop_event.wait(0.5)
+        self.outcome.update({"detected": detected, "recovered": recovered})
+
+    def _first_event_ts(self, kind: str) -> float | None:
+        from gameday.timeline import read_events
+
+        for e in read_events(self.run_path):
+            if e["kind"] == kind:
+                return e["ts"]
+        return None
+
+    def _poll_alerts(self) -> None:
+        if self.opt.prometheus:
+            return  # Alertmanager delivers to the webhook
+        try:
+            self.book.replace(poll_alerts(self.api))
+        except Exception as err:  # a missed poll is retried next time
+            if self.view is not None:
+                self.view.warn(f"alert poll failed: {err}")
+
+    def _on_webhook(self, body: dict) -> tuple[int, dict]:
+        from gameday.drill.alerts import ActiveAlert
+        from gameday.errors import ValidationError
+        from gameday.metrics.webhook import parse_webhook
+
+        try:
+            notices = parse_webhook(body)
+        except ValidationError as err:
+            return 400, {"ok": False, "message": str(err)}
+        if self.book is None:
+            return 503, {"ok": False, "message": "drill not ready"}
+        for n in notices:
+            alert = ActiveAlert(n.alertname, n.severity or "page", n.slo_id, n.runbook_url,
+                                n.summary, n.starts_at or time.time())
+            self.book.notice(alert, firing=n.status == "firing")
+        return 200, {"ok": True, "received": len(notices)}
+
+    def _auto_respond(self, detected: float | None) -> None:
+        inc = self.incident
+        if detected is None:
+            return
+        if inc.acked_at is None and time.time() - detected >= self.opt.ack_delay_s:
+            inc.act("ack", {"who": "auto-responder"})
+        if inc.acked_at is not None and not inc.mitigations:
+            for m in self.scenario.mitigations:
+                inc.act("mitigate", {"lever": m.lever, "arguments": m.arguments,
+                                     "who": "auto-responder"})
+
+    def _refresh(self) -> None:
+        if self.view is not None:
+            self.view.refresh(self)
+
+    # -- teardown -------------------------------------------------------------------------
+    def _teardown(self) -> None:
+        self.set_phase("teardown")
+        if self.experiment is not None and self.experiment.running():
+            deadline = time.monotonic() + (0 if self.interrupted
+                                           else self.opt.experiment_grace_s)
+            while self.experiment.running() and time.monotonic() < deadline \
+                    and not self.stop_event.is_set():
+                time.sleep(0.5)
+            self.experiment.stop(grace_s=4.0 if self.interrupted else 8.0)
+        if self.experiment is not None:
+            self.outcome["experiment"] = self.experiment.outcome()
+        if self.run_path is not None:
+            self._cleanup_faults()
+        if self.load is not None:
+            self.load.stop(timeout=3.0 if self.interrupted else 10.0)
+            self.emit("load_stop", who="drill", text="load stopped")
+        if self.run_path is not None:
+            self.times["ended"] = time.time()
+            self.emit("run_end", who="drill", interrupted=self.interrupted,
+                      text="drill interrupted (Ctrl-C)" if self.interrupted else "drill over")
+            self._write_drill_file(answer_key=self.scenario.answer_key(),
+                                   scenario_name=self.scenario.name,
+                                   diagnoses=self.incident.diagnoses if self.incident else [],
+                                   outcome=self.outcome, interrupted=self.interrupted)
+        if self.server is not None:
+            self.server.stop()
+        if self.stack is not None:
+            self.stack.stop()
+
+    def _cleanup_faults(self) -> None:
+        """Nothing injected outlives the drill, whatever the experiment managed to do."""
+        try:
+            from gameday.chaos.actions import clear_faults
+
+            clear_faults(run=str(self.run_path))
+        except Exception as err:
+            if self.view is not None:
+                self.view.warn(f"could not clear faults: {err}")

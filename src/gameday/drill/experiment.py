@@ -1,0 +1,92 @@
+"""The scenario's experiment, run by plain ``chaos run`` in its own process.
+
+The drill gives it the run (``GAMEDAY_RUN``), a control file that records its activities in
+the timeline (unless the experiment declares gameday's control itself), and a journal path
+in ``<run>/chaos/``. Stopping it sends SIGINT first (Chaos Toolkit interrupts and runs the
+rollbacks), then SIGKILL to its process group.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from gameday.stack.runs import RUN_ENV
+
+CONTROL_MODULE = "gameday.chaos.controls"
+
+
+def declares_gameday_control(experiment: dict) -> bool:
+    return any((c.get("provider") or {}).get("module") == CONTROL_MODULE
+               for c in experiment.get("controls") or [] if isinstance(c, dict))
+
+
+class ExperimentProcess:
+    def __init__(self, experiment_path: Path, experiment: dict, run_path: Path) -> None:
+        self.experiment_path = Path(experiment_path)
+        self.experiment = experiment
+        self.run_path = Path(run_path)
+        self.out = self.run_path / "chaos"
+        self.journal = self.out / f"{self.experiment_path.stem}-journal.json"
+        self.log = self.out / f"{self.experiment_path.stem}-chaostoolkit.log"
+        self.proc: subprocess.Popen | None = None
+        self.started_at: float | None = None
+
+    def command(self) -> list[str]:
+        from gameday.cli.chaos import chaos_executable
+
+        argv = [chaos_executable(), "--log-file", str(self.log), "run",
+                "--journal-path", str(self.journal), "--rollback-strategy", "always"]
+        if not declares_gameday_control(self.experiment):
+            control = self.out / "gameday-controls.json"
+            control.write_text(json.dumps({"gameday": {"provider": {
+                "type": "python", "module": CONTROL_MODULE}}}))
+            argv += ["--control-file", str(control)]
+        return argv + [str(self.experiment_path.resolve())]
+
+    def start(self) -> ExperimentProcess:
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.journal.unlink(missing_ok=True)
+        env = {**os.environ, RUN_ENV: str(self.run_path)}
+        with open(self.out / "chaos-stdout.log", "ab") as out:
+            self.proc = subprocess.Popen(self.command(), env=env, stdout=out,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+        self.started_at = time.time()
+        return self
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, grace_s: float = 6.0) -> int | None:
+        """Interrupt (rollbacks run), then kill; returns the exit code."""
+        if self.proc is None:
+            return None
+        for sig, wait_s in ((signal.SIGINT, grace_s), (signal.SIGKILL, 3.0)):
+            if self.proc.poll() is not None:
+                break
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(wait_s)
+            except subprocess.TimeoutExpired:
+                pass
+        return self.proc.poll()
+
+    def outcome(self) -> dict:
+        """The journal's verdict (gameday.chaos.journal), or why there is none."""
+        if not self.journal.exists():
+            return {"ok": False, "status": "no journal", "reasons": [
+                f"chaos run left no journal; see {self.log}"]}
+        from gameday.chaos.journal import read_journal
+
+        result = read_journal(self.journal)
+        return {"ok": result.ok, "status": getattr(result, "status", None),
+                "reasons": list(getattr(result, "reasons", []) or []),
+                "verdict": result.verdict()}

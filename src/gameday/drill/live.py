@@ -1,0 +1,155 @@
+"""What the terminal shows during a drill: SLO burn, firing alerts, requests, errors and
+latency per service, and the timeline. On a terminal it is one live panel; otherwise (CI,
+a pipe) each timeline event is printed as a line.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+SERVICE_QUERIES = {
+    "req/s": "sum by (service) (rate(http_requests_total[10s]))",
+    "5xx": 'sum by (service) (rate(http_requests_total{code=~"5.."}[10s])) '
+           "/ sum by (service) (rate(http_requests_total[10s]))",
+    "p95 ms": "1000 * histogram_quantile(0.95, sum by (service, le) "
+              "(rate(http_request_duration_seconds_bucket[10s])))",
+}
+STATE_STYLE = {"page": "bold red", "ticket": "yellow", "ok": "green"}
+
+
+def _clock(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+def describe(event: dict) -> str:
+    kind = event.get("kind", "?")
+    who = event.get("who")
+    text = event.get("text") or ""
+    if kind in ("page", "ticket"):
+        burn = event.get("burn_rate")
+        text = (f"{event.get('alert')} ({event.get('slo_id')})"
+                + (f" burn {burn:g}x" if isinstance(burn, int | float) else "")
+                + (f" runbook {event['runbook_url']}" if event.get("runbook_url") else ""))
+    elif kind in ("fault_start", "fault_end") and not text:
+        text = f"{event.get('service', '')} {json.dumps(event.get('fault', {}))[:80]}"
+    return f"{_clock(event['ts'])} {kind:<15} {(who or ''):<15} {text}".rstrip()
+
+
+class DrillView:
+    def __init__(self, console: Console | None = None, interactive_help: bool = False) -> None:
+        self.console = console or Console()
+        self.live_mode = self.console.is_terminal
+        self.events: deque[dict] = deque(maxlen=10)
+        self.current_phase = "starting"
+        self.started = time.time()
+        self.header = ""
+        self.interactive_help = interactive_help
+        self.warnings: deque[str] = deque(maxlen=2)
+        self._services: dict = {}
+        self._slos: list = []
+        self._alerts: list = []
+        self._last_query = 0.0
+        self._live: Live | None = None
+
+    def __enter__(self) -> DrillView:
+        if self.live_mode:
+            self._live = Live(console=self.console, auto_refresh=False, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._live is not None:
+            self._live.update(self.render(), refresh=True)
+            self._live.__exit__(*exc)
+            self._live = None
+
+    # -- called by the controller ---------------------------------------------------------
+    def event(self, event: dict) -> None:
+        self.events.append(event)
+        if not self.live_mode:
+            self.console.print(describe(event), highlight=False, markup=False,
+                               soft_wrap=True)
+
+    def phase(self, phase: str) -> None:
+        if phase != self.current_phase and not self.live_mode:
+            self.console.print(f"-- {phase}", highlight=False, markup=False)
+        self.current_phase = phase
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+
+    def refresh(self, drill) -> None:
+        if self._live is None:
+            return
+        now = time.monotonic()
+        if now - self._last_query >= 2.0:
+            self._last_query = now
+            self._collect(drill)
+        self.header = drill._start_text()
+        self._live.update(self.render(), refresh=True)
+
+    def _collect(self, drill) -> None:
+        try:
+            body = json.loads((drill.run_path / "slo-status.json").read_text())
+            self._slos = body.get("slos", [])
+        except (OSError, ValueError):
+            pass
+        self._alerts = drill.book.firing() if drill.book else []
+        services: dict = {}
+        for column, expr in SERVICE_QUERIES.items():
+            try:
+                for s in drill.api.query(expr):
+                    services.setdefault(s.labels.get("service", "?"), {})[column] = s.value
+            except Exception:
+                continue
+        self._services = services
+
+    # -- drawing ------------------------------------------------------------------------------
+    def render(self):
+        elapsed = time.time() - self.started
+        head = Text(f"{self.header}   phase: {self.current_phase}   {elapsed:5.0f} s",
+                    style="bold")
+        slo = Table(title="SLOs", expand=True)
+        for col in ("slo", "state", "SLI", "burn", "budget left"):
+            slo.add_column(col)
+        for s in self._slos:
+            burns = s.get("burn_by_window") or {}
+            first = next(iter(burns.items()), (None, None))
+            slo.add_row(s.get("slo_id", "?"),
+                        Text(s.get("state", "?"), style=STATE_STYLE.get(s.get("state"), "")),
+                        _pct(s.get("sli")), f"{first[1]:.1f}x ({first[0]})"
+                        if isinstance(first[1], int | float) else "-",
+                        _pct(s.get("budget_remaining")))
+        svc = Table(title="services", expand=True)
+        for col in ("service", "req/s", "5xx", "p95 ms"):
+            svc.add_column(col)
+        for name, vals in sorted(self._services.items()):
+            svc.add_row(name, _num(vals.get("req/s")), _pct(vals.get("5xx")),
+                        _num(vals.get("p95 ms")))
+        alerts = Text("firing: " + (", ".join(f"{a.alert} [{a.severity}]"
+                                               for a in self._alerts) or "none"),
+                      style="red" if self._alerts else "green")
+        timeline = Text("\n".join(describe(e) for e in self.events) or "(no events yet)")
+        parts = [head, alerts, slo, svc, Panel(timeline, title="timeline")]
+        if self.interactive_help:
+            parts.append(Text("respond from another terminal: gameday incident status | ack "
+                              "| note | mitigate LEVER | hint | diagnose | resolve",
+                              style="dim"))
+        parts += [Text(w, style="dim yellow") for w in self.warnings]
+        return Group(*parts)
+
+
+def _pct(v) -> str:
+    return f"{100 * v:.2f}%" if isinstance(v, int | float) and v == v else "-"
+
+
+def _num(v) -> str:
+    return f"{v:.1f}" if isinstance(v, int | float) and v == v else "-"

@@ -1,0 +1,150 @@
+"""Scenarios: the Chaos Toolkit experiments of experiments/ and their gameday metadata.
+
+Each experiment carries an ``extensions`` entry named ``gameday`` (schema in
+experiments/schema/gameday-extension.schema.json): the learner's title and briefing, a
+severity guess, the SLOs and alerts that should fire, the runbook, hints, the root cause
+(the answer key) and the mitigations that work, as calls of gameday.chaos.actions.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gameday.errors import NotFoundError, ValidationError
+
+
+def default_experiments_dir() -> Path:
+    """``experiments/`` of the working directory, else of the gameday checkout."""
+    import gameday
+
+    for root in (Path.cwd(), Path(gameday.__file__).resolve().parents[2]):
+        folder = root / "experiments"
+        if any(folder.glob("*.json")):
+            return folder
+    return Path.cwd() / "experiments"
+
+
+@dataclass
+class Mitigation:
+    lever: str
+    arguments: dict = field(default_factory=dict)
+    text: str = ""
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: Path
+    experiment: dict
+    title: str
+    briefing: str
+    severity: str
+    slos: list[str]
+    alerts: list[str]
+    runbook: str | None
+    hints: list[str]
+    root_cause: str
+    keywords: list[str]
+    mitigations: list[Mitigation]
+    detect_within_s: float | None
+    recover_within_s: float | None
+
+    def public(self, hidden: bool = False) -> dict:
+        """What the learner may see (with ``hidden``, for the wheel: nothing that tells)."""
+        if hidden:
+            return {"name": "hidden", "title": "A hidden scenario (wheel of misfortune)",
+                    "briefing": "Something will break. Follow the pages and the runbooks."}
+        return {"name": self.name, "title": self.title, "briefing": self.briefing,
+                "severity": self.severity, "slos": self.slos, "alerts": self.alerts,
+                "runbook": self.runbook}
+
+    def answer_key(self) -> dict:
+        return {"root_cause": self.root_cause, "keywords": self.keywords,
+                "mitigations": [m.__dict__ for m in self.mitigations]}
+
+
+def _field(block: dict, key: str, kind, where: str, default=None, required=True):
+    if key not in block:
+        if required:
+            raise ValidationError(f"{where}: extensions[gameday]: missing field {key!r}")
+        return default
+    value = block[key]
+    if not isinstance(value, kind):
+        raise ValidationError(f"{where}: extensions[gameday].{key}: expected "
+                              f"{getattr(kind, '__name__', kind)}, got {value!r}")
+    return value
+
+
+def parse_scenario(path: Path) -> Scenario:
+    where = str(path)
+    try:
+        experiment = json.loads(path.read_text())
+    except OSError as err:
+        raise NotFoundError(f"{where}: cannot read the scenario ({err.strerror})") from None
+    except ValueError as err:
+        raise ValidationError(f"{where}: not valid JSON ({err})") from None
+    if not isinstance(experiment, dict):
+        raise ValidationError(f"{where}: an experiment must be a JSON object")
+    blocks = [e for e in experiment.get("extensions") or [] if isinstance(e, dict)
+              and e.get("name") == "gameday"]
+    if not blocks:
+        raise ValidationError(f"{where}: no extensions entry named 'gameday' (the drill's "
+                              f"metadata); see experiments/README.md")
+    b = blocks[0]
+    mitigations = []
+    for i, m in enumerate(_field(b, "mitigations", list, where)):
+        if not isinstance(m, dict) or not isinstance(m.get("lever"), str):
+            raise ValidationError(f"{where}: extensions[gameday].mitigations[{i}]: needs a "
+                                  f"'lever' (a gameday.chaos.actions function), got {m!r}")
+        args = m.get("arguments") or {}
+        if not isinstance(args, dict):
+            raise ValidationError(f"{where}: extensions[gameday].mitigations[{i}].arguments: "
+                                  f"expected an object, got {args!r}")
+        mitigations.append(Mitigation(m["lever"], args, str(m.get("text", ""))))
+    expected = _field(b, "expected", dict, where, {}, required=False)
+    return Scenario(
+        name=path.stem, path=path, experiment=experiment,
+        title=_field(b, "title", str, where),
+        briefing=_field(b, "briefing", str, where, "", required=False),
+        severity=str(_field(b, "severity", str, where, "SEV3", required=False)),
+        slos=list(_field(b, "slos", list, where, [], required=False)),
+        alerts=list(_field(b, "alerts", list, where, [], required=False)),
+        runbook=_field(b, "runbook", str, where, None, required=False),
+        hints=list(_field(b, "hints", list, where, [], required=False)),
+        root_cause=_field(b, "root_cause", str, where),
+        keywords=[str(k) for k in _field(b, "keywords", list, where, [], required=False)],
+        mitigations=mitigations,
+        detect_within_s=expected.get("detect_within_s"),
+        recover_within_s=expected.get("recover_within_s"),
+    )
+
+
+def list_scenarios(folder: Path | None = None) -> list[Scenario]:
+    folder = folder or default_experiments_dir()
+    return [parse_scenario(p) for p in sorted(folder.glob("*.json"))]
+
+
+def load_scenario(ref: str, folder: Path | None = None) -> Scenario:
+    """A scenario by name (``experiments/<name>.json``) or by path."""
+    path = Path(ref)
+    if path.suffix == ".json" or "/" in ref:
+        if not path.is_file():
+            raise NotFoundError(f"scenario file {ref!r} not found")
+        return parse_scenario(path)
+    folder = folder or default_experiments_dir()
+    path = folder / f"{ref}.json"
+    if not path.is_file():
+        names = ", ".join(p.stem for p in sorted(folder.glob("*.json"))) or "none"
+        raise ValidationError(f"scenario: no scenario {ref!r} in {folder}; have: {names}")
+    return parse_scenario(path)
+
+
+def pick_wheel(seed: int | None, folder: Path | None = None) -> Scenario:
+    """Wheel of misfortune: a scenario drawn at random (reproducible with ``seed``)."""
+    scenarios = list_scenarios(folder)
+    if not scenarios:
+        raise NotFoundError(f"no scenarios in {folder or default_experiments_dir()}")
+    return random.Random(seed).choice(scenarios)

@@ -1,0 +1,135 @@
+"""The drill's parts without a stack: scenarios, judging, alerts, the incident and its API."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from gameday.drill.alerts import ActiveAlert, AlertBook, from_prometheus
+from gameday.drill.api import IncidentServer
+from gameday.drill.incident import Incident, levers
+from gameday.drill.judge import judge_diagnosis
+from gameday.drill.scenario import list_scenarios, load_scenario, parse_scenario, pick_wheel
+from gameday.errors import ValidationError
+
+EXTENSION = {
+    "name": "gameday", "title": "Silent bad model", "briefing": "Users say answers are odd.",
+    "severity": "SEV3", "slos": ["classifier-prediction-quality"],
+    "alerts": ["ClassifierPredictionQualityBudgetBurn"],
+    "runbook": "runbooks/ClassifierPredictionQualityBudgetBurn.md",
+    "hints": ["Look at model quality", "Which version is live?"],
+    "root_cause": "A bad model version v2 was rolled out to the classifier",
+    "keywords": ["model|version|v2", "rollout|deploy|rolled"],
+    "mitigations": [{"lever": "rollback_model", "arguments": {}, "text": "roll back"}],
+    "expected": {"detect_within_s": 60, "recover_within_s": 90},
+}
+
+
+def write_experiment(folder, name="bad-model", extension=None, **extra):
+    folder.mkdir(parents=True, exist_ok=True)
+    exp = {"title": "t", "description": "d", "method": [],
+           "extensions": [extension or EXTENSION], **extra}
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(exp))
+    return path
+
+
+def test_scenario_parsing_and_lookup(tmp_path):
+    write_experiment(tmp_path, "bad-model")
+    write_experiment(tmp_path, "other", {**EXTENSION, "title": "Other"})
+    s = load_scenario("bad-model", tmp_path)
+    assert s.title == "Silent bad model" and s.mitigations[0].lever == "rollback_model"
+    assert s.detect_within_s == 60
+    assert s.public(hidden=True)["name"] == "hidden"
+    assert "root_cause" not in s.public()
+    assert [x.name for x in list_scenarios(tmp_path)] == ["bad-model", "other"]
+    assert pick_wheel(7, tmp_path).name == pick_wheel(7, tmp_path).name
+    with pytest.raises(ValidationError, match="no scenario 'nope'.*have: bad-model, other"):
+        load_scenario("nope", tmp_path)
+
+
+def test_bad_scenarios_name_file_and_field(tmp_path):
+    bad = write_experiment(tmp_path, "x", {k: v for k, v in EXTENSION.items()
+                                           if k != "root_cause"})
+    with pytest.raises(ValidationError, match=r"x.json: extensions\[gameday\]: missing field "
+                                              r"'root_cause'"):
+        parse_scenario(bad)
+    bad = write_experiment(tmp_path, "y", {**EXTENSION, "mitigations": [{"text": "?"}]})
+    with pytest.raises(ValidationError, match=r"mitigations\[0\]: needs a 'lever'"):
+        parse_scenario(bad)
+    (tmp_path / "z.json").write_text("{not json")
+    with pytest.raises(ValidationError, match="z.json: not valid JSON"):
+        parse_scenario(tmp_path / "z.json")
+
+
+def test_judging_a_diagnosis():
+    root = EXTENSION["root_cause"]
+    keys = EXTENSION["keywords"]
+    assert judge_diagnosis("someone deployed model v2, a bad version", root, keys)["correct"]
+    assert not judge_diagnosis("the feature store is slow", root, keys)["correct"]
+    # without keywords, the root cause's own words count
+    assert judge_diagnosis("bad classifier model rolled out", root)["correct"]
+    assert not judge_diagnosis("network partition", root)["correct"]
+
+
+def test_alert_book_fires_pages_and_resolves():
+    events = []
+    book = AlertBook(lambda kind, **f: events.append((kind, f)), burn_rate=lambda slo: 21.5)
+    prom = {"state": "firing", "labels": {"alertname": "GatewayAvailabilityBudgetBurn",
+                                          "sloth_id": "gateway-gateway-availability",
+                                          "sloth_severity": "page"},
+            "annotations": {"runbook_url": "runbooks/GatewayAvailabilityBudgetBurn.md",
+                            "summary": "burning"}}
+    alert = from_prometheus(prom)
+    assert from_prometheus({**prom, "state": "pending"}) is None
+    book.replace([alert])
+    book.replace([alert])  # still firing: nothing new
+    book.replace([])
+    assert [k for k, _ in events] == ["alert_firing", "page", "alert_resolved"]
+    page = events[1][1]
+    assert page["burn_rate"] == 21.5 and page["slo_id"] == "gateway-gateway-availability"
+    assert page["runbook_url"].endswith("GatewayAvailabilityBudgetBurn.md")
+    ticket = ActiveAlert("X", "ticket", "s", None, None, 0.0)
+    book.notice(ticket, firing=True)
+    assert events[-1][0] == "ticket"
+
+
+def test_incident_actions_and_api(tmp_path):
+    scenario = parse_scenario(write_experiment(tmp_path / "exp"))
+    events = []
+    inc = Incident(str(tmp_path), scenario, lambda kind, **f: events.append((kind, f)) or f)
+    assert inc.act("ack", {"who": "ann"})[0] == 409  # no page yet
+    inc.paged({"alert": "ClassifierPredictionQualityBudgetBurn"})
+    server = IncidentServer("s3cret", inc.act, lambda body: (200, {"ok": True})).start()
+    try:
+        auth = {"Authorization": "Bearer s3cret"}
+        assert httpx.post(server.url + "/incident/ack", json={}).status_code == 401
+        assert httpx.post(server.url + "/incident/ack", json={},
+                          headers={"Authorization": "Bearer wrong"}).status_code == 401
+        r = httpx.post(server.url + "/incident/ack", json={"who": "ann"}, headers=auth)
+        assert r.status_code == 200 and "acknowledged" in r.json()["message"]
+        r = httpx.post(server.url + "/incident/hint", json={}, headers=auth)
+        assert r.json()["hint"] == "Look at model quality"
+        r = httpx.post(server.url + "/incident/mitigate", json={"lever": "inject_fault"},
+                       headers=auth)
+        assert r.status_code == 400 and "unknown lever 'inject_fault'" in r.json()["message"]
+        r = httpx.post(server.url + "/incident/diagnose",
+                       json={"who": "ann", "text": "bad model version v2 rollout"}, headers=auth)
+        assert r.status_code == 200
+        r = httpx.post(server.url + "/incident/role", json={"who": "bob", "role": "pilot"},
+                       headers=auth)
+        assert r.status_code == 400 and "unknown role 'pilot'" in r.json()["message"]
+        status = httpx.get(server.url + "/incident", headers=auth).json()
+        assert status["acked_at"] and status["hints"] == ["Look at model quality"]
+        assert "rollback_model" in [lv["lever"] for lv in status["levers"]]
+        assert httpx.post(server.url + "/incident/resolve", json={}, headers=auth).json()["ok"]
+        assert httpx.post(server.url + "/incident/bogus", json={}, headers=auth
+                          ).status_code == 404
+    finally:
+        server.stop()
+    kinds = [k for k, _ in events]
+    assert kinds == ["ack", "hint", "diagnosis", "resolve"]
+    assert events[2][1]["correct"] is True
+    assert "inject_fault" not in levers() and "rollback_model" in levers()
