@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gameday.cli import demo, faults, load, postmortem, slo, stack
+from gameday.cli import chaos, demo, faults, load, postmortem, slo, stack
 from gameday.cli.errors import wrap_commands
 
 app = typer.Typer(
@@ -15,7 +15,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for noun in (stack, faults, slo, demo, postmortem, load):
+for noun in (stack, faults, slo, demo, postmortem, load, chaos):
     noun.register(app)
 
 wrap_commands(app)

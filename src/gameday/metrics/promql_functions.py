@@ -199,3 +199,11 @@ def _avg_aggr(values: list[float]) -> float:
                 continue
         mean += v / count - mean / count
     return mean
+
+
+# -- histograms (classic buckets) ---------------------------------------------------------
+# histogram_quantile lives in its own module; the evaluator's call() can dispatch to it as
+# HISTOGRAM["histogram_quantile"](q, vector).
+from gameday.metrics.promql_histogram import histogram_quantile  # noqa: E402
+
+HISTOGRAM = {"histogram_quantile": histogram_quantile}
