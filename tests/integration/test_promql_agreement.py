@@ -249,3 +249,22 @@ def test_promtool_rejects_a_value_one_ulp_off(tmp_path):
     sample["value"] = math.nextafter(sample["value"], math.inf)
     proc = _promtool(require_binary("promtool"), tmp_path, doc)
     assert proc.returncode != 0 and "FAILED" in proc.stdout + proc.stderr
+
+
+HISTOGRAM = [
+    ('req_seconds_bucket{job="api",le="0.1"}', "0+5x30 150+1x30"),
+    ('req_seconds_bucket{job="api",le="0.3"}', "0+8x30 240+6x30"),
+    ('req_seconds_bucket{job="api",le="1"}', "0+9x30 270+9x30"),
+    ('req_seconds_bucket{job="api",le="+Inf"}', "0+10x30 300+10x30"),
+    # a second histogram with every observation beyond the last finite bucket
+    ('req_seconds_bucket{job="slow",le="0.1"}', "0x60"),
+    ('req_seconds_bucket{job="slow",le="+Inf"}', "0+4x60"),
+]
+
+
+def test_histogram_quantile_agrees(tmp_path):
+    run_agreement(tmp_path, series=HISTOGRAM, groups=[], every=300, queries=[
+        "histogram_quantile(0.5, sum by (job, le) (rate(req_seconds_bucket[5m])))",
+        "histogram_quantile(0.99, sum by (job, le) (rate(req_seconds_bucket[5m])))",
+        'histogram_quantile(0.9, rate(req_seconds_bucket{job="api"}[10m]))',
+    ])

@@ -24,7 +24,7 @@ Handler = Callable[[str, dict], tuple[int, dict]]
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
-    token: str
+    token: Callable[[], str]
     handle_action: Handler
     handle_alerts: Callable[[dict], tuple[int, dict]]
 
@@ -41,8 +41,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _authorized(self) -> bool:
         given = self.headers.get("Authorization", "")
-        ok = given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(),
-                                                                  self.token.encode())
+        expected = self.token()
+        ok = bool(expected) and given.startswith("Bearer ") and hmac.compare_digest(
+            given[7:].encode(), expected.encode())
         if not ok:
             self._reply(401, {"ok": False, "message": "missing or wrong bearer token (the "
                                                       "run's token file)"})
@@ -94,11 +95,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 class IncidentServer:
-    def __init__(self, token: str, handle_action: Handler,
+    def __init__(self, token: str | Callable[[], str], handle_action: Handler,
                  handle_alerts: Callable[[dict], tuple[int, dict]],
                  host: str = "127.0.0.1", port: int = 0) -> None:
+        read_token = token if callable(token) else (lambda: token)
         handler = type("Handler", (_RequestHandler,), {
-            "token": token, "handle_action": staticmethod(handle_action),
+            "token": staticmethod(read_token), "handle_action": staticmethod(handle_action),
             "handle_alerts": staticmethod(handle_alerts)})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True

@@ -125,6 +125,8 @@ class Drill:
         from gameday.metrics.promapi import PrometheusAPI
 
         self.set_phase("stack")
+        # The incident API first: Alertmanager (--prometheus) is told its webhook URL.
+        self.server = IncidentServer(self._token, self._act, self._on_webhook).start()
         if self.opt.attach is not None:
             from gameday.stack.control import load_state, supervisor_alive
 
@@ -136,7 +138,9 @@ class Drill:
             from gameday.stack.local import Stack
             from gameday.stack.spec import build_spec
 
-            sets = ["stack.prometheus=true"] if self.opt.prometheus else []
+            sets = []
+            if self.opt.prometheus:
+                sets = ["stack.prometheus=true", f"stack.alert_webhook={self.server.url}/alerts"]
             self.stack = Stack(build_spec(free_ports=True, sets=sets), home=self.home)
             self.stack.start()
             self.run_path = self.stack.run.path
@@ -145,8 +149,6 @@ class Drill:
         self.times["stack_ready"] = time.time()
         self.incident = Incident(str(self.run_path), self.scenario, self.emit,
                                  hidden=self.opt.hidden)
-        self.server = IncidentServer(self._token(), self.incident.act,
-                                     self._on_webhook).start()
         deadline = time.monotonic() + 15
         while self._query_url() is None and time.monotonic() < deadline:
             time.sleep(0.2)  # the monitor starts right after the stack is ready
@@ -156,7 +158,14 @@ class Drill:
         self.api = PrometheusAPI(url)
         self.book = AlertBook(self.emit, burn_rate_reader(self.api))
 
+    def _act(self, action: str, body: dict) -> tuple[int, dict]:
+        if self.incident is None:
+            return 503, {"ok": False, "message": "the drill is still starting"}
+        return self.incident.act(action, body)
+
     def _token(self) -> str:
+        if self.run_path is None:
+            return ""  # nobody gets in before the run exists
         return (self.run_path / "token").read_text().strip()
 
     def _query_url(self) -> str | None:
@@ -222,7 +231,7 @@ class Drill:
             self._poll_alerts()
             now = time.time()
             fault_at = fault_at or self._first_event_ts("fault_start")
-            if detected is None and self.book.history:
+            if detected is None and self._detecting_alert() is not None:
                 detected = now
                 self.times["detected"] = now
                 self.set_phase("paged")
@@ -233,8 +242,9 @@ class Drill:
             # recovery: the scenario's steady state met again after a detection
             if detected is not None and recovered is None and time.monotonic() >= next_steady:
                 next_steady = time.monotonic() + 2.0
-                if self.incident.mitigations and all_ok(
-                        check_steady(self.scenario.experiment, str(self.run_path))):
+                acted = self.incident.mitigations or not self.experiment.running()
+                if acted and all_ok(check_steady(self.scenario.experiment,
+                                                 str(self.run_path))):
                     recovered = time.time()
                     self.times["recovered"] = recovered
                     self.emit("recovered", who="drill", text="steady state met again")
@@ -255,6 +265,18 @@ class Drill:
             self._refresh()
             self.stop_event.wait(0.5)
         self.outcome.update({"detected": detected, "recovered": recovered})
+
+    def _detecting_alert(self):
+        """The first alert since the experiment began that this scenario expects (any page
+        when it lists none); alerts of other SLOs are recorded but do not count."""
+        since = self.times.get("experiment_start") or 0.0
+        for alert in self.book.history:
+            if alert.since < since:
+                continue
+            if alert.alert in self.scenario.alerts or (not self.scenario.alerts
+                                                       and alert.severity == "page"):
+                return alert
+        return None
 
     def _first_event_ts(self, kind: str) -> float | None:
         from gameday.timeline import read_events
@@ -295,7 +317,8 @@ class Drill:
         if detected is None:
             return
         if inc.acked_at is None and time.time() - detected >= self.opt.ack_delay_s:
-            inc.act("ack", {"who": "auto-responder"})
+            alert = self._detecting_alert()
+            inc.act("ack", {"who": "auto-responder", "alert": alert.alert if alert else None})
         if inc.acked_at is not None and not inc.mitigations:
             for m in self.scenario.mitigations:
                 inc.act("mitigate", {"lever": m.lever, "arguments": m.arguments,

@@ -77,7 +77,7 @@ class Incident:
         if not self.pages:
             return 409, {"ok": False, "message": "nothing to acknowledge yet: no page"}
         self.acked_at = time.time()
-        alert = self.pages[0].get("alert")
+        alert = body.get("alert") or self.pages[-1].get("alert")
         self.emit("ack", who=who, alert=alert, text=f"{who} acknowledged {alert}")
         return 200, {"ok": True, "message": f"acknowledged {alert}"}
 

@@ -176,6 +176,14 @@ class _Evaluator:
                      if math.isfinite(v) else v) for k, v in vector]
         if name == "time":
             return self.t_ms / 1000
+        if name in fn.HISTOGRAM:
+            if len(args) != 2:
+                raise self.unsupported(f"call '{node}' (expects a quantile and a vector)")
+            q = self.scalar_arg(node, args[:1])
+            vector = self.eval(args[1])
+            if not isinstance(vector, list) or isinstance(vector, Matrix):
+                raise PromQLError(f"expected an instant vector in '{node}' in: {self.text}")
+            return fn.HISTOGRAM[name](q, vector)
         raise self.unsupported(f"function '{name}'")
 
     def scalar_arg(self, node, args) -> float:

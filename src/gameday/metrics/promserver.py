@@ -93,6 +93,9 @@ class PrometheusServer:
             [binary, f"--config.file={config_path}",
              f"--storage.tsdb.path={self.workdir / 'tsdb'}",
              f"--web.listen-address={self.host}:{self.port}", "--web.enable-lifecycle",
+             # resend firing alerts after 1 s, not 1 min: an alert that fires before
+             # Prometheus has found its Alertmanager (at start, after a reload) is dropped
+             "--rules.alert.resend-delay=1s",
              "--storage.tsdb.retention.time=1d"],
             stdout=log, stderr=log, start_new_session=True, preexec_fn=self.preexec_fn)
         log.close()

@@ -41,11 +41,16 @@ class Observers:
         self.rules_dir = default_rules_dir(settings.catalog)
         self.monitor = None
         self.prometheus = None
+        self.alertmanager = None
         self.embedded_url: str | None = None
 
     @property
     def prometheus_url(self) -> str | None:
         return self.prometheus.url if self.prometheus is not None else None
+
+    @property
+    def alertmanager_url(self) -> str | None:
+        return self.alertmanager.url if self.alertmanager is not None else None
 
     @property
     def query_url(self) -> str | None:
@@ -62,16 +67,37 @@ class Observers:
                              f"{self.settings.catalog!r} (run 'gameday slo generate')")
         port = self.settings.prometheus_port or free_port()
         config = PrometheusConfig(targets=targets, rule_files=rule_files(self.rules_dir))
+        if self.settings.alert_webhook:
+            config.alertmanager = self._launch_alertmanager()
         self.prometheus = PrometheusServer(config, self.run_path / "prometheus", port,
                                            preexec_fn=_die_with_parent(os.getpid()))
         self.prometheus.launch()
         self.events.emit("prometheus_starting", url=self.prometheus.url,
                          rules=str(self.rules_dir))
 
+    def _launch_alertmanager(self) -> str:
+        from gameday.metrics.alertmanager import AlertmanagerConfig, AlertmanagerServer
+
+        config = AlertmanagerConfig(webhook_url=self.settings.alert_webhook)
+        self.alertmanager = AlertmanagerServer(config, self.run_path / "alertmanager",
+                                               free_port(),
+                                               preexec_fn=_die_with_parent(os.getpid()))
+        self.alertmanager.launch()
+        self.events.emit("alertmanager_starting", url=self.alertmanager.url,
+                         webhook=self.settings.alert_webhook)
+        return self.alertmanager.address
+
     def prometheus_ready(self) -> bool:
-        """True when there is no Prometheus to wait for, or it answers /-/ready."""
+        """True when there is no Prometheus to wait for, or it (and Alertmanager) is ready."""
         if self.prometheus is None:
             return True
+        if self.alertmanager is not None:
+            code = self.alertmanager.exited()
+            if code is not None:
+                raise StackError(f"alertmanager exited with code {code}; see "
+                                 f"{self.alertmanager.log_path}")
+            if not self.alertmanager.ready():
+                return False
         code = self.prometheus.exited()
         if code is not None:
             raise StackError(f"prometheus exited with code {code}; see "
@@ -113,7 +139,7 @@ class Observers:
                 self.events.emit("prometheus_error", error=repr(err))
 
     def stop(self) -> None:
-        for name in ("monitor", "prometheus"):
+        for name in ("monitor", "prometheus", "alertmanager"):
             thing = getattr(self, name)
             if thing is None:
                 continue

@@ -150,7 +150,7 @@ def resolve_run(run: Run | str | Path | None = None, home: Path | None = None) -
     """
     if run is None and os.environ.get(RUN_ENV):
         run = os.environ[RUN_ENV]
-    if isinstance(run, str) and "/" in run:
+    if isinstance(run, str) and "/" in run and Path(run).is_dir():
         run = Path(run)
     if isinstance(run, Run):
         return run

@@ -42,6 +42,9 @@ class StackSettings(BaseModel):
                          description="window catalog of the rules evaluated (slos/_gen/<catalog>)")
     prometheus: bool = Field(False, description="also run real Prometheus with the same rules")
     prometheus_port: int = Field(0, ge=0, le=65535, description="its port (0: any free one)")
+    alert_webhook: str | None = Field(
+        None, pattern=r"^https?://[^\s]+$",
+        description="with prometheus: also run Alertmanager, delivering to this webhook URL")
 
 
 class ServiceSpec(BaseModel):

@@ -70,6 +70,7 @@ class StackState(BaseModel):
     query_url: str | None = None  # Prometheus-compatible API: Prometheus if it runs, else embedded
     embedded_url: str | None = None
     prometheus_url: str | None = None
+    alertmanager_url: str | None = None
 
     def find(self, name: str, replica: int = 0) -> ProcessState:
         for p in self.processes:

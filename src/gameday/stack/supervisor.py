@@ -333,6 +333,7 @@ class Supervisor:
             processes=[p.to_state() for p in self.processes],
             query_url=self.observers.query_url, embedded_url=self.observers.embedded_url,
             prometheus_url=self.observers.prometheus_url,
+            alertmanager_url=self.observers.alertmanager_url,
         )
 
     def _publish(self, force: bool = False) -> None:
