@@ -27,6 +27,32 @@ def _admin(procs, token: str, method: str, path: str, body=None) -> list[dict]:
             for p in procs]
 
 
+def _timeline(run, kind: str, **fields) -> None:
+    """Append to the run's timeline; never fails the action for it."""
+    from gameday.timeline import append_event
+
+    try:
+        append_event(run.path, kind, who="chaos", **fields)
+    except OSError:
+        pass
+
+
+def fault_fields(args: dict, output) -> dict:
+    """``service`` and ``fault`` of a fault_start event, from the faults as stored."""
+    stored = output[0] if isinstance(output, list) and output and isinstance(output[0], dict) \
+        else {}
+    fault = {"type": stored.get("type", args.get("fault_type")),
+             "params": stored.get("params", args.get("params") or {}),
+             "route": stored.get("route", args.get("route", "/v1/*")),
+             "probability": stored.get("probability", args.get("probability", 1.0)),
+             "ttl_s": stored.get("ttl_s", args.get("ttl"))}
+    service = args.get("service")
+    processes = [f.get("process") for f in output] if isinstance(output, list) else []
+    ids = [f.get("id") for f in output] if isinstance(output, list) else []
+    return {"service": service, "fault": fault, "processes": processes, "fault_ids": ids,
+            "text": f"{fault['type']} fault injected on {service}"}
+
+
 def _procs(state, service: str, replica: int | None):
     from gameday.stack import admin
 
@@ -47,7 +73,14 @@ def inject_fault(service: str, fault_type: str, ttl: str | float = "60s",
             "probability": float(probability), "ttl_s": ttl_s}
     r, state = running_stack(run, configuration)
     with activity(f"inject_fault {fault_type} on {service}"):
-        return _admin(_procs(state, service, replica), r.token(), "POST", "/admin/faults", body)
+        added = _admin(_procs(state, service, replica), r.token(), "POST", "/admin/faults",
+                       body)
+    # On the timeline at once: an activity's "after" control only runs after its pause.
+    _timeline(r, "fault_start", **fault_fields({"service": service, "fault_type": fault_type,
+                                                "params": params, "route": route,
+                                                "probability": probability, "ttl": ttl_s},
+                                               added))
+    return added
 
 
 def clear_faults(service: str | None = None, replica: int | None = None,
@@ -59,7 +92,11 @@ def clear_faults(service: str | None = None, replica: int | None = None,
     r, state = running_stack(run, configuration)
     with activity(f"clear_faults on {service or 'all services'}"):
         procs = admin.select(state, service, "all" if replica is None else replica)
-        return sum(n for _, n in admin.clear_faults(procs, r.token()))
+        cleared = sum(n for _, n in admin.clear_faults(procs, r.token()))
+    if cleared:
+        _timeline(r, "fault_end", service=service, cleared=cleared,
+                  text=f"cleared {cleared} fault(s) on {service or 'every service'}")
+    return cleared
 
 
 def kill_service(service: str, replica: int = 0, run: str | None = None,

@@ -7,8 +7,9 @@ Declare it in an experiment (or pass it with ``chaos run --control-file``)::
         "arguments": {"max_budget_consumed": 0.5, "slos": ["gateway-availability"]}}}]
 
 Recorder: appends to ``<run>/timeline.jsonl`` (docs/timeline.md) ``experiment_start`` /
-``experiment_end``, ``steady_state`` (ok) after each hypothesis, ``fault_start`` after a
-successful inject_fault, ``fault_end`` after clear_faults, ``load_start`` / ``load_stop``
+``experiment_end``, ``steady_state`` (ok) after each hypothesis (``fault_start`` and
+``fault_end`` are written by inject_fault and clear_faults themselves, at the moment they
+act: an activity's "after" control only runs after its pause), ``load_start`` / ``load_stop``
 for start_load / stop_load, and ``activity_start`` / ``activity_end`` for everything else.
 Safeguard (only with ``max_budget_consumed``): see gameday.chaos.safeguard; when it trips
 it writes ``safeguard_tripped``, clears every fault of the run (like Gremlin's halt:
@@ -181,7 +182,7 @@ def before_activity_control(context: dict, **kwargs) -> None:
         if reason:
             raise InterruptExecution(reason)
     if _func(context) in FAULT_FUNCS or _func(context) in LOAD_FUNCS:
-        return  # recorded after, with what was injected, cleared or started
+        return  # recorded by the action, or after it with what was started
     _record("activity_start", name=context.get("name"), activity_type=context.get("type"),
             phase=_state["phase"])
 
@@ -189,15 +190,8 @@ def before_activity_control(context: dict, **kwargs) -> None:
 def after_activity_control(context: dict, state=None, **kwargs) -> None:
     run = state or {}
     func, status, output = _func(context), run.get("status"), run.get("output")
-    args = context.get("provider", {}).get("arguments", {}) or {}
-    if status == "succeeded" and func == "inject_fault":
-        _record("fault_start", **fault_fields(args, output))
-        return
-    if status == "succeeded" and func == "clear_faults":
-        service = args.get("service")
-        _record("fault_end", service=service, cleared=output,
-                text=f"cleared {output} fault(s) on {service or 'every service'}")
-        return
+    if func in FAULT_FUNCS:
+        return  # the action itself wrote fault_start / fault_end when it happened
     if status == "succeeded" and func in LOAD_FUNCS:
         out = output if isinstance(output, dict) else {}
         fields = {"users": out.get("users"), "shape": out.get("profile")} if out else {}
@@ -209,17 +203,4 @@ def after_activity_control(context: dict, state=None, **kwargs) -> None:
             error=summary(run.get("exception", [])[-1:], 300) if status != "succeeded" else None)
 
 
-def fault_fields(args: dict, output) -> dict:
-    """``service`` and ``fault`` of a fault_start event, from the faults as stored."""
-    stored = output[0] if isinstance(output, list) and output and isinstance(output[0], dict) \
-        else {}
-    fault = {"type": stored.get("type", args.get("fault_type")),
-             "params": stored.get("params", args.get("params") or {}),
-             "route": stored.get("route", args.get("route", "/v1/*")),
-             "probability": stored.get("probability", args.get("probability", 1.0)),
-             "ttl_s": stored.get("ttl_s", args.get("ttl"))}
-    service = args.get("service")
-    processes = [f.get("process") for f in output] if isinstance(output, list) else []
-    ids = [f.get("id") for f in output] if isinstance(output, list) else []
-    return {"service": service, "fault": fault, "processes": processes, "fault_ids": ids,
-            "text": f"{fault['type']} fault injected on {service}"}
+from gameday.chaos.actions import fault_fields  # noqa: E402,F401 - kept importable here
