@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from gameday.cli import chaos, demo, faults, load, postmortem, slo, stack
+from gameday.cli import report as report_cli
 from gameday.cli.errors import wrap_commands
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
 
 for noun in (stack, faults, slo, demo, postmortem, load, chaos):
     noun.register(app)
+report_cli.register(app)
 
 wrap_commands(app)
 

@@ -1,0 +1,183 @@
+"""score.json: how the drill went, in the shape docs/timeline.md gives.
+
+    compute_score(run_path) -> dict     # never writes
+    write_score(run_path) -> Path       # <run>/score.json, atomically
+
+Phases come from the timeline (docs/timeline.md, "Phases"); durations are from impact
+start. Budget consumed, requests and failures come from the recording replayed through the
+drill catalog's rules (docs/drill-outputs.md says how). A partial run (Ctrl-C mid-drill,
+no recording yet) gives nulls where it knows nothing; it never raises for what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+from .metrics import DrillMetrics, load_metrics
+from .run import DEFAULT_CATALOG, Run, atomic_write, find_rules, load_run, phase_times
+
+SCORE = "score.json"
+VERSION = 1
+# score.json "durations_s" key -> phase it measures from impact start
+DURATIONS = (("detect", "detected"), ("acknowledge", "acknowledged"),
+             ("mitigate", "mitigated"), ("recover", "recovered"))
+BUDGET_METHOD = ("integral over the drill window of the SLO's shortest-window error ratio "
+                 "(slo:sli_error:ratio_rate<short>) divided by its error budget, over the "
+                 "catalog's period")
+
+
+def _clean(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def metrics_for(run: Run) -> DrillMetrics | None:
+    """The replayed recording, or None (noted) when the run has none."""
+    if not run.recording.is_file():
+        run.notes.append(f"{run.recording.name}: not in the run folder; no metrics")
+        return None
+    catalog = str(run.drill.get("catalog") or DEFAULT_CATALOG)
+    return load_metrics(run.recording, find_rules(catalog, run.drill))
+
+
+def compute_score(run_path: Path, metrics: DrillMetrics | None = None,
+                  run: Run | None = None) -> dict:
+    """The score of a run folder, as a JSON-ready dict (see docs/timeline.md)."""
+    run = run or load_run(Path(run_path))
+    if metrics is None:
+        metrics = metrics_for(run)
+    span = (metrics.start, metrics.end) if metrics else None
+    start, end = run.window(span)
+    phases = phase_times(run.events)
+    impact = phases["impact_start"]
+    durations = {key: (phases[p] - impact if phases[p] is not None and impact is not None
+                       else None) for key, p in DURATIONS}
+    score = {
+        "version": VERSION,
+        "run_id": run.run_id,
+        "scenario": run.drill.get("scenario") or _from_event(run, "scenario"),
+        "title": run.drill.get("title"),
+        "mode": run.drill.get("mode") or _from_event(run, "mode"),
+        "generated_at": time.time(),
+        "partial": not run.ended,
+        "window": {"start": start, "end": end, "duration_s": end - start},
+        "phases": phases,
+        "durations_s": durations,
+        "requests": _requests(metrics, start, end),
+        "slos": _slos(metrics, start, end),
+        "budget_method": BUDGET_METHOD,
+        "detecting_alert": _detecting(run, impact),
+        "pages": [{"ts": e.ts, "alert": e.get("alert"), "severity": e.get("severity"),
+                   "slo_id": e.get("slo_id"), "runbook_url": e.get("runbook_url")}
+                  for e in run.of_kind("page")],
+        "diagnosis": _diagnosis(run),
+        "mitigations": [{"ts": e.ts, "lever": e.get("lever"), "who": e.who,
+                         "ok": e.get("ok"), "args": e.get("args"), "text": e.text or None}
+                        for e in run.of_kind("mitigation")],
+        "notes": list(run.notes),
+    }
+    score["verdict"] = verdict(score, run.drill.get("expected") or {}, run.ended)
+    return _clean(score)
+
+
+def write_score(run_path: Path, **kwargs) -> Path:
+    """Compute and write ``<run>/score.json`` (temp file + rename)."""
+    body = compute_score(Path(run_path), **kwargs)
+    return atomic_write(Path(run_path) / SCORE, json.dumps(body, indent=2) + "\n")
+
+
+def _from_event(run: Run, key: str):
+    for e in run.of_kind("run_start"):
+        if e.get(key):
+            return e.get(key)
+    return None
+
+
+def _requests(metrics: DrillMetrics | None, a: float, b: float) -> dict:
+    if metrics is None:
+        return {"total": None, "failed": None, "failed_ratio": None, "fallbacks": None}
+    total, failed = metrics.total(metrics.requests, a, b), metrics.total(metrics.failed, a, b)
+    return {"total": int(round(total)), "failed": int(round(failed)),
+            "failed_ratio": failed / total if total else None,
+            "fallbacks": int(round(metrics.total(metrics.fallbacks, a, b)))}
+
+
+def _slos(metrics: DrillMetrics | None, a: float, b: float) -> list[dict]:
+    if metrics is None:
+        return []
+    rows = []
+    for sid, slo in metrics.slos.items():
+        short = slo.short_window
+        traffic = bool(short) and not all(math.isnan(x) for x in slo.ratios[short])
+        rows.append({"slo_id": sid, "objective": slo.objective,
+                     "budget_consumed": metrics.budget_consumed(sid, a, b),
+                     "peak_burn": metrics.peak_burn(sid, a, b), "traffic": traffic,
+                     "period_s": slo.period_s, "window": short})
+    return rows
+
+
+def _detecting(run: Run, impact: float | None) -> dict | None:
+    for e in run.of_kind("alert_firing", "page"):
+        if impact is None or e.ts >= impact:
+            return {"alert": e.get("alert") or e.text or None, "severity": e.get("severity"),
+                    "slo_id": e.get("slo_id"), "ts": e.ts, "runbook_url": e.get("runbook_url")}
+    return None
+
+
+def _diagnosis(run: Run) -> dict | None:
+    stated = run.of_kind("diagnosis")
+    key = run.drill.get("answer_key")
+    expected = key.get("text") if isinstance(key, dict) else key
+    if not stated:
+        return None if expected is None else {"stated": None, "expected": expected,
+                                              "correct": None, "attempts": 0}
+    judged = [e for e in stated if isinstance(e.get("correct"), bool)]
+    final = judged[-1] if judged else stated[-1]
+    return {"stated": final.get("stated") or final.text or None, "who": final.who,
+            "ts": final.ts, "expected": final.get("expected") or expected,
+            "correct": final.get("correct") if judged else None, "attempts": len(stated)}
+
+
+def verdict(score: dict, expected: dict, ended: bool) -> dict:
+    """pass / fail / incomplete against drill.json's ``expected`` times (seconds from impact
+    start); without expectations a drill passes when it was detected and recovered."""
+    checks = []
+    wanted = {key: expected.get(f"{key}_s") for key, _ in DURATIONS}
+    if not any(isinstance(v, int | float) for v in wanted.values()):
+        wanted = {"detect": None, "recover": None}
+    for key, limit in wanted.items():
+        if limit is None and key not in ("detect", "recover"):
+            continue
+        actual = score["durations_s"].get(key)
+        ok = actual is not None and (limit is None or actual <= limit)
+        checks.append({"check": key, "expected_s": limit, "actual_s": actual, "ok": ok})
+    diagnosis = score.get("diagnosis")
+    if diagnosis and diagnosis.get("expected") is not None:
+        checks.append({"check": "diagnosis", "expected_s": None, "actual_s": None,
+                       "ok": diagnosis.get("correct") is True})
+    failed = [c for c in checks if not c["ok"]]
+    if not failed:
+        result = "pass"
+    elif not ended and all(c["actual_s"] is None for c in failed if c["check"] != "diagnosis"):
+        result = "incomplete"
+    else:
+        result = "fail"
+    reasons = [_reason(c) for c in failed]
+    return {"result": result, "checks": checks, "reasons": reasons}
+
+
+def _reason(check: dict) -> str:
+    name = check["check"]
+    if name == "diagnosis":
+        return "diagnosis wrong or not given"
+    if check["actual_s"] is None:
+        return f"{name}: never happened"
+    return f"{name}: took {check['actual_s']:.0f}s, expected within {check['expected_s']:g}s"

@@ -1,0 +1,91 @@
+"""score.json from a synthetic drill: phases, durations, budget, failures, verdict."""
+
+import json
+
+import pytest
+
+from gameday.report import compute_score, write_score
+from tests.unit.test_report_support import DRILL, EVENTS, START, make_run
+
+
+@pytest.fixture(scope="module")
+def score(tmp_path_factory):
+    return compute_score(make_run(tmp_path_factory.mktemp("score")))
+
+
+def test_phases_and_durations_from_impact_start(score):
+    assert score["phases"] == {"impact_start": START + 60, "detected": START + 64,
+                               "acknowledged": START + 70, "mitigated": START + 80,
+                               "recovered": START + 100}
+    # time to detect = alert_firing - fault_start, and so on
+    assert score["durations_s"] == {"detect": 4.0, "acknowledge": 10.0, "mitigate": 20.0,
+                                    "recover": 40.0}
+    assert score["scenario"] == "classifier-outage" and score["mode"] == "auto"
+    assert score["partial"] is False
+    assert score["window"]["start"] == START and score["window"]["end"] == START + 179
+
+
+def test_budget_consumed_by_the_burst_only(score):
+    slos = {s["slo_id"]: s for s in score["slos"]}
+    gw = slos.pop("gateway-gateway-availability")
+    # 30 s of 100% errors at 99.9% over a 12 h period: 30 * 1000 / 43200 = 0.694
+    assert gw["budget_consumed"] == pytest.approx(30 * 1000 / 43200, rel=0.05)
+    assert gw["peak_burn"] == pytest.approx(1000, rel=0.01) and gw["traffic"] is True
+    assert slos and all(s["budget_consumed"] == pytest.approx(0, abs=1e-6)
+                        for s in slos.values())
+
+
+def test_failed_requests_counted(score):
+    # 30 s at 20 rps, half 503 (the 5xx series is born mid-run, from 0)
+    assert score["requests"]["failed"] == 300
+    assert score["requests"]["fallbacks"] == 300
+    assert 3500 <= score["requests"]["total"] <= 3600
+
+
+def test_alert_pages_diagnosis_mitigations(score):
+    assert score["detecting_alert"]["alert"] == "GatewayAvailabilityBudgetBurn"
+    assert score["detecting_alert"]["ts"] == START + 64
+    assert len(score["pages"]) == 1 and score["pages"][0]["severity"] == "page"
+    assert score["diagnosis"]["correct"] is True
+    assert score["diagnosis"]["expected"] == "classifier returns 503"
+    assert [(m["lever"], m["ok"]) for m in score["mitigations"]] == \
+        [("classifier.restart", False), ("faults.clear", True)]
+    assert score["verdict"]["result"] == "pass"
+    assert {c["check"] for c in score["verdict"]["checks"]} == {"detect", "recover",
+                                                                "diagnosis"}
+
+
+def test_verdict_fails_against_tighter_expectations(tmp_path):
+    drill = dict(DRILL, expected={"detect_s": 2, "recover_s": 120})
+    score = compute_score(make_run(tmp_path, drill=drill))
+    assert score["verdict"]["result"] == "fail"
+    assert score["verdict"]["reasons"] == ["detect: took 4s, expected within 2s"]
+
+
+def test_partial_run_gives_nulls(tmp_path):
+    events = [e for e in EVENTS if e[1] == "fault_start"]
+    score = compute_score(make_run(tmp_path, events=events, drill=None, seconds=75))
+    assert score["phases"]["impact_start"] == START + 60
+    assert all(score["phases"][k] is None for k in ("detected", "acknowledged", "mitigated",
+                                                     "recovered"))
+    assert all(v is None for v in score["durations_s"].values())
+    assert score["partial"] is True and score["verdict"]["result"] == "incomplete"
+    assert score["diagnosis"] is None and score["detecting_alert"] is None
+    assert score["requests"]["failed"] == 150  # 15 s of the burst were recorded
+
+
+def test_no_recording_still_scores(tmp_path):
+    run = make_run(tmp_path)
+    (run / "recording.jsonl.gz").unlink()
+    score = compute_score(run)
+    assert score["requests"]["failed"] is None and score["slos"] == []
+    assert any("recording.jsonl.gz" in n for n in score["notes"])
+
+
+def test_write_score_is_atomic_json(tmp_path):
+    run = make_run(tmp_path)
+    path = write_score(run)
+    assert path == run / "score.json"
+    body = json.loads(path.read_text())
+    assert body["version"] == 1 and body["durations_s"]["detect"] == 4.0
+    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
