@@ -1,5 +1,5 @@
 """The foundation as a user meets it: the whole stack on loopback, faults through the CLI,
-the metrics each service promises, and `gameday demo` to its end."""
+the metrics each service promises, and `gameday tour` to its end."""
 
 from __future__ import annotations
 
@@ -119,8 +119,8 @@ def test_admin_api_without_token_is_401_on_every_service(stack):
 
 
 @pytest.mark.slow
-def test_make_demo_command_runs_to_its_end_and_leaves_nothing(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "gameday.cli.main", "demo",
+def test_tour_command_runs_to_its_end_and_leaves_nothing(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "gameday.cli.main", "tour",
                              "--requests", "120", "--streams", "3"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -1,7 +1,10 @@
-"""``gameday demo``: start the stack, send real traffic, inject one fault, show the metrics, stop.
+"""``gameday demo`` and ``gameday tour``.
 
-It is what ``make demo`` runs on a fresh machine. Until drills exist it is a guided tour of
-the local stack; nothing it starts outlives it.
+``demo`` is what ``make demo`` runs on a fresh machine: a short automatic game-day drill on
+the default scenario (stack, load, fault, page, ack, mitigation, recovery, report, score,
+postmortem draft), then a lint of the draft. ``tour`` starts the stack, sends real traffic,
+injects one fault, shows each service's key metrics and stops. Nothing either starts
+outlives it.
 """
 
 from __future__ import annotations
@@ -48,7 +51,46 @@ def _ms(seconds: float) -> str:
     return "-" if math.isnan(seconds) else f"{seconds * 1000:.0f} ms"
 
 
+DEMO_SCENARIO = "xid-error-burst"
+
+
 def demo(
+    scenario: str = typer.Option(DEMO_SCENARIO, "--scenario",
+                                 help="Scenario of the drill (see 'gameday drill list')."),
+) -> None:
+    """A short automatic drill on the default scenario, with report, score and postmortem."""
+    from gameday.cli.drill import run as drill_run
+    from gameday.cli.render import relative
+    from gameday.postmortem.lint import lint_file
+    from gameday.stack.runs import resolve_run
+
+    console = make_console()
+    console.print("[bold]gameday demo[/]: an automatic game-day drill; the responder is a "
+                  "script that acknowledges the page and applies the runbook's mitigation",
+                  highlight=False)
+    try:
+        drill_run(scenario=scenario, auto=True, wheel=False, seed=None, users=6,
+                  ack_delay="3s", max_duration="4m", prometheus=False, attach=None,
+                  role=["commander=demo-ic", "ops=auto-responder"], quiet_report=False,
+                  scenarios_dir=None)
+    except typer.Exit as done:
+        if done.exit_code:
+            raise
+    draft = resolve_run(None).path / "postmortem.md"
+    findings = lint_file(draft, allow_prompts=True)
+    errors = [f for f in findings if f.level == "error"]
+    console.print(f"postmortem draft {relative(draft)}: {len(errors)} error(s) apart from the "
+                  f"prompts left for people ({len(findings) - len(errors)} warning(s))",
+                  highlight=False)
+    if errors:
+        for f in errors:
+            console.print(f"  line {f.line}: {f.message}", highlight=False, markup=False)
+        raise typer.Exit(1)
+    console.print("next: open report.html in the run folder, then try "
+                  "'gameday drill run --wheel' yourself", highlight=False)
+
+
+def tour(
     requests: int = typer.Option(300, "--requests", min=10, max=5000,
                                  help="Classify requests to send through the gateway."),
     streams: int = typer.Option(8, "--streams", min=1, max=100,
@@ -112,3 +154,4 @@ def demo(
 
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
+    app.command("tour")(tour)

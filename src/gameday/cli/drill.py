@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
@@ -48,6 +49,8 @@ def run(
     role: list[str] = typer.Option(None, "--role", help="ROLE=NAME: commander, ops, comms, "
                                                         "scribe, expert; repeatable."),
     quiet_report: bool = typer.Option(False, "--no-outputs", help="Skip report and postmortem."),
+    scenarios_dir: Path = typer.Option(None, "--scenarios",
+                                       help="Folder of scenarios (default: experiments/)."),
 ) -> None:
     """Run a whole drill: stack, load, steady state, fault, pages, response, recovery, report."""
     from gameday.drill.controller import Drill, DrillOptions
@@ -67,7 +70,10 @@ def run(
 
         find_prometheus()
         find_alertmanager()
-    picked = pick_wheel(seed) if wheel else load_scenario(scenario)
+    if scenarios_dir is not None and not scenarios_dir.is_dir():
+        raise ValidationError(f"--scenarios: no such folder {str(scenarios_dir)!r}")
+    picked = pick_wheel(seed, scenarios_dir) if wheel else load_scenario(scenario,
+                                                                         scenarios_dir)
     options = DrillOptions(
         mode="auto" if auto else "interactive", hidden=wheel, users=users, seed=seed,
         ack_delay_s=parse_duration(ack_delay, where="--ack-delay"),
@@ -110,10 +116,20 @@ def _summary(console, run_path, scenario, wheel, drill, written) -> None:
     for d in drill.incident.diagnoses if drill.incident else []:
         console.print(f"diagnosis by {d['who']}: {'RIGHT' if d['correct'] else 'WRONG'} "
                       f"({d['text']})", highlight=False, markup=False)
-    times = score.get("times") or score.get("durations") or {}
-    for key, value in times.items():
-        if isinstance(value, int | float):
-            console.print(f"  {key:<22} {value:7.1f} s", highlight=False, markup=False)
+    for key, value in (score.get("durations_s") or {}).items():
+        shown = f"{value:7.1f} s" if isinstance(value, int | float) else "      -"
+        console.print(f"  time to {key:<12} {shown}", highlight=False, markup=False)
+    for slo in score.get("slos") or []:
+        used = slo.get("budget_consumed")
+        if isinstance(used, int | float) and used > 0.0005:
+            console.print(f"  budget consumed {slo['slo_id']}: {100 * used:.2f}% "
+                          f"(peak burn {slo.get('peak_burn') or 0:.0f}x)", highlight=False,
+                          markup=False)
+    verdict = score.get("verdict")
+    if isinstance(verdict, dict):
+        verdict = verdict.get("result") or verdict.get("status")
+    if verdict:
+        console.print(f"  verdict: {verdict}", highlight=False, markup=False)
     if drill.outcome.get("error"):
         console.print(f"[red]{drill.outcome['error']}[/]", highlight=False)
     for path in written:

@@ -40,7 +40,7 @@ class DrillOptions:
     detect_timeout_s: float = 90.0
     recover_timeout_s: float = 120.0
     max_duration_s: float = 900.0
-    experiment_grace_s: float = 20.0
+    experiment_grace_s: float = 5.0
     prometheus: bool = False
     attach: str | None = None  # run id/folder of a running stack, instead of starting one
     roles: dict[str, str] = field(default_factory=dict)
@@ -173,14 +173,24 @@ class Drill:
 
         return read_state(self.run_path / "stack.json").query_url
 
-    def _write_drill_file(self, **extra) -> None:
-        body = {"scenario": self.scenario.public(self.opt.hidden), "mode": self.opt.mode,
-                "wheel": self.opt.hidden, "seed": self.opt.seed,
+    def _write_drill_file(self, reveal: bool = False, **extra) -> None:
+        """``<run>/drill.json`` (docs/drill-outputs.md); the answer key only with ``reveal``."""
+        pub = self.scenario.public(self.opt.hidden and not reveal)
+        body = {"version": 1, "run_id": self.run_path.name, "scenario": pub["name"],
+                "title": pub["title"], "briefing": pub.get("briefing"),
+                "mode": "wheel" if self.opt.hidden else self.opt.mode, "seed": self.opt.seed,
+                "roles": self.opt.roles, "catalog": "drill-12h",
                 "controller_url": self.server.url if self.server else None,
-                "pid": os.getpid(), "phase": self.phase, "roles": self.opt.roles,
-                "expected": {"detect_within_s": self.scenario.detect_within_s,
-                             "recover_within_s": self.scenario.recover_within_s},
+                "pid": os.getpid(), "phase": self.phase,
+                "expected": {k: v for k, v in (
+                    ("detect_s", self.scenario.detect_within_s),
+                    ("recover_s", self.scenario.recover_within_s)) if v is not None},
+                "started_at": self.times.get("started"), "ended_at": self.times.get("ended"),
                 "options": asdict(self.opt), "times": self.times, **extra}
+        if reveal:
+            key = self.scenario.answer_key()
+            body["answer_key"] = {"text": key["root_cause"], **key}
+            body["runbooks"] = [self.scenario.runbook] if self.scenario.runbook else []
         tmp = self.run_path / f".{DRILL_FILE}.tmp"
         tmp.write_text(json.dumps(body, indent=2, default=str))
         tmp.replace(self.run_path / DRILL_FILE)
@@ -349,8 +359,7 @@ class Drill:
             self.times["ended"] = time.time()
             self.emit("run_end", who="drill", interrupted=self.interrupted,
                       text="drill interrupted (Ctrl-C)" if self.interrupted else "drill over")
-            self._write_drill_file(answer_key=self.scenario.answer_key(),
-                                   scenario_name=self.scenario.name,
+            self._write_drill_file(reveal=True,
                                    diagnoses=self.incident.diagnoses if self.incident else [],
                                    outcome=self.outcome, interrupted=self.interrupted)
         if self.server is not None:

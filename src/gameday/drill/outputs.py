@@ -18,7 +18,7 @@ def write_outputs(run_path: Path, progress=None) -> tuple[list[Path], list[str]]
 
     step("score, charts and report")
     try:
-        from gameday.report.run import write_report
+        from gameday.report import write_report
 
         written += list(write_report(run_path))
     except (GamedayError, OSError, ValueError) as err:

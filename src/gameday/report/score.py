@@ -160,7 +160,9 @@ def verdict(score: dict, expected: dict, ended: bool) -> dict:
         ok = actual is not None and (limit is None or actual <= limit)
         checks.append({"check": key, "expected_s": limit, "actual_s": actual, "ok": ok})
     diagnosis = score.get("diagnosis")
-    if diagnosis and diagnosis.get("expected") is not None:
+    # a diagnosis is asked for in the wheel of misfortune; elsewhere it counts when given
+    asked = score.get("mode") == "wheel" or (diagnosis or {}).get("attempts")
+    if diagnosis and diagnosis.get("expected") is not None and asked:
         checks.append({"check": "diagnosis", "expected_s": None, "actual_s": None,
                        "ok": diagnosis.get("correct") is True})
     failed = [c for c in checks if not c["ok"]]
