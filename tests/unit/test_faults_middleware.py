@@ -145,3 +145,19 @@ def test_fault_answers_on_an_included_router_keep_the_route_template():
     labels = {"service": "gateway", "route": "/v1/classify/{kind}", "method": "POST",
               "code": "503"}
     assert registry.get_sample_value("http_requests_total", labels) == 1.0
+
+
+def test_api_routes_start_at_zero_before_any_request():
+    """Counters exist at 0 from start-up, so rate() treats good and total alike."""
+    from fastapi.testclient import TestClient
+    from prometheus_client import CollectorRegistry
+
+    from services.gateway.app import create_app
+
+    registry = CollectorRegistry()
+    with TestClient(create_app(registry=registry)):
+        labels = {"service": "gateway", "route": "/v1/classify", "method": "POST",
+                  "code": "200"}
+        assert registry.get_sample_value("http_requests_total", labels) == 0.0
+        assert registry.get_sample_value(
+            "gateway_classify_answers_total", {"answer": "model"}) == 0.0

@@ -78,6 +78,18 @@ def _field(block: dict, key: str, kind, where: str, default=None, required=True)
     return value
 
 
+def _alert_names(alerts: list, where: str) -> list[str]:
+    """Alert names, given as strings or as ``{"name", "severity"}`` objects."""
+    names = []
+    for i, a in enumerate(alerts):
+        name = a.get("name") if isinstance(a, dict) else a
+        if not isinstance(name, str) or not name:
+            raise ValidationError(f"{where}: extensions[gameday].alerts[{i}]: expected an "
+                                  f"alert name, got {a!r}")
+        names.append(name)
+    return names
+
+
 def parse_scenario(path: Path) -> Scenario:
     where = str(path)
     try:
@@ -111,7 +123,7 @@ def parse_scenario(path: Path) -> Scenario:
         briefing=_field(b, "briefing", str, where, "", required=False),
         severity=str(_field(b, "severity", str, where, "SEV3", required=False)),
         slos=list(_field(b, "slos", list, where, [], required=False)),
-        alerts=list(_field(b, "alerts", list, where, [], required=False)),
+        alerts=_alert_names(_field(b, "alerts", list, where, [], required=False), where),
         runbook=_field(b, "runbook", str, where, None, required=False),
         hints=list(_field(b, "hints", list, where, [], required=False)),
         root_cause=_field(b, "root_cause", str, where),

@@ -40,6 +40,20 @@ class HttpMetrics:
         )
         self.in_flight.labels(service)
 
+    def preinit(self, routes) -> None:
+        """Create the 200 series of every /v1 route at 0 before any request: a counter that
+        appears mid-run with a first sample above 0 is extrapolated differently by rate()
+        than one that starts at 0, which skews ratios of the two (Prometheus' advice:
+        initialise your counters)."""
+        for path, route in _flatten(routes):
+            if not path.startswith("/v1/"):
+                continue
+            for method in sorted(getattr(route, "methods", None) or ()):
+                if method in ("HEAD", "OPTIONS"):
+                    continue
+                self.requests.labels(self.service, path, method, "200")
+                self.duration.labels(self.service, path, method)
+
     def observe(self, route: str, method: str, code: int, seconds: float) -> None:
         self.requests.labels(self.service, route, method, str(code)).inc()
         self.duration.labels(self.service, route, method).observe(seconds)
@@ -53,6 +67,17 @@ def route_template(scope: dict, routes=()) -> str:
     if path:
         return path
     return _find_template(routes, scope) or c.UNMATCHED_ROUTE
+
+
+def _flatten(routes, prefix: str = ""):
+    """(full path, route) of every route, inside FastAPI's lazily included routers too."""
+    for candidate in routes:
+        included = getattr(candidate, "original_router", None)
+        if included is not None:
+            context = getattr(candidate, "include_context", None)
+            yield from _flatten(included.routes, prefix + (getattr(context, "prefix", "") or ""))
+        elif getattr(candidate, "path", None):
+            yield prefix + candidate.path, candidate
 
 
 def _find_template(routes, scope: dict) -> str | None:
@@ -83,6 +108,8 @@ class HttpMetricsMiddleware:
         self.routes = routes
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":  # every route is included by now
+            self.metrics.preinit(self.routes)
         if scope["type"] != "http" or scope["path"].startswith(c.UNCOUNTED_PREFIXES):
             await self.app(scope, receive, send)
             return
