@@ -79,10 +79,10 @@ def children_gone(run: Path, timeout: float = 10.0) -> list[int]:
 
 
 @pytest.mark.slow
-def test_auto_drill_runs_every_phase_and_writes_the_outputs(tmp_path):
+def test_make_demo_runs_a_whole_auto_drill_and_writes_the_outputs(tmp_path):
+    """What `make demo` runs: the default scenario with the automatic responder."""
     t0 = time.monotonic()
-    result = gameday(tmp_path, "drill", "run", str(FIXTURE), "--auto",
-                     "--role", "commander=ann", timeout=300)
+    result = gameday(tmp_path, "demo", timeout=300)
     took = time.monotonic() - t0
     run = run_folder(tmp_path)
     seen = kinds(run)
@@ -96,13 +96,16 @@ def test_auto_drill_runs_every_phase_and_writes_the_outputs(tmp_path):
     assert mitigation["lever"] == "eject_replica" and mitigation["ok"] is True
     for name in ("score.json", "report.html", "report.md", "postmortem.md", "drill.json"):
         assert (run / name).exists(), name
+    assert len(list((run / "charts").glob("*.png"))) == 3
     score = json.loads((run / "score.json").read_text())
-    print(f"\nauto drill: {took:.0f} s wall; score {json.dumps(score)[:400]}")
+    assert score["verdict"]["result"] == "pass", score["verdict"]
+    print(f"\nmake demo drill: {took:.0f} s wall (target under 180 s); "
+          f"durations {score['durations_s']}")
     lint = gameday(tmp_path, "postmortem", "lint", str(run / "postmortem.md"),
                    "--allow-prompts", check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert children_gone(run) == []
-    assert "drill over" in result.stdout
+    assert "drill over" in result.stdout and "0 error(s) apart from the prompts" in result.stdout
 
 
 @pytest.mark.slow
