@@ -133,3 +133,19 @@ def test_incident_actions_and_api(tmp_path):
     assert kinds == ["ack", "hint", "diagnosis", "resolve"]
     assert events[2][1]["correct"] is True
     assert "inject_fault" not in levers() and "rollback_model" in levers()
+
+
+def test_a_scenario_can_ask_for_its_stack(tmp_path):
+    path = write_experiment(tmp_path, "leak", {**EXTENSION, "stack": {
+        "memory_limits": {"classifier": "200M"}, "replicas": {"classifier": 3},
+        "sets": ["gateway.retry.max_attempts=2"]}})
+    args = parse_scenario(path).stack_args()
+    assert args == {"replicas": ["classifier=3"], "memory_limits": ["classifier=200M"],
+                    "sets": ["gateway.retry.max_attempts=2"]}
+    from gameday.stack.spec import build_spec
+
+    spec = build_spec(free_ports=True, **args)
+    assert spec.service("classifier").memory_limit_mb == 200
+    bad = write_experiment(tmp_path, "bad", {**EXTENSION, "stack": {"gpus": 1}})
+    with pytest.raises(ValidationError, match=r"stack: unknown field\(s\) gpus"):
+        parse_scenario(bad)

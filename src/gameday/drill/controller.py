@@ -138,10 +138,11 @@ class Drill:
             from gameday.stack.local import Stack
             from gameday.stack.spec import build_spec
 
-            sets = []
+            args = self.scenario.stack_args()
             if self.opt.prometheus:
-                sets = ["stack.prometheus=true", f"stack.alert_webhook={self.server.url}/alerts"]
-            self.stack = Stack(build_spec(free_ports=True, sets=sets), home=self.home)
+                args["sets"] += ["stack.prometheus=true",
+                                 f"stack.alert_webhook={self.server.url}/alerts"]
+            self.stack = Stack(build_spec(free_ports=True, **args), home=self.home)
             self.stack.start()
             self.run_path = self.stack.run.path
             state = self.stack.state()

@@ -51,6 +51,14 @@ class Scenario:
     mitigations: list[Mitigation]
     detect_within_s: float | None
     recover_within_s: float | None
+    stack: dict = field(default_factory=dict)  # replicas, memory_limits, sets for `gameday up`
+
+    def stack_args(self) -> dict:
+        """Keyword arguments of build_spec for the stack this scenario needs."""
+        return {"replicas": [f"{k}={v}" for k, v in (self.stack.get("replicas") or {}).items()],
+                "memory_limits": [f"{k}={v}" for k, v in
+                                  (self.stack.get("memory_limits") or {}).items()],
+                "sets": list(self.stack.get("sets") or [])}
 
     def public(self, hidden: bool = False) -> dict:
         """What the learner may see (with ``hidden``, for the wheel: nothing that tells)."""
@@ -76,6 +84,19 @@ def _field(block: dict, key: str, kind, where: str, default=None, required=True)
         raise ValidationError(f"{where}: extensions[gameday].{key}: expected "
                               f"{getattr(kind, '__name__', kind)}, got {value!r}")
     return value
+
+
+def _stack_block(stack: dict, where: str) -> dict:
+    """``{"replicas": {svc: n}, "memory_limits": {svc: "200M"}, "sets": ["svc.f=v"]}``."""
+    for key, kind in (("replicas", dict), ("memory_limits", dict), ("sets", list)):
+        if key in stack and not isinstance(stack[key], kind):
+            raise ValidationError(f"{where}: extensions[gameday].stack.{key}: expected "
+                                  f"{kind.__name__}, got {stack[key]!r}")
+    unknown = set(stack) - {"replicas", "memory_limits", "sets"}
+    if unknown:
+        raise ValidationError(f"{where}: extensions[gameday].stack: unknown field(s) "
+                              f"{', '.join(sorted(unknown))}")
+    return stack
 
 
 def _alert_names(alerts: list, where: str) -> list[str]:
@@ -131,6 +152,7 @@ def parse_scenario(path: Path) -> Scenario:
         mitigations=mitigations,
         detect_within_s=expected.get("detect_within_s"),
         recover_within_s=expected.get("recover_within_s"),
+        stack=_stack_block(_field(b, "stack", dict, where, {}, required=False), where),
     )
 
 
