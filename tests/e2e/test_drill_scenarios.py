@@ -52,7 +52,10 @@ def test_auto_drill_detects_mitigates_and_recovers(tmp_path, path):
     assert mitigations and all(m["ok"] for m in mitigations), mitigations
     assert mitigations[0]["lever"] == scenario.mitigations[0].lever
     recovered = next(e for e in events if e["kind"] == "recovered")
-    # the mitigation did it: no fault of the scenario ended before the recovery
+    # the mitigation did it: every fault was still active (before its TTL, not cleared)
+    for f in (e for e in events if e["kind"] == "fault_start"):
+        ttl = (f.get("fault") or {}).get("ttl_s")
+        assert ttl is None or recovered["ts"] < f["ts"] + float(ttl), (f, recovered)
     ended = [e for e in events if e["kind"] == "fault_end" and e["ts"] < recovered["ts"]]
     assert not ended, ended
     detect_s = fired["ts"] - fault["ts"]

@@ -1,11 +1,8 @@
-"""Every scenario of experiments/ on one live stack with steady load.
+"""A scenario played with plain Chaos Toolkit (`chaos run`) against a live stack.
 
-Per scenario: the steady-state hypothesis is met before; the method's activities run
-(faults with a 90 s TTL; recovery must come before it expires);
-a steady-state probe deviates; the first documented mitigation is applied through
-gameday.chaos.actions while the fault persists; the hypothesis is met again. Rollbacks
-and a reset (faults cleared, gateway policy reset, replicas re-admitted, model v1) leave
-the stack ready for the next scenario.
+Every scenario's steady state before, its deviation during the fault and its recovery
+after the documented mitigation (while the fault lasts) are checked through the drill, one
+drill per scenario, in tests/e2e/test_drill_scenarios.py.
 """
 
 from __future__ import annotations
@@ -18,10 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPERIMENTS = sorted((ROOT / "experiments").glob("*.json"))
 FAULT_TTL_S = 90  # the experiments use 60 s; here recovery must come before expiry
 STEADY_TIMEOUT_S = 90
-RESULTS: dict[str, dict] = {}
 
 pytestmark = pytest.mark.slow
 
@@ -102,57 +97,6 @@ def live(tmp_path_factory):
             yield str(stack.run.path)
         finally:
             handle.stop()
-            print("\nscenario results:\n" + json.dumps(RESULTS, indent=1))
-
-
-@pytest.mark.timeout(300)
-@pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
-def test_scenario_deviates_and_its_mitigation_restores_the_steady_state(live, path):
-    run = live
-    experiment, ext = load(path)
-    result = RESULTS.setdefault(path.stem, {})
-    reset(run)
-
-    before = wait_for(lambda: (h := hypothesis(experiment, run))
-                      and all(ok for _, ok in h.values()) and h, STEADY_TIMEOUT_S, 2)
-    assert before, f"steady state not met before: {hypothesis(experiment, run)}"
-
-    t_fault = time.monotonic()
-    try:
-        for activity in experiment["method"]:
-            override = {}
-            if activity["provider"]["func"] == "inject_fault":
-                override["ttl"] = f"{FAULT_TTL_S}s"
-            call(activity["provider"], run, **override)
-
-        signal = ext["signal"]
-
-        def deviated():
-            h = hypothesis(experiment, run)
-            bad = {n: v for n, (v, ok) in h.items() if not ok and signal in ("any", n)}
-            return bad
-
-        bad = wait_for(deviated, max(60, 2 * ext["expected"]["detect_within_s"]))
-        result["detect_s"] = round(time.monotonic() - t_fault, 1)
-        assert bad, f"no probe deviated: {hypothesis(experiment, run)}"
-        result["deviated"] = bad
-
-        mitigation = ext["mitigations"][0]
-        from gameday.chaos import actions
-
-        t_mitigate = time.monotonic()
-        getattr(actions, mitigation["lever"])(**mitigation["arguments"], run=run)
-        after = wait_for(lambda: (h := hypothesis(experiment, run))
-                         and all(ok for _, ok in h.values()) and h,
-                         max(75, 1.5 * ext["expected"]["recover_within_s"]), 2)
-        result["recover_s"] = round(time.monotonic() - t_mitigate, 1)
-        assert after, f"not recovered after {mitigation['lever']}: {hypothesis(experiment, run)}"
-        result["recovered"] = True
-        assert time.monotonic() - t_fault < FAULT_TTL_S, "recovered only when the fault expired"
-    finally:
-        for activity in experiment.get("rollbacks", []):
-            quietly(call, activity["provider"], run)
-        reset(run)
 
 
 @pytest.mark.timeout(300)

@@ -33,6 +33,9 @@ log = logging.getLogger("gameday.chaos")
 
 WHO = "chaos"
 FAULT_FUNCS = {"inject_fault": "fault_start", "clear_faults": "fault_end"}
+# Actions that break something when an experiment's method calls them: their impact starts
+# when they run (recorded before them: an activity's "after" control waits for its pause).
+IMPACT_FUNCS = {"deploy_model_version", "start_load", "kill_service", "pause_service"}
 LOAD_FUNCS = {"start_load": "load_start", "stop_load": "load_stop"}
 _state: dict = {"run_path": None, "safeguard": None, "phase": "setup", "api": None,
                 "clear_on_trip": True, "run": None}
@@ -181,10 +184,20 @@ def before_activity_control(context: dict, **kwargs) -> None:
             reason = guard.tripped
         if reason:
             raise InterruptExecution(reason)
-    if _func(context) in FAULT_FUNCS or _func(context) in LOAD_FUNCS:
+    func = _func(context)
+    if func in IMPACT_FUNCS and _state["phase"] == "method":
+        args = context.get("provider", {}).get("arguments", {}) or {}
+        _record("fault_start", service=args.get("service") or _impact_service(func),
+                fault={"type": func, "params": args}, name=context.get("name"),
+                text=f"{context.get('name')}: {func} {summary(args, 120)}")
+    if func in FAULT_FUNCS or func in LOAD_FUNCS:
         return  # recorded by the action, or after it with what was started
     _record("activity_start", name=context.get("name"), activity_type=context.get("type"),
             phase=_state["phase"])
+
+
+def _impact_service(func: str) -> str:
+    return {"deploy_model_version": "classifier", "start_load": "gateway"}.get(func, "?")
 
 
 def after_activity_control(context: dict, state=None, **kwargs) -> None:

@@ -27,6 +27,9 @@ from gameday.errors import StackError
 from gameday.timeline import append_event
 
 DRILL_FILE = "drill.json"
+# Faults of an auto drill outlive its expected detection and recovery, so that recovery is
+# the mitigation's doing; they still end by themselves should everything else fail.
+AUTO_FAULT_TTL_S = 180
 
 
 @dataclass
@@ -230,8 +233,12 @@ class Drill:
     # -- the incident -----------------------------------------------------------------------
     def _run_incident(self) -> None:
         self.set_phase("incident")
-        self.experiment = ExperimentProcess(self.scenario.path, self.scenario.experiment,
-                                            self.run_path).start()
+        hold = int(self.opt.max_duration_s)
+        ttl = int(min(3600, hold if self.opt.mode != "auto" else AUTO_FAULT_TTL_S))
+        self.experiment = ExperimentProcess(
+            self.scenario.path, self.scenario.experiment, self.run_path,
+            variables={"fault_hold_s": hold, "fault_ttl": f"{ttl}s",
+                       "load_duration": f"{hold}s"}).start()
         self.times["experiment_start"] = self.experiment.started_at
         self._write_drill_file()
         detected = recovered = None
@@ -348,7 +355,7 @@ class Drill:
             while self.experiment.running() and time.monotonic() < deadline \
                     and not self.stop_event.is_set():
                 time.sleep(0.5)
-            self.experiment.stop(grace_s=4.0 if self.interrupted else 8.0)
+            self.experiment.stop(grace_s=4.0 if self.interrupted else 15.0)
         if self.experiment is not None:
             self.outcome["experiment"] = self.experiment.outcome()
         if self.run_path is not None:
@@ -356,6 +363,14 @@ class Drill:
         if self.load is not None:
             self.load.stop(timeout=3.0 if self.interrupted else 10.0)
             self.emit("load_stop", who="drill", text="load stopped")
+        if self.run_path is not None:  # and any load the experiment started and left
+            from gameday.load.runner import stop_load
+
+            try:
+                stop_load(run=self.run_path, timeout=3.0)
+            except Exception as err:
+                if self.view is not None:
+                    self.view.warn(f"could not stop a load: {err}")
         if self.run_path is not None:
             self.times["ended"] = time.time()
             self.emit("run_end", who="drill", interrupted=self.interrupted,

@@ -1,8 +1,11 @@
 """The scenario's experiment, run by plain ``chaos run`` in its own process.
 
 The drill gives it the run (``GAMEDAY_RUN``), a control file that records its activities in
-the timeline (unless the experiment declares gameday's control itself), and a journal path
-in ``<run>/chaos/``. Stopping it sends SIGINT first (Chaos Toolkit interrupts and runs the
+the timeline (unless the experiment declares gameday's control itself), a journal path in
+``<run>/chaos/``, and values for the experiment's configuration: ``fault_hold_s`` (how long
+the method holds the fault: until the drill ends), ``fault_ttl`` and ``load_duration``
+(the faults' safety net), so the fault lasts until the responder has dealt with it.
+Stopping it sends SIGINT first (Chaos Toolkit interrupts and runs the
 rollbacks), then SIGKILL to its process group.
 """
 
@@ -26,7 +29,8 @@ def declares_gameday_control(experiment: dict) -> bool:
 
 
 class ExperimentProcess:
-    def __init__(self, experiment_path: Path, experiment: dict, run_path: Path) -> None:
+    def __init__(self, experiment_path: Path, experiment: dict, run_path: Path,
+                 variables: dict | None = None) -> None:
         self.experiment_path = Path(experiment_path)
         self.experiment = experiment
         self.run_path = Path(run_path)
@@ -35,12 +39,18 @@ class ExperimentProcess:
         self.log = self.out / f"{self.experiment_path.stem}-chaostoolkit.log"
         self.proc: subprocess.Popen | None = None
         self.started_at: float | None = None
+        self.variables = variables or {}
 
     def command(self) -> list[str]:
         from gameday.cli.chaos import chaos_executable
 
         argv = [chaos_executable(), "--log-file", str(self.log), "run",
                 "--journal-path", str(self.journal), "--rollback-strategy", "always"]
+        known = (self.experiment.get("configuration") or {})
+        for name, value in self.variables.items():
+            if name in known:  # only what the experiment declares in its configuration
+                kind = "int" if isinstance(value, int) else "str"
+                argv += ["--var", f"{name}:{kind}={value}"]
         if not declares_gameday_control(self.experiment):
             control = self.out / "gameday-controls.json"
             control.write_text(json.dumps({"gameday": {"provider": {
