@@ -85,7 +85,8 @@ def test_control_interrupts_before_an_activity_and_records(tmp_path):
     finally:
         controls._state.update(run_path=None, safeguard=None, phase="setup")
     kinds = [e["kind"] for e in read_events(tmp_path)]
-    assert kinds == ["activity_start", "safeguard_tripped", "activity_start"]
+    # a kill in the method is an impact: fault_start as it begins (not in the rollback)
+    assert kinds == ["fault_start", "activity_start", "safeguard_tripped", "activity_start"]
 
 
 def test_control_records_faults_and_other_activities(tmp_path):
