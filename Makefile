@@ -18,10 +18,10 @@ demo: $(STAMP)
 	$(VENV)/bin/gameday demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 test-quick: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src services tests bench

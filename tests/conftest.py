@@ -23,3 +23,18 @@ def require_binary(name: str) -> str:
 settings.register_profile("default", derandomize=True, deadline=None)
 settings.register_profile("explore", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+# `make test` runs two workers (pytest-xdist, --dist loadgroup). Tests that start stacks run
+# in two lanes, one per worker, so that at most two stacks share the machine's two cores:
+# lane "a" holds the long quiet-period SLO test and the integration tests, lane "b" the
+# drills and the other end-to-end tests; unit tests fill in on either worker.
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        path = str(item.fspath)
+        if "/integration/" in path or path.endswith("test_slo_live.py"):
+            item.add_marker(pytest.mark.xdist_group("lane-a"))
+        elif "/e2e/" in path:
+            item.add_marker(pytest.mark.xdist_group("lane-b"))

@@ -151,13 +151,13 @@ def test_interactive_wheel_drill_driven_by_a_script(tmp_path):
         hint = gameday(tmp_path, "incident", "hint", "--who", "ann").stdout
         assert "Compare the classifier replicas" in hint
         gameday(tmp_path, "incident", "note", "replica 0 answers 500s", "--who", "bob")
+        gameday(tmp_path, "incident", "diagnose", "classifier replica 0 returns 500 errors",
+                "--who", "ann")
         bad = gameday(tmp_path, "incident", "mitigate", "no_such_lever", check=False)
         assert bad.returncode == 2 and "unknown lever 'no_such_lever'" in bad.stderr
         out = gameday(tmp_path, "incident", "mitigate", "eject_replica", "--arg",
                       "upstream=classifier", "--arg", "replica=0", "--who", "ann").stdout
         assert "eject_replica done" in out
-        gameday(tmp_path, "incident", "diagnose", "classifier replica 0 returns 500 errors",
-                "--who", "ann")
         wait_for(run, "recovered", 90)
         gameday(tmp_path, "incident", "resolve", "--who", "ann")
         reader.join(120)
@@ -169,7 +169,7 @@ def test_interactive_wheel_drill_driven_by_a_script(tmp_path):
     assert "drill over" in screen and "the scenario was: Half the classify answers" in screen
     assert child.exitstatus == 0
     seen = kinds(run)
-    assert in_order(seen, ["page", "role", "ack", "hint", "note", "mitigation", "diagnosis",
+    assert in_order(seen, ["page", "role", "ack", "hint", "note", "diagnosis", "mitigation",
                            "recovered", "resolve", "run_end"]), seen
     who = {e["kind"]: e.get("who") for e in timeline(run)}
     assert who["ack"] == "ann" and who["note"] == "bob" and who["mitigation"] == "ann"
