@@ -80,12 +80,13 @@ def test_cpu_burn_slows_requests_and_stops_at_ttl(own_app):
         fields = open(f"/proc/{own_app[1].pid}/stat").read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    inject(url, type="cpu_burn", params={"threads": 1}, ttl_s=1.5)
+    inject(url, type="cpu_burn", params={"threads": 1}, ttl_s=2.5)
     before = cpu_seconds()
-    time.sleep(1.0)
+    time.sleep(2.0)
     burning = cpu_seconds() - before
-    assert burning > 0.5, f"cpu burn used only {burning:.2f}s of CPU in 1s"
-    time.sleep(1.0)
+    # a third of a core at least, even when the tests share the two cores with a drill
+    assert burning > 0.6, f"cpu burn used only {burning:.2f}s of CPU in 2s"
+    time.sleep(1.5)
     before = cpu_seconds()
     time.sleep(1.0)
     assert cpu_seconds() - before < 0.2

@@ -39,7 +39,7 @@ class DrillOptions:
     users: int = 6
     ack_delay_s: float = 3.0
     warmup_s: float = 5.0
-    steady_timeout_s: float = 60.0
+    steady_timeout_s: float = 90.0
     detect_timeout_s: float = 90.0
     recover_timeout_s: float = 120.0
     max_duration_s: float = 900.0
@@ -215,14 +215,18 @@ class Drill:
         deadline = time.monotonic() + self.opt.steady_timeout_s
         while not self.stop_event.is_set():
             results = check_steady(self.scenario.experiment, str(self.run_path))
+            self._poll_alerts()
+            # An alert the scenario should raise may still be firing from start-up noise
+            # (few samples in the windows); then it could not fire anew for the fault.
+            noisy = [a.alert for a in self.book.firing() if a.alert in self.scenario.alerts]
             self._refresh()
-            if all_ok(results):
+            if all_ok(results) and not noisy:
                 self.emit("steady_state", who="drill", ok=True,
                           text="steady state met before the fault")
                 return True
             if time.monotonic() > deadline:
                 bad = [f"{r.name}={r.value!r}" + (f" ({r.error})" if r.error else "")
-                       for r in results if not r.ok]
+                       for r in results if not r.ok] + [f"{a} firing" for a in noisy]
                 self.emit("steady_state", who="drill", ok=False,
                           text="steady state not met: " + ", ".join(bad))
                 self.outcome["error"] = "baseline steady state not met: " + ", ".join(bad)
