@@ -113,6 +113,9 @@ def _summary(console, run_path, scenario, wheel, drill, written) -> None:
         console.print(f"the scenario was: {scenario.title} ({scenario.name})", highlight=False,
                       markup=False)
         console.print(f"root cause: {scenario.root_cause}", highlight=False, markup=False)
+    for m in drill.incident.mitigations if drill.incident else []:
+        console.print(f"mitigation tried by {m['who']}: {m['lever']} {m['args']} -> "
+                      f"{'ok' if m['ok'] else 'FAILED'}", highlight=False, markup=False)
     for d in drill.incident.diagnoses if drill.incident else []:
         console.print(f"diagnosis by {d['who']}: {'RIGHT' if d['correct'] else 'WRONG'} "
                       f"({d['text']})", highlight=False, markup=False)
