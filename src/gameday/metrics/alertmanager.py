@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from gameday.errors import StackError, ValidationError
+from gameday.metrics.childserver import ChildServer
 
 GROUP_BY = ("alertname", "sloth_id", "sloth_severity")
 RECEIVER = "gameday-webhook"
@@ -86,34 +87,19 @@ def check_config(path: Path) -> bool:
     return True
 
 
-class AlertmanagerServer:
+class AlertmanagerServer(ChildServer):
+    name = "alertmanager"
+
     def __init__(self, config: AlertmanagerConfig, workdir: Path, port: int,
                  host: str = "127.0.0.1", preexec_fn=None) -> None:
         """``preexec_fn`` runs in the child before exec (the supervisor passes one that
         makes Alertmanager die with it)."""
+        super().__init__(workdir, port, host, preexec_fn)
         self.config = config
-        self.workdir = Path(workdir)
-        self.port = port
-        self.host = host
-        self.preexec_fn = preexec_fn
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def address(self) -> str:
-        """host:port, as PrometheusConfig.alertmanager wants it."""
-        return f"{self.host}:{self.port}"
 
     @property
     def config_path(self) -> Path:
         return self.workdir / "alertmanager.yml"
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "alertmanager.log"
 
     def start(self, timeout_s: float = 30.0) -> None:
         """Launch and wait until ready."""
@@ -125,19 +111,10 @@ class AlertmanagerServer:
         binary = find_alertmanager()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self.config.to_yaml())
-        log = open(self.log_path, "ab")  # noqa: SIM115 - child keeps it
-        self.proc = subprocess.Popen(
-            [binary, f"--config.file={self.config_path}",
-             f"--storage.path={self.workdir / 'data'}",
-             f"--web.listen-address={self.host}:{self.port}",
-             "--cluster.listen-address=", "--data.retention=24h"],
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=self.preexec_fn)
-        log.close()
-
-    def exited(self) -> int | None:
-        """The exit code when the process has ended, else None."""
-        return None if self.proc is None else self.proc.poll()
+        self.spawn([binary, f"--config.file={self.config_path}",
+                    f"--storage.path={self.workdir / 'data'}",
+                    f"--web.listen-address={self.host}:{self.port}",
+                    "--cluster.listen-address=", "--data.retention=24h"])
 
     def ready(self) -> bool:
         import httpx
@@ -171,12 +148,3 @@ class AlertmanagerServer:
         except httpx.HTTPError as err:
             raise StackError(f"alertmanager at {self.url}: {err}") from None
         return resp.json()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()

@@ -9,7 +9,6 @@ folder; ``stop()`` ends it.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -17,6 +16,7 @@ from urllib.parse import urlparse
 import yaml
 
 from gameday.errors import StackError
+from gameday.metrics.childserver import ChildServer
 from gameday.metrics.promapi import PrometheusAPI
 
 
@@ -57,25 +57,15 @@ def find_prometheus() -> str:
     return path
 
 
-class PrometheusServer:
+class PrometheusServer(ChildServer):
+    name = "prometheus"
+
     def __init__(self, config: PrometheusConfig, workdir: Path, port: int,
                  host: str = "127.0.0.1", preexec_fn=None) -> None:
         """``preexec_fn`` runs in the child before exec (the supervisor passes one that
         makes Prometheus die with it)."""
+        super().__init__(workdir, port, host, preexec_fn)
         self.config = config
-        self.workdir = Path(workdir)
-        self.port = port
-        self.host = host
-        self.preexec_fn = preexec_fn
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "prometheus.log"
 
     def start(self, timeout_s: float = 30.0) -> PrometheusAPI:
         """Launch and wait until ready."""
@@ -88,17 +78,14 @@ class PrometheusServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         config_path = self.workdir / "prometheus.yml"
         config_path.write_text(yaml.safe_dump(self.config.render(), sort_keys=False))
-        log = open(self.workdir / "prometheus.log", "ab")  # noqa: SIM115 - child keeps it
-        self.proc = subprocess.Popen(
+        self.spawn(
             [binary, f"--config.file={config_path}",
              f"--storage.tsdb.path={self.workdir / 'tsdb'}",
              f"--web.listen-address={self.host}:{self.port}", "--web.enable-lifecycle",
              # resend firing alerts after 1 s, not 1 min: an alert that fires before
              # Prometheus has found its Alertmanager (at start, after a reload) is dropped
              "--rules.alert.resend-delay=1s",
-             "--storage.tsdb.retention.time=1d"],
-            stdout=log, stderr=log, start_new_session=True, preexec_fn=self.preexec_fn)
-        log.close()
+             "--storage.tsdb.retention.time=1d"])
 
     def reload(self, targets: dict[str, list[str]]) -> None:
         """Rewrite the config with new targets and ask Prometheus to reload it."""
@@ -114,10 +101,6 @@ class PrometheusServer:
             raise StackError(f"prometheus at {self.url}: reload failed with HTTP "
                              f"{resp.status_code}: {resp.text[:200]}")
 
-    def exited(self) -> int | None:
-        """The exit code when the process has ended, else None."""
-        return None if self.proc is None else self.proc.poll()
-
     def wait_ready(self, timeout_s: float = 30.0) -> PrometheusAPI:
         api = PrometheusAPI(self.url)
         try:
@@ -125,14 +108,5 @@ class PrometheusServer:
         except Exception:
             self.stop()
             raise StackError(f"prometheus did not get ready on {self.url}; see "
-                             f"{self.workdir / 'prometheus.log'}") from None
+                             f"{self.log_path}") from None
         return api
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
