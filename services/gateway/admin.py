@@ -112,7 +112,7 @@ def build_admin_router(require_token) -> APIRouter:
         up = upstream(gw, name)
         found = find_replica(up, replica)
         changed = False
-        if not found.ejected:
+        if not (found.ejected and found.manual):
             changed = up.pool.eject(found, None)
             if not changed:
                 raise HTTPException(409, detail=f"cannot eject {found.url}: at least one "

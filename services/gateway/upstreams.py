@@ -107,9 +107,20 @@ class ReplicaPool:
         return ejected + 1 <= max(1, math.floor(n * policy.max_ejection_percent / 100))
 
     def eject(self, replica: Replica, policy: BalancingPolicy | None) -> bool:
-        """Eject ``replica``: by hand when ``policy`` is None (until un-ejected), else for
-        the outlier ejection time. False when the limits forbid it."""
-        if replica.ejected or not self.can_eject(policy):
+        """Eject ``replica``: by hand when ``policy`` is None (until un-ejected; this also
+        pins a replica that outlier detection has ejected for a while), else for the outlier
+        ejection time. False when nothing changed or the limits forbid it."""
+        if replica.ejected:
+            if policy is None and not replica.manual:
+                # outlier-ejected for a while: by hand it stays out until un-ejected, or it
+                # would come back, still failing, when the outlier ejection time is over
+                replica.manual = True
+                replica.ejected_until = math.inf
+                log.warning("replica ejection made permanent by hand",
+                            extra={"upstream": self.name, "replica": replica.url})
+                return True
+            return False
+        if not self.can_eject(policy):
             return False
         replica.times_ejected += 1
         if policy is None:

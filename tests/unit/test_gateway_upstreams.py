@@ -144,3 +144,20 @@ def test_every_replica_ejected_by_hand_list_change_still_routes():
     pool.eject(pool.find(B), None)
     pool.set_urls([B])
     assert pool.pick(BalancingPolicy()).url == B
+
+
+def test_ejecting_by_hand_pins_a_replica_that_outlier_detection_ejected_for_a_while():
+    """The auto-responder's eject must hold even when outlier detection got there first:
+    otherwise the failing replica comes back when its outlier ejection time is over."""
+    clock = Clock()
+    pool, events = make_pool(clock=clock)
+    policy = BalancingPolicy()
+    fail(pool, B, policy, 5)
+    assert pool.find(B).ejected and not pool.find(B).manual
+    assert pool.eject(pool.find(B), None) is True
+    clock.now += policy.max_ejection_s * 10
+    assert pool.find(B).ejected
+    assert {pool.pick(policy).url for _ in range(10)} == {A}
+    assert pool.eject(pool.find(B), None) is False  # already out by hand: nothing changes
+    assert pool.uneject(pool.find(B)) is True
+    assert not pool.find(B).ejected
