@@ -7,6 +7,7 @@ import logging
 from fastapi import APIRouter, Depends, HTTPException
 
 from gameday.errors import ValidationError
+from gameday.faults.admin import INVALID, UNAUTHORIZED, UNREADABLE_BODY, AdminError
 from services.classifier.deployment import Deployment, DeploymentConflict
 from services.classifier.schemas import DeployRequest, DeployResponse, ModelState
 
@@ -15,15 +16,15 @@ log = logging.getLogger("services.classifier")
 
 def build_admin_router(deployment: Deployment, require_token) -> APIRouter:
     router = APIRouter(prefix="/admin/model", tags=["admin"],
-                       dependencies=[Depends(require_token)])
+                       dependencies=[Depends(require_token)], responses=UNAUTHORIZED)
 
     @router.get("", summary="Live version and the versions available", response_model=ModelState)
     def model_state() -> dict:
         return deployment.describe()
 
     @router.post("/deploy", summary="Serve another version", response_model=DeployResponse,
-                 responses={409: {"description": "the model is loading"},
-                            422: {"description": "unknown version"}})
+                 responses={**UNREADABLE_BODY, **INVALID,
+                            409: {"model": AdminError, "description": "the model is loading"}})
     async def deploy(body: DeployRequest) -> dict:
         try:
             result = deployment.deploy(body.version)
@@ -36,7 +37,8 @@ def build_admin_router(deployment: Deployment, require_token) -> APIRouter:
 
     @router.post("/rollback", summary="Serve the version live before the last deploy",
                  response_model=DeployResponse,
-                 responses={409: {"description": "nothing to roll back to, or loading"}})
+                 responses={409: {"model": AdminError,
+                                  "description": "nothing to roll back to, or loading"}})
     async def rollback() -> dict:
         try:
             result = deployment.rollback()

@@ -17,6 +17,7 @@ from services.classifier.deployment import ModelUnavailable
 from services.classifier.inference import Answer
 from services.classifier.runtime import ClassifierRuntime
 from services.classifier.schemas import ErrorBody, PredictRequest, PredictResponse
+from services.common.errors import UNREADABLE_BODY
 
 log = logging.getLogger("services.classifier")
 
@@ -69,6 +70,7 @@ def build_router(runtime: ClassifierRuntime) -> APIRouter:
         "/v1/predict", summary="Classify one feature vector or a batch",
         response_model=PredictResponse,
         responses={
+            **UNREADABLE_BODY,
             422: {"description": "invalid input (wrong length, not numbers, batch too large)"},
             500: {"model": ErrorBody, "description": "the accelerator failed the batch"},
             503: {"model": ErrorBody, "description": "queue full or model loading; "

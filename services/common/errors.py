@@ -8,8 +8,19 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 MAX_ECHO_CHARS = 80
+
+
+class UnreadableBody(BaseModel):
+    detail: str = Field(examples=["There was an error parsing the body"])
+
+
+# FastAPI answers 400 itself when a JSON body is not text (not UTF-8): every route that
+# takes a body declares it, so the OpenAPI document lists every status a client can get.
+UNREADABLE_BODY = {400: {"model": UnreadableBody,
+                         "description": "The body is not JSON text (not UTF-8, for example)."}}
 
 
 def error_response(status: int, message: str, retry_after_s: int | None = None,

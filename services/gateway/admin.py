@@ -17,12 +17,15 @@ import httpx
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
 
 from gameday.errors import ValidationError
+from gameday.faults.admin import INVALID, UNAUTHORIZED, UNREADABLE_BODY, AdminError
 from services.gateway.calls import Upstream
 from services.gateway.policy import validate_policy_update
 from services.gateway.schemas import CircuitBody, UrlsBody
 from services.gateway.state import Gateway
 
 POLICY_EXAMPLE = {"retry": {"max_attempts": 2}, "admission": {"max_in_flight": 64}}
+WITH_BODY = {**UNREADABLE_BODY, **INVALID}
+NOT_FOUND = {404: {"model": AdminError, "description": "Unknown upstream or replica."}}
 
 
 def validate_urls(name: str, urls: list[str]) -> list[str]:
@@ -42,7 +45,8 @@ def validate_urls(name: str, urls: list[str]) -> list[str]:
 
 
 def build_admin_router(require_token) -> APIRouter:
-    router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_token)])
+    router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_token)],
+                       responses=UNAUTHORIZED)
 
     def gateway(request: Request) -> Gateway:
         return request.app.state.gateway
@@ -66,12 +70,14 @@ def build_admin_router(require_token) -> APIRouter:
     async def get_policy(request: Request) -> dict:
         return gateway(request).policy.model_dump()
 
-    @router.patch("/policy", summary="Change some levers (partial update of the current policy)")
+    @router.patch("/policy", responses=WITH_BODY,
+                  summary="Change some levers (partial update of the current policy)")
     async def patch_policy(request: Request, patch: Any = Body(examples=[POLICY_EXAMPLE])) -> dict:
         gw = gateway(request)
         return update_policy(gw, gw.policy, patch)
 
-    @router.put("/policy", summary="Set the levers: the start policy with these changes")
+    @router.put("/policy", responses=WITH_BODY,
+                summary="Set the levers: the start policy with these changes")
     async def put_policy(request: Request, patch: Any = Body(examples=[POLICY_EXAMPLE])) -> dict:
         gw = gateway(request)
         return update_policy(gw, gw.start_policy, patch)
@@ -81,7 +87,8 @@ def build_admin_router(require_token) -> APIRouter:
         gw = gateway(request)
         return {"upstreams": {name: up.snapshot(gw.policy) for name, up in gw.upstreams.items()}}
 
-    @router.put("/upstreams/{name}", summary="Set the replica list of an upstream")
+    @router.put("/upstreams/{name}", responses={**WITH_BODY, **NOT_FOUND},
+                summary="Set the replica list of an upstream")
     async def set_replicas(name: str, body: UrlsBody, request: Request) -> dict:
         gw = gateway(request)
         up = upstream(gw, name)
@@ -92,7 +99,8 @@ def build_admin_router(require_token) -> APIRouter:
         gw.set_urls(name, urls)
         return up.snapshot(gw.policy)
 
-    @router.put("/upstreams/{name}/circuit", summary="Close or open a circuit by hand")
+    @router.put("/upstreams/{name}/circuit", responses={**WITH_BODY, **NOT_FOUND},
+                summary="Close or open a circuit by hand")
     async def set_circuit(name: str, body: CircuitBody, request: Request) -> dict:
         gw = gateway(request)
         up = upstream(gw, name)
@@ -106,6 +114,8 @@ def build_admin_router(require_token) -> APIRouter:
         return replica
 
     @router.post("/upstreams/{name}/{replica:path}/eject",
+                 responses={**NOT_FOUND, 409: {"model": AdminError,
+                                               "description": "The last replica in the pool."}},
                  summary="Eject a replica by hand (index, URL or host:port)")
     async def eject(name: str, replica: str, request: Request) -> dict:
         gw = gateway(request)
@@ -120,7 +130,8 @@ def build_admin_router(require_token) -> APIRouter:
         return {"changed": changed, "replica": found.snapshot(up.pool.replicas.index(found),
                                                                up.pool.clock())}
 
-    @router.post("/upstreams/{name}/{replica:path}/uneject", summary="Re-admit a replica")
+    @router.post("/upstreams/{name}/{replica:path}/uneject", responses=NOT_FOUND,
+                 summary="Re-admit a replica")
     async def uneject(name: str, replica: str, request: Request) -> dict:
         gw = gateway(request)
         up = upstream(gw, name)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from gameday.telemetry import REQUEST_ID_HEADER, request_id_var
+from services.common.errors import UNREADABLE_BODY
 from services.gateway.admission import shed_response
 from services.gateway.classify import InvalidRequest, Unavailable, UnknownEntity, run_classify
 from services.gateway.metrics import answer_kind
@@ -25,7 +26,8 @@ def forward_headers() -> dict:
 @router.post(
     "/v1/classify", response_model=ClassifyResponse, response_model_by_alias=True,
     summary="Classify an entity from its stored features",
-    responses={404: {"model": ErrorBody, "description": "Unknown entity"},
+    responses={**UNREADABLE_BODY,
+               404: {"model": ErrorBody, "description": "Unknown entity"},
                422: {"description": "Invalid input (for example a label out of range)"},
                429: {"model": ErrorBody, "description": "Shed: too many requests in flight"},
                502: {"model": ErrorBody}, 503: {"model": ErrorBody}, 504: {"model": ErrorBody}},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
+from services.common.errors import UNREADABLE_BODY
 from services.gateway.admission import shed_response
 from services.gateway.calls import UpstreamFailure
 from services.gateway.generate import (
@@ -24,7 +25,8 @@ router = APIRouter(tags=["inference"])
 @router.post(
     "/v1/generate", summary="Generate text, streamed token by token as server-sent events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}},
+    responses={**UNREADABLE_BODY,
+               200: {"content": {"text/event-stream": {}},
                      "description": "`data: {...}` lines as the llm sends them"},
                429: {"model": ErrorBody}, 502: {"model": ErrorBody},
                503: {"model": ErrorBody, "description": "llm queue full (Retry-After)"},

@@ -15,7 +15,8 @@ def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness")
+@router.get("/readyz", summary="Readiness",
+            responses={503: {"description": "Not ready, with the reason."}})
 def readyz(request: Request):
     ready, reason = request.app.state.gateway.readiness()
     if ready:

@@ -9,7 +9,13 @@ from services.common.errors import error_response
 from services.common.health import build_health_router, not_ready_response
 from services.llm.model import MODEL_NAME
 from services.llm.scheduler import Engine, Overloaded, Sequence
-from services.llm.schemas import GENERATE_RESPONSES, GenerateRequest, Generation, ModelCard
+from services.llm.schemas import (
+    GENERATE_RESPONSES,
+    NOT_READY,
+    GenerateRequest,
+    Generation,
+    ModelCard,
+)
 from services.llm.streaming import collect, stream_events
 
 health = build_health_router("the model is loaded")
@@ -42,7 +48,8 @@ async def generate(body: GenerateRequest, request: Request):
     return result
 
 
-@api.get("/models", response_model=ModelCard, summary="The model being served")
+@api.get("/models", response_model=ModelCard, responses=NOT_READY,
+         summary="The model being served")
 def model_card(request: Request):
     if (refusal := not_ready_response(request, "model")) is not None:
         return refusal

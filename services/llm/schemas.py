@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from services.common.errors import UNREADABLE_BODY
+
 MAX_PROMPT_CHARS = 8000
 
 
@@ -53,6 +55,8 @@ class ErrorBody(BaseModel):
     retry_after_s: int | None = Field(None, examples=[1])
 
 
+NOT_READY = {503: {"model": ErrorBody, "description": "The model is loading; see Retry-After."}}
+
 SSE_EXAMPLE = (
     'data: {"token": " seven", "index": 0}\n\n'
     'data: {"token": " years", "index": 1}\n\n'
@@ -68,6 +72,7 @@ GENERATE_RESPONSES = {
                        "false, the whole generation as JSON.",
         "content": {"text/event-stream": {"example": SSE_EXAMPLE}},
     },
+    **UNREADABLE_BODY,
     422: {"description": "Invalid request body."},
     503: {"model": ErrorBody,
           "description": "Overloaded (no slot, waiting queue full) or loading; see Retry-After."},
