@@ -71,6 +71,7 @@ def demo(
     try:
         drill_run(scenario=scenario, auto=True, wheel=False, seed=None, users=6,
                   ack_delay="3s", max_duration="4m", prometheus=False, attach=None,
+                  stack_file=None, prometheus_url=None, webhook_listen=None,
                   role=["commander=demo-ic", "ops=auto-responder"], quiet_report=False,
                   scenarios_dir=None)
     except typer.Exit as done:

@@ -29,6 +29,22 @@ def _roles(items: list[str]) -> dict[str, str]:
     return roles
 
 
+def _http_url(value: str, where: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(f"{where}: expected an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValidationError(f"--webhook-listen: expected HOST:PORT, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
 @app.command("run")
 def run(
     scenario: str = typer.Argument(None, help="Scenario name (experiments/<name>.json) or "
@@ -46,6 +62,15 @@ def run(
                                          "(binaries on PATH)."),
     attach: str = typer.Option(None, "--attach", help="Use this running run (id) instead of "
                                                       "starting a stack."),
+    stack_file: Path = typer.Option(None, "--stack-file",
+                                    help="Attach to services gameday did not start "
+                                         "(containers, a cluster): deploy/compose/stack.yaml."),
+    prometheus_url: str = typer.Option(None, "--prometheus-url",
+                                       help="Read SLOs and alerts from this running Prometheus "
+                                            "(e.g. http://localhost:9090)."),
+    webhook_listen: str = typer.Option(None, "--webhook-listen",
+                                       help="HOST:PORT for the incident API and Alertmanager "
+                                            "webhook (default 127.0.0.1, any free port)."),
     role: list[str] = typer.Option(None, "--role", help="ROLE=NAME: commander, ops, comms, "
                                                         "scribe, expert; repeatable."),
     quiet_report: bool = typer.Option(False, "--no-outputs", help="Skip report and postmortem."),
@@ -70,6 +95,15 @@ def run(
 
         find_prometheus()
         find_alertmanager()
+    if sum(x is not None for x in (attach, stack_file)) + prometheus > 1:
+        raise ValidationError("--attach, --stack-file and --prometheus do not go together")
+    if prometheus_url is not None:
+        prometheus_url = _http_url(prometheus_url, "--prometheus-url")
+    listen = _listen(webhook_listen) if webhook_listen is not None else None
+    if stack_file is not None:
+        from gameday.stack.external import load_stack_file
+
+        load_stack_file(stack_file)  # check first: a bad file stops before anything starts
     if scenarios_dir is not None and not scenarios_dir.is_dir():
         raise ValidationError(f"--scenarios: no such folder {str(scenarios_dir)!r}")
     picked = pick_wheel(seed, scenarios_dir) if wheel else load_scenario(scenario,
@@ -78,12 +112,18 @@ def run(
         mode="auto" if auto else "interactive", hidden=wheel, users=users, seed=seed,
         ack_delay_s=parse_duration(ack_delay, where="--ack-delay"),
         max_duration_s=parse_duration(max_duration, where="--max-duration"),
-        prometheus=prometheus, attach=attach, roles=_roles(role or []))
+        prometheus=prometheus, attach=attach, roles=_roles(role or []),
+        stack_file=str(stack_file) if stack_file is not None else None,
+        prometheus_url=prometheus_url, webhook_listen=listen)
     console = make_console()
     pub = picked.public(wheel)
     console.print(f"[bold]{pub['title']}[/]", highlight=False)
     if pub.get("briefing"):
         console.print(pub["briefing"], highlight=False, markup=False)
+    if listen is not None and listen[0] not in ("127.0.0.1", "localhost", "::1"):
+        console.print(f"[yellow]warning: the incident API and the alert webhook listen on "
+                      f"{listen[0]}:{listen[1]}, reachable from other hosts; every call "
+                      f"needs the run's token[/]", highlight=False)
     with DrillView(console, interactive_help=not auto) as view:
         drill = Drill(picked, options, view=view)
         outcome = drill.run()

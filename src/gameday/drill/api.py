@@ -27,6 +27,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     token: Callable[[], str]
     handle_action: Handler
     handle_alerts: Callable[[dict], tuple[int, dict]]
+    alerts_need_token: bool = False
 
     def log_message(self, format: str, *args) -> None:
         pass
@@ -77,7 +78,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         path = urlsplit(self.path).path.rstrip("/")
-        if path == "/alerts":  # Alertmanager: loopback only, no token (see docs)
+        if path == "/alerts":
+            # Alertmanager: no token on loopback; listening elsewhere (--webhook-listen), the
+            # bearer token too (Alertmanager's http_config.authorization.credentials_file)
+            if self.alerts_need_token and not self._authorized():
+                return
             body = self._body()
             if body is not None:
                 self._reply(*self.handle_alerts(body))
@@ -101,7 +106,8 @@ class IncidentServer:
         read_token = token if callable(token) else (lambda: token)
         handler = type("Handler", (_RequestHandler,), {
             "token": staticmethod(read_token), "handle_action": staticmethod(handle_action),
-            "handle_alerts": staticmethod(handle_alerts)})
+            "handle_alerts": staticmethod(handle_alerts),
+            "alerts_need_token": host not in ("127.0.0.1", "localhost", "::1")})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="incident-api",
@@ -110,6 +116,8 @@ class IncidentServer:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
+        if host in ("0.0.0.0", "::", ""):  # listening everywhere: reach it on loopback
+            host = "127.0.0.1"
         return f"http://{host}:{port}"
 
     def start(self) -> IncidentServer:

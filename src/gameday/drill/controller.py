@@ -22,6 +22,7 @@ from gameday.drill.api import IncidentServer
 from gameday.drill.experiment import ExperimentProcess
 from gameday.drill.incident import Incident
 from gameday.drill.scenario import Scenario
+from gameday.drill.stacks import open_stack
 from gameday.drill.steady import all_ok, check_steady
 from gameday.errors import StackError
 from gameday.timeline import append_event
@@ -46,6 +47,9 @@ class DrillOptions:
     experiment_grace_s: float = 5.0
     prometheus: bool = False
     attach: str | None = None  # run id/folder of a running stack, instead of starting one
+    stack_file: str | None = None  # a stack gameday did not start (stack/external.py)
+    prometheus_url: str | None = None  # a Prometheus gameday did not start: queries, alerts
+    webhook_listen: tuple[str, int] | None = None  # where the incident API and webhook bind
     roles: dict[str, str] = field(default_factory=dict)
     seed: int | None = None
 
@@ -57,7 +61,7 @@ class Drill:
         self.opt = options
         self.home = home
         self.view = view  # gameday.drill.live.DrillView, or None
-        self.stack = None
+        self.stack = None  # gameday.drill.stacks.DrillStack
         self.run_path: Path | None = None
         self.load = None
         self.experiment: ExperimentProcess | None = None
@@ -129,26 +133,12 @@ class Drill:
 
         self.set_phase("stack")
         # The incident API first: Alertmanager (--prometheus) is told its webhook URL.
-        self.server = IncidentServer(self._token, self._act, self._on_webhook).start()
-        if self.opt.attach is not None:
-            from gameday.stack.control import load_state, supervisor_alive
-
-            run, state = load_state(self.opt.attach)
-            if not supervisor_alive(state):
-                raise StackError(f"--attach: run {run.id} is not running")
-            self.run_path = run.path
-        else:
-            from gameday.stack.local import Stack
-            from gameday.stack.spec import build_spec
-
-            args = self.scenario.stack_args()
-            if self.opt.prometheus:
-                args["sets"] += ["stack.prometheus=true",
-                                 f"stack.alert_webhook={self.server.url}/alerts"]
-            self.stack = Stack(build_spec(free_ports=True, **args), home=self.home)
-            self.stack.start()
-            self.run_path = self.stack.run.path
-            state = self.stack.state()
+        host, port = self.opt.webhook_listen or ("127.0.0.1", 0)
+        self.server = IncidentServer(self._token, self._act, self._on_webhook, host=host,
+                                     port=port).start()
+        self.stack = open_stack(self.opt, self.scenario, f"{self.server.url}/alerts",
+                                self.home)
+        self.run_path, state = self.stack.run_path, self.stack.state
         self.state = state
         self.times["stack_ready"] = time.time()
         self.incident = Incident(str(self.run_path), self.scenario, self.emit,
@@ -175,7 +165,7 @@ class Drill:
     def _query_url(self) -> str | None:
         from gameday.stack.state import read_state
 
-        return read_state(self.run_path / "stack.json").query_url
+        return self.opt.prometheus_url or read_state(self.run_path / "stack.json").query_url
 
     def _write_drill_file(self, reveal: bool = False, **extra) -> None:
         """``<run>/drill.json`` (docs/drill-outputs.md); the answer key only with ``reveal``."""

@@ -35,6 +35,15 @@ def supervisor_alive(state: StackState) -> bool:
     return state.status not in ("stopped", "failed") and pid_alive(state.supervisor_pid)
 
 
+def refuse_external(state: StackState, what: str) -> None:
+    """Raise when ``state`` is a stack gameday did not start: it has no supervisor to ask."""
+    if state.external:
+        raise StackError(f"run {state.run_id}: {what} runs outside gameday (--stack-file); "
+                         f"gameday cannot signal, restart, scale or stop it: use what runs "
+                         f"it (docker compose kill/restart/scale, or the experiments/k8s "
+                         f"variants)")
+
+
 def running_process(name: str, replica: int = 0, run: RunRef = None,
                     home: Path | None = None) -> tuple[StackState, ProcessState]:
     """The process as the state file knows it, checked to be a live child of the supervisor."""
@@ -43,6 +52,7 @@ def running_process(name: str, replica: int = 0, run: RunRef = None,
     if not supervisor_alive(state):
         raise StackError(f"run {state.run_id}: supervisor (pid {state.supervisor_pid}) is not "
                          f"running; start the stack with 'gameday up'")
+    refuse_external(state, proc.id)
     if proc.pid is None:
         raise StackError(f"{proc.id} has no running process (state {proc.state})")
     stat = proc_stat(proc.pid)
@@ -97,6 +107,7 @@ def request_restart(name: str, replica: int = 0, run: RunRef = None, home: Path 
     """Ask the supervisor for a graceful restart; with ``wait``, return once ready again."""
     r, state = load_state(run, home)
     before = state.find(name, replica)
+    refuse_external(state, before.id)
     if not supervisor_alive(state):
         raise StackError(f"run {state.run_id}: supervisor (pid {state.supervisor_pid}) is not "
                          f"running")
@@ -166,6 +177,7 @@ def stop_stack(run: RunRef = None, home: Path | None = None,
     _, state = load_state(run, home)
     if not supervisor_alive(state):
         return None
+    refuse_external(state, "the stack")
     pid = state.supervisor_pid
     if pid == os.getpid():
         raise StackError(f"run {state.run_id} is supervised by this very process; "

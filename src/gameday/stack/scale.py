@@ -19,7 +19,7 @@ import time
 import httpx
 
 from gameday.errors import StackError, ValidationError
-from gameday.stack.control import RunRef, load_state, supervisor_alive
+from gameday.stack.control import RunRef, load_state, refuse_external, supervisor_alive
 from gameday.stack.spec import StackSpec
 from gameday.stack.state import ProcessState, StackState
 
@@ -90,6 +90,7 @@ def scale_service(name: str, replicas: int, run: RunRef = None, wait: bool = Tru
                   timeout: float = 30.0) -> list[ProcessState]:
     """Scale ``name`` to ``replicas``; with ``wait``, return the ready replicas."""
     r, state = load_state(run)
+    refuse_external(state, f"service {name!r}")
     if not supervisor_alive(state):
         raise StackError(f"run {state.run_id}: supervisor (pid {state.supervisor_pid}) is not "
                          f"running; start the stack with 'gameday up'")

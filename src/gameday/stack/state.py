@@ -71,6 +71,7 @@ class StackState(BaseModel):
     embedded_url: str | None = None
     prometheus_url: str | None = None
     alertmanager_url: str | None = None
+    external: bool = False  # services gameday did not start (stack/external.py)
 
     def find(self, name: str, replica: int = 0) -> ProcessState:
         for p in self.processes:
