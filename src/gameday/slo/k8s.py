@@ -111,6 +111,15 @@ def write_files(rendered: dict[Path, str]) -> list[Path]:
     return list(rendered)
 
 
+def generate_k8s(spec_dir: Path = SPEC_DIR, catalogs: Sequence[str] | None = None,
+                 runbook_base: str = DEFAULT_RUNBOOK_BASE, root: Path = Path(".")) -> list[Path]:
+    """Write the PrometheusRule of every catalog of ``catalogs`` that has a target (default:
+    all of :data:`TARGETS`) under ``root``; for ``gameday slo generate --k8s``."""
+    names = [n for n in (catalogs or TARGETS) if n in TARGETS]
+    return write_files(render_targets(spec_dir, {n: root / TARGETS[n] for n in names},
+                                      runbook_base))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog=COMMAND, description="Write PrometheusRule manifests generated from slos/.")
