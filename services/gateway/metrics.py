@@ -67,8 +67,8 @@ class GatewayMetrics:
             ["kind"], registry=registry)
         self.ejected = Gauge(
             "gateway_upstream_ejected",
-            "1 while a replica is ejected from its upstream's pool, else 0.",
-            ["upstream", "replica"], registry=registry)
+            "1 while a replica (endpoint: its URL) is ejected from its upstream's pool, else 0.",
+            ["upstream", "endpoint"], registry=registry)
         self.ejections = Counter(
             "gateway_ejections", "Replicas ejected (by outlier detection or by hand).",
             ["upstream"], registry=registry)

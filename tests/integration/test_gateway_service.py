@@ -139,7 +139,7 @@ def test_failing_replica_is_ejected_and_traffic_goes_to_the_other(stack):
     assert replicas[fakes["b"].url]["ejected"] is True
     assert replicas[fakes["a"].url]["ejected"] is False
     metrics = httpx.get(gateway.url + "/metrics").text
-    assert (f'gateway_upstream_ejected{{replica="{fakes["b"].url}",upstream="classifier"}} 1.0'
+    assert (f'gateway_upstream_ejected{{endpoint="{fakes["b"].url}",upstream="classifier"}} 1.0'
             in metrics)
     calls_b = fakes["b"].seen()["calls"]
     for i in range(10):

@@ -158,7 +158,7 @@ def test_failing_replica_is_ejected_and_exported(make_client, fakes, registry):
     for _ in range(20):
         assert client.post("/v1/classify", json={"entity_id": "e0004"}).status_code == 200
     assert sample(registry, "gateway_upstream_ejected",
-                  upstream="classifier", replica=CLASSIFIER_B) == 1
+                  upstream="classifier", endpoint=CLASSIFIER_B) == 1
     assert sample(registry, "gateway_ejections_total", upstream="classifier") == 1
     calls = fakes[CLASSIFIER_B].state.control.calls
     for _ in range(5):

@@ -100,3 +100,13 @@ def test_load_series_replays_at_the_given_step():
     (key, ring), = store.series([("code", "=", "500")])
     assert dict(key) == {"__name__": "req_total", "code": "500"}
     assert list(ring) == [(100_000, 0.0), (102_000, 1.0), (104_000, 2.0), (106_000, 3.0)]
+
+
+def test_a_scraped_label_a_target_label_would_overwrite_is_kept_as_exported():
+    """As Prometheus does (honor_labels: false): both engines see the same series."""
+    from gameday.metrics.scraper import with_target_labels
+
+    merged = dict(with_target_labels((("replica", "http://x:1"), ("upstream", "c")),
+                                     (("replica", "0"),)))
+    assert merged == {"replica": "0", "exported_replica": "http://x:1", "upstream": "c"}
+    assert dict(with_target_labels((("replica", "0"),), (("replica", "0"),))) == {"replica": "0"}

@@ -38,6 +38,17 @@ def targets_from_urls(urls: dict[str, list[str]]) -> list[Target]:
             for job, replica_urls in sorted(urls.items()) for i, url in enumerate(replica_urls)]
 
 
+def with_target_labels(labels, target_labels) -> tuple:
+    """A sample's labels plus its target's. As Prometheus does without ``honor_labels``, a
+    scraped label that a target label would overwrite is kept as ``exported_<name>``."""
+    merged = dict(labels)
+    for name, value in target_labels:
+        if name in merged and merged[name] != value:
+            merged["exported_" + name] = merged[name]
+        merged[name] = value
+    return tuple(sorted(merged.items()))
+
+
 @dataclass
 class Scraper:
     targets: list[Target]
@@ -80,8 +91,8 @@ class Scraper:
             samples, _ = parse(resp.text)
         except (httpx.HTTPError, ValueError):
             return None
-        return [Sample(s.name, tuple(sorted({**dict(s.labels), **dict(target.labels)}.items())),
-                       s.value) for s in samples]
+        return [Sample(s.name, with_target_labels(s.labels, target.labels), s.value)
+                for s in samples]
 
     # -- background loop -----------------------------------------------------------------
     def start(self) -> Scraper:
