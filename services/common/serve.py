@@ -1,12 +1,45 @@
-"""Running one service process: settings from the environment, JSON logs, uvicorn."""
+"""Running one service process: settings from the environment, JSON logs, uvicorn.
+
+Services bind 127.0.0.1 unless told otherwise (``<NAME>_HOST``). Bound to anything that is
+not loopback, the admin API (fault injection, model deploys, gateway levers) is reachable
+from other hosts and only the bearer token stands in the way: the process says so once, at
+start, as a warning.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 
 import uvicorn
 
 from gameday.telemetry import configure_logging
+
+log = logging.getLogger("services.serve")
+
+EXPOSED_WARNING = ("listening on {host}: the admin API (fault injection) is reachable from "
+                   "other hosts; protect the token")
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach: 127.0.0.0/8, ::1, 'localhost'.
+
+    Any other name counts as exposed: it may resolve to an address other hosts can reach."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def warn_if_exposed(host: str) -> bool:
+    """Log the exposure warning when ``host`` is not loopback; True when it did."""
+    if is_loopback(host):
+        return False
+    log.warning(EXPOSED_WARNING.format(host=host), extra={"host": host})
+    return True
 
 
 def serve(name: str, settings_cls, create_app) -> None:
@@ -15,5 +48,6 @@ def serve(name: str, settings_cls, create_app) -> None:
     configure_logging(name, replica=settings.replica, level=settings.log_level)
     # httpx logs every request at INFO (the gateway's upstream calls): noise in JSON logs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    warn_if_exposed(settings.host)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
                 access_log=False)
