@@ -4,7 +4,10 @@ Side by side in one process: the same app without and with ``install_telemetry``
 ``install_faults`` (no fault active, then one non-matching fault), driven through the ASGI
 interface with httpx so the network does not blur the ratio.
 
-Run: .venv/bin/python bench/bench_middleware.py [--requests 3000]
+The over-the-network counterpart (real uvicorn processes, wrk, prometheus-fastapi-instrumentator
+beside it) is bench_http_overhead.py.
+
+Run: .venv/bin/python bench/bench_middleware.py [--quick] [--requests 3000]
 """
 
 from __future__ import annotations
@@ -66,8 +69,12 @@ def measure(n: int, rounds: int = 5) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="300 requests x 2 rounds")
     args = parser.parse_args()
-    result = measure(args.requests)
+    if args.quick:
+        args.requests, args.rounds = 300, 2
+    result = measure(args.requests, args.rounds)
     for k, v in result["per_request_us"].items():
         print(f"{k:>20}: {v:8.1f} us/request")
     print(f"instrumented / plain : {result['ratio_instrumented_vs_plain']:.3f}")

@@ -6,7 +6,10 @@ side, five bare FastAPI processes (examples/own_app.py) started at once and poll
 answer: the ratio says how much the services' own start-up (model load, seeding, warm-up)
 adds over importing the framework.
 
-Run: .venv/bin/python bench/bench_stack_startup.py [--rounds 3]
+The CLI's own time (`gameday up --detach` to exit) and the stack's memory under load are in
+bench_footprint.py, which reuses ``bare_ready_s`` from here.
+
+Run: .venv/bin/python bench/bench_stack_startup.py [--quick] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -64,7 +67,10 @@ def bare_ready_s(n: int = 5) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="1 round")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds = 1
     stack, bare = [], []
     for _ in range(args.rounds):
         stack.append(stack_ready_s())

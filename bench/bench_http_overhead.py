@@ -1,0 +1,217 @@
+"""HTTP overhead of gameday's telemetry + fault middleware, over loopback, with wrk.
+
+Issue 7, target 1: with no fault active, at most 10% throughput loss on a trivial endpoint
+and at most 2% on the classifier's POST /v1/predict, and less overhead than
+prometheus-fastapi-instrumentator (the usual choice).
+
+Each variant is a real uvicorn process (uvloop + httptools, as the services run), all of
+them up at once; wrk drives one at a time at fixed concurrency and the variants are
+interleaved round after round (each round starts with a different one), so machine drift
+hits them alike. Reported: median good answers/s per variant and its loss against bare
+FastAPI. Variants:
+
+- bare            FastAPI, no middleware
+- faults          + ``install_faults`` (no fault active)
+- gameday         + ``install_faults`` + ``install_telemetry`` (what every service runs)
+- instrumentator  + prometheus-fastapi-instrumentator's defaults (instrument + expose)
+
+The /v1/predict apps are the real classifier (runtime, batcher, simulated accelerator,
+cold start set to 0); only the middleware differs. Needs wrk (skips with a message if
+missing).
+
+Run: .venv/bin/python bench/bench_http_overhead.py [--quick] [--rounds 5 --duration 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib as bl  # noqa: E402
+
+VARIANTS = ["bare", "faults", "gameday", "instrumentator"]
+ENDPOINTS = {
+    # name: (path, method, body, wrk connections, target max loss of gameday)
+    "trivial": ("/v1/items/7", "GET", None, 32, 0.10),
+    "predict": ("/v1/predict", "POST",
+                json.dumps({"features": [0.42, -1.3, 0.05, 2.1, -0.7, 0.9, -0.2, 1.4]}),
+                64, 0.02),
+}
+TOKEN = "bench-admin-token-0123456789"
+
+
+# -- the servers ----------------------------------------------------------------------
+
+def add_middleware(app, variant: str, service: str):
+    """Put ``variant``'s middleware on ``app``; the fault store (a bare one if none)."""
+    from prometheus_client import CollectorRegistry
+
+    from gameday.faults import FaultStore, install_faults
+    from gameday.faults.catalog import types_for
+    from gameday.telemetry import install_telemetry
+
+    store = None
+    if variant in ("faults", "gameday"):
+        store = install_faults(app, service=service, token=TOKEN)
+    if variant == "gameday":
+        install_telemetry(app, service=service, registry=CollectorRegistry())
+    if variant == "instrumentator":
+        from prometheus_fastapi_instrumentator import Instrumentator
+        Instrumentator().instrument(app).expose(app)
+    return store or FaultStore(types_for(service), None)
+
+
+def trivial_app(variant: str):
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    add_middleware(app, variant, "bench")
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/v1/items/{item_id}")
+    def item(item_id: int) -> dict:
+        return {"item_id": item_id}
+
+    return app
+
+
+def predict_app(variant: str):
+    """The classifier's app as services/classifier/app.py wires it, middleware per variant."""
+    from contextlib import asynccontextmanager
+
+    from fastapi import FastAPI
+    from fastapi.exceptions import RequestValidationError
+    from prometheus_client import CollectorRegistry
+
+    from services.classifier.routes import build_router, validation_error
+    from services.classifier.runtime import ClassifierRuntime
+    from services.classifier.settings import Settings
+
+    settings = Settings(load_time_s=0.0)
+    if variant == "gameday":  # exactly the service's own factory
+        from services.classifier.app import create_app
+        return create_app(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await app.state.runtime.start()
+        try:
+            yield
+        finally:
+            await app.state.runtime.stop()
+
+    app = FastAPI(lifespan=lifespan)
+    store = add_middleware(app, variant, "classifier")
+    runtime = ClassifierRuntime(settings, store, CollectorRegistry())
+    app.state.runtime = runtime
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.include_router(build_router(runtime))
+    return app
+
+
+def serve(variant: str, endpoint: str, port: int) -> None:
+    import logging
+
+    import uvicorn
+
+    logging.getLogger("services.classifier").setLevel(logging.WARNING)
+    app = trivial_app(variant) if endpoint == "trivial" else predict_app(variant)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+
+
+# -- the measurement --------------------------------------------------------------------
+
+def summarize(rps: dict[str, list[float]], max_loss: float) -> dict:
+    """Median rps per variant, losses against bare, and the verdicts of target 1."""
+    med = {v: bl.median(xs) for v, xs in rps.items()}
+    base = med["bare"]
+    losses = {v: bl.loss(m, base) for v, m in med.items()}
+    gd, inst = losses.get("gameday"), losses.get("instrumentator")
+    return {"median_rps": med, "loss": losses, "max_loss": max_loss,
+            "target_loss_met": gd is not None and gd <= max_loss,
+            "beats_instrumentator": gd is not None and inst is not None and gd < inst}
+
+
+def table(name: str, summary: dict, rps: dict[str, list[float]]) -> str:
+    rows = []
+    for v in summary["median_rps"]:
+        rounds = ", ".join(f"{x:.0f}" for x in rps[v])
+        rows.append([v, summary["median_rps"][v], bl.pct(summary["loss"][v]), rounds])
+    return f"{name}\n" + bl.markdown_table(
+        ["variant", "median good rps", "loss vs bare", "rounds"], rows)
+
+
+def measure(endpoint: str, rounds: int, duration: float, warmup: float) -> dict:
+    path, method, body, conns, max_loss = ENDPOINTS[endpoint]
+    procs, urls = {}, {}
+    try:
+        for v in VARIANTS:
+            port = bl.free_port()
+            procs[v] = bl.start_python([__file__, "--serve", v, "--endpoint", endpoint,
+                                        "--port", str(port)],
+                                       env={"GAMEDAY_ADMIN_TOKEN": TOKEN})
+            urls[v] = f"http://127.0.0.1:{port}"
+        for v in VARIANTS:
+            bl.wait_http(urls[v] + ("/readyz" if endpoint == "predict" else "/healthz"),
+                         proc=procs[v])
+        script = bl.wrk_script(method, body)
+        for v in VARIANTS:
+            bl.run_wrk(urls[v] + path, conns, warmup, script)
+        rps = {v: [] for v in VARIANTS}
+        details = {v: [] for v in VARIANTS}
+        for r in range(rounds):
+            for v in bl.rotated(VARIANTS, r):
+                res = bl.run_wrk(urls[v] + path, conns, duration, script)
+                rps[v].append(res["rps"])
+                details[v].append(res)
+                time.sleep(0.2)
+    finally:
+        for p in procs.values():
+            bl.stop(p)
+    summary = summarize(rps, max_loss)
+    return {"endpoint": endpoint, "connections": conns, "rounds": rounds,
+            "duration_s": duration, "rps": rps, "runs": details, **summary}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="1 round of 1 s (a smoke run)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--endpoint", choices=list(ENDPOINTS), action="append")
+    parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.endpoint[0], args.port)
+        return
+    if not bl.require_wrk("bench_http_overhead.py"):
+        return
+    if args.quick:
+        args.rounds, args.duration = 1, 1.0
+    warmup = 1.0 if args.quick else 2.0
+    results = {}
+    for endpoint in args.endpoint or list(ENDPOINTS):
+        res = measure(endpoint, args.rounds, args.duration, warmup)
+        results[endpoint] = res
+        path, method = ENDPOINTS[endpoint][:2]
+        title = (f"{endpoint} ({method} {path}, wrk -t1 -c{res['connections']}, "
+                 f"{args.rounds} x {args.duration:g} s interleaved)")
+        print(table(title, res, res["rps"]))
+        gd, inst = res["loss"]["gameday"], res["loss"]["instrumentator"]
+        print(f"gameday loss {bl.pct(gd)} (target <= {bl.pct(res['max_loss'], 0)}): "
+              f"{bl.verdict(res['target_loss_met'])}; instrumentator loss {bl.pct(inst)}: "
+              f"gameday cheaper: {bl.verdict(res['beats_instrumentator'])}\n", flush=True)
+    if not args.quick:
+        bl.save_json("http_overhead.json", results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,328 @@
+"""Overload: gateway goodput at 1x, 2x and 4x its capacity, admission control on vs off.
+
+Issue 7, target 3: with shedding, goodput at 4x at least 80% of the peak and p99 of the
+admitted requests under the latency SLO threshold; without it, the collapse is shown.
+
+Goodput: answers 200 to POST /v1/classify received within the threshold of the gateway's
+classify latency SLO (slos/gateway.yaml, read with gameday.load.capacity.slo_threshold_s:
+300 ms), per second. Latency is measured by the client from the moment a request was due.
+
+How:
+1. The real stack (``Stack(build_spec(free_ports=True))``: features, classifier x2, llm,
+   gateway, with the embedded SLO engine scraping) in this process.
+2. Capacity: a closed-loop ramp (1, 2, 4, ... concurrent clients, each sending as soon as it
+   has its answer); the knee is where p99 crosses the threshold, interpolated by
+   gameday.load.capacity.find_knee (the logic of ``gameday load capacity``).
+3. Open-loop load (requests sent at a fixed rate whatever the answers, as independent users
+   do) at 1x, 2x, 4x the knee, for each admission mode, interleaved: ``off``
+   (max_in_flight 100000, the highest the policy accepts: nothing is shed), ``default``
+   (max_in_flight 256, as shipped) and ``tuned`` (max_in_flight = the concurrency of the
+   last ramp step under the threshold: Little's law at the SLO). The mode is switched at
+   runtime with PATCH /admin/policy.
+The load generator is a separate process (aiohttp on uvloop: about half the CPU per request
+of httpx, which matters when it shares 2 cores with the stack).
+
+Run: .venv/bin/python bench/bench_overload.py [--quick] [--duration 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib as bl  # noqa: E402
+
+LOADS = (1, 2, 4)
+OFF_MAX_IN_FLIGHT = 100_000  # AdmissionPolicy.max_in_flight's upper bound: never sheds
+DEFAULT_MAX_IN_FLIGHT = 256
+CLIENT_TIMEOUT_S = 5.0
+MAX_CONNECTIONS = 2000
+ENTITIES = 1000
+
+
+# -- the load generator (a separate process) ----------------------------------------------
+
+FALLBACKS = (b"cached_answer", b"most_frequent_class")
+
+
+async def _one(session, url: str, due: float, out: list) -> None:
+    """One request; appends (status, seconds since due, fallback?)."""
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    body = {"entity_id": f"e{random.randrange(ENTITIES):04d}"}
+    try:
+        async with session.post(url, json=body) as resp:
+            data = await resp.read()
+            out.append((resp.status, loop.time() - due, any(f in data for f in FALLBACKS)))
+    except (aiohttp.ClientError, TimeoutError, OSError):
+        out.append((0, loop.time() - due, False))
+
+
+async def drive_open(url: str, rate: float, duration: float) -> dict:
+    """Send ``rate`` requests/s for ``duration`` s whatever the answers; every outcome."""
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    out: list = []
+    lags = []
+    conn = aiohttp.TCPConnector(limit=MAX_CONNECTIONS)
+    timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_S)
+    async with aiohttp.ClientSession(connector=conn, timeout=timeout) as session:
+        n = int(rate * duration)
+        t0 = loop.time() + 0.05
+        tasks = []
+        for i in range(n):
+            due = t0 + i / rate
+            now = loop.time()
+            if due > now:
+                await asyncio.sleep(due - now)
+            lags.append(loop.time() - due)
+            tasks.append(loop.create_task(_one(session, url, due, out)))
+        await asyncio.gather(*tasks)
+    return {"mode": "open", "rate": rate, "duration_s": duration, "results": out,
+            "lag_p99_ms": bl.percentile(lags, 99) * 1000}
+
+
+async def drive_closed(url: str, users: int, duration: float) -> dict:
+    """``users`` clients, each sending its next request when it has its answer."""
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    out: list = []
+    end = loop.time() + duration
+    conn = aiohttp.TCPConnector(limit=MAX_CONNECTIONS)
+    timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_S)
+    async with aiohttp.ClientSession(connector=conn, timeout=timeout) as session:
+        async def user(k: int) -> None:
+            while loop.time() < end:
+                await _one(session, url, loop.time(), out)
+        await asyncio.gather(*(user(k) for k in range(users)))
+    return {"mode": "closed", "users": users, "duration_s": duration, "results": out}
+
+
+def drive_main(args) -> None:
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:
+        pass
+    if args.rate:
+        res = asyncio.run(drive_open(args.drive, args.rate, args.duration))
+    else:
+        res = asyncio.run(drive_closed(args.drive, args.users, args.duration))
+    Path(args.out).write_text(json.dumps(res))
+
+
+def run_driver(url: str, duration: float, rate: float | None = None,
+               users: int | None = None) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        out = f.name
+    cmd = [sys.executable, __file__, "--drive", url, "--duration", str(duration), "--out", out]
+    cmd += ["--rate", str(rate)] if rate else ["--users", str(users)]
+    subprocess.run(cmd, check=True, timeout=duration + CLIENT_TIMEOUT_S + 60)
+    res = json.loads(Path(out).read_text())
+    Path(out).unlink()
+    return res
+
+
+# -- statistics (pure) ----------------------------------------------------------------------
+
+def summarize(results: list, duration: float, threshold_s: float) -> dict:
+    """Goodput and the rest from (status, latency_s, fallback) per request.
+
+    Good, as the gateway's SLOs count: 200 with a model answer (a cached answer or a
+    most-frequent-class guess is a fallback, bad for the availability SLO), within the
+    latency threshold. Admitted: every request not shed with 429 (timeouts included)."""
+    ok = [lat for status, lat, fb in results if status == 200 and not fb]
+    good = [lat for lat in ok if lat <= threshold_s]
+    admitted = [lat for status, lat, _ in results if status != 429]
+    return {"sent": len(results), "ok": len(ok), "good": len(good),
+            "shed_429": sum(1 for status, _, _ in results if status == 429),
+            "fallbacks": sum(1 for status, _, fb in results if status == 200 and fb),
+            "errors": sum(1 for status, _, _ in results if status not in (200, 429)),
+            "rps": len(results) / duration, "goodput": len(good) / duration,
+            "ok_p99_ms": bl.percentile(ok, 99) * 1000,
+            "admitted_p50_ms": bl.percentile(admitted, 50) * 1000,
+            "admitted_p99_ms": bl.percentile(admitted, 99) * 1000}
+
+
+def knee_steps(ramp: list[dict]) -> list[dict]:
+    """Ramp summaries as find_knee wants them (users, rps, p99_ms)."""
+    return [{"users": s["users"], "rps": s["ok"] / s["duration_s"], "p99_ms": s["ok_p99_ms"]}
+            for s in ramp]
+
+
+def tuned_in_flight(steps: list[dict], threshold_ms: float) -> int:
+    """Concurrency of the last ramp step whose p99 is under the threshold (at least 1)."""
+    under = [s["users"] for s in steps if s["p99_ms"] <= threshold_ms]
+    return max(under) if under else 1
+
+
+def verdicts(rows: dict, threshold_ms: float) -> dict:
+    """Target 3 per admission mode: goodput at 4x >= 80% of the mode's peak, p99 under."""
+    out = {}
+    for mode, by_load in rows.items():
+        peak = max(r["goodput"] for r in by_load.values())
+        at4 = by_load.get(4) or by_load.get("4")
+        if at4 is None:
+            continue
+        share = bl.ratio(at4["goodput"], peak)
+        p99 = at4["admitted_p99_ms"]
+        out[mode] = {"goodput_4x_over_peak": share, "p99_4x_ms": p99,
+                     "met": share >= 0.8 and p99 <= threshold_ms}
+    return out
+
+
+# -- the run ------------------------------------------------------------------------------
+
+def set_admission(gateway: str, token: str, max_in_flight: int) -> None:
+    import httpx
+
+    r = httpx.patch(f"{gateway}/admin/policy", json={"admission": {"max_in_flight":
+                    max_in_flight}}, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    r.raise_for_status()
+
+
+def reset_gateway(gateway: str, token: str) -> None:
+    """Close circuits and re-admit ejected replicas: each run starts from a healthy gateway."""
+    import httpx
+
+    auth = {"Authorization": f"Bearer {token}"}
+    for name in ("features", "classifier"):
+        httpx.put(f"{gateway}/admin/upstreams/{name}/circuit", json={"state": "closed"},
+                  headers=auth, timeout=10)
+    for replica in range(2):
+        httpx.post(f"{gateway}/admin/upstreams/classifier/{replica}/uneject", headers=auth,
+                   timeout=10)
+
+
+def settle(gateway: str, token: str, seconds: float) -> None:
+    """Let a backlog drain, reset the gateway, wait for 3 fast model answers in a row."""
+    import httpx
+
+    time.sleep(seconds)
+    reset_gateway(gateway, token)
+    fast = 0
+    for _ in range(100):
+        try:
+            t0 = time.perf_counter()
+            r = httpx.post(f"{gateway}/v1/classify", json={"entity_id": "e0001"}, timeout=5)
+            took = time.perf_counter() - t0
+            fast = fast + 1 if r.status_code == 200 and not r.json()["degraded"] \
+                and took < 0.1 else 0
+            if fast >= 3:
+                return
+        except Exception:
+            fast = 0
+        time.sleep(0.2)
+
+
+def run(duration: float, ramp_s: float, quick: bool) -> dict:
+    from gameday.load.capacity import default_slo_file, find_knee, slo_threshold_s
+    from gameday.stack.local import Stack
+    from gameday.stack.spec import build_spec
+
+    threshold_s, slo_name = slo_threshold_s(default_slo_file())
+    threshold_ms = threshold_s * 1000
+    with tempfile.TemporaryDirectory() as tmp, \
+            Stack(build_spec(free_ports=True), home=Path(tmp) / ".gameday") as stack:
+        gateway, token = stack.url("gateway"), stack.token
+        url = f"{gateway}/v1/classify"
+        run_driver(url, 1.0, users=8)  # warm-up
+        ramp = []
+        users = 1
+        factor = 4 if quick else 2
+        while users <= 128:
+            res = run_driver(url, ramp_s, users=users)
+            s = {"users": users, "duration_s": ramp_s,
+                 **summarize(res["results"], ramp_s, threshold_s)}
+            ramp.append(s)
+            print(f"  ramp {users:>3} users: {s['ok'] / ramp_s:7.1f} ok/s, "
+                  f"p99 {s['ok_p99_ms']:7.1f} ms", flush=True)
+            if s["ok_p99_ms"] > threshold_ms * 2:
+                break
+            users *= factor
+        steps = knee_steps(ramp)
+        knee = find_knee(steps, threshold_ms)
+        capacity = knee["knee_rps"] or max(s["rps"] for s in steps)
+        tuned = tuned_in_flight(steps, threshold_ms)
+        modes = {"off": OFF_MAX_IN_FLIGHT, "default": DEFAULT_MAX_IN_FLIGHT, "tuned": tuned}
+        if quick:
+            del modes["default"]
+        print(f"capacity (knee of p99 at {threshold_ms:g} ms): {capacity:.0f} rps; "
+              f"tuned max_in_flight {tuned}", flush=True)
+        rows: dict = {m: {} for m in modes}
+        lags: dict = {m: {} for m in modes}
+        loads = (1, 4) if quick else LOADS
+        for k, load in enumerate(loads):
+            for mode in bl.rotated(list(modes), k):
+                set_admission(gateway, token, modes[mode])
+                settle(gateway, token, 0.5 if quick else 2.0)
+                res = run_driver(url, duration, rate=capacity * load)
+                rows[mode][load] = summarize(res["results"], duration, threshold_s)
+                lags[mode][load] = res["lag_p99_ms"]
+                r = rows[mode][load]
+                print(f"  {load}x {mode:>7}: goodput {r['goodput']:7.1f}/s, admitted p99 "
+                      f"{r['admitted_p99_ms']:7.1f} ms, shed {r['shed_429']}, errors "
+                      f"{r['errors']}, fallbacks {r['fallbacks']}, "
+                      f"generator lag p99 {res['lag_p99_ms']:.0f} ms", flush=True)
+    return {"threshold_ms": threshold_ms, "slo": slo_name, "ramp": ramp, "knee": knee,
+            "capacity_rps": capacity, "max_in_flight": modes, "rows": rows,
+            "generator_lag_p99_ms": lags, "verdicts": verdicts(rows, threshold_ms),
+            "duration_s": duration}
+
+
+def report(res: dict) -> str:
+    rows = []
+    for mode, by_load in res["rows"].items():
+        peak = max(r["goodput"] for r in by_load.values())
+        for load, r in sorted(by_load.items(), key=lambda kv: int(kv[0])):
+            rows.append([f"{mode} ({res['max_in_flight'][mode]})", f"{load}x",
+                         r["rps"], r["goodput"], bl.pct(bl.ratio(r["goodput"], peak), 0),
+                         r["admitted_p99_ms"], r["shed_429"], r["fallbacks"], r["errors"]])
+    text = bl.markdown_table(["admission (max_in_flight)", "load", "sent/s", "goodput/s",
+                              "of peak", "p99 admitted ms", "shed 429", "fallbacks",
+                              "errors"], rows)
+    lines = [text]
+    for mode, v in res["verdicts"].items():
+        lines.append(f"{mode}: goodput at 4x = {bl.pct(v['goodput_4x_over_peak'], 0)} of peak, "
+                     f"p99 {v['p99_4x_ms']:.0f} ms (threshold {res['threshold_ms']:g} ms): "
+                     f"{bl.verdict(v['met'])}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: 1 s ramp steps x4, 2 s runs, 1x and 4x, off/tuned")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per load run")
+    parser.add_argument("--ramp-step", type=float, default=3.0, help="seconds per ramp step")
+    parser.add_argument("--drive", help=argparse.SUPPRESS)
+    parser.add_argument("--rate", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--users", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.drive:
+        drive_main(args)
+        return
+    if args.quick:
+        args.duration, args.ramp_step = 2.0, 1.0
+    res = run(args.duration, args.ramp_step, args.quick)
+    print(f"gateway POST /v1/classify, SLO {res['slo']} threshold {res['threshold_ms']:g} ms, "
+          f"capacity {res['capacity_rps']:.0f} rps, open loop {res['duration_s']:g} s per run")
+    print(report(res))
+    if not args.quick:
+        bl.save_json("overload.json", res)
+
+
+if __name__ == "__main__":
+    main()

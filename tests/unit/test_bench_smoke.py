@@ -1,0 +1,175 @@
+"""The bench scripts still import, and their pure parts (statistics, ratios, tables) work.
+
+No servers, no load: each bench's own numbers come from `make bench` (bench/README.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+NAMES = ["benchlib", "run", "bench_middleware", "bench_http_overhead", "bench_batching",
+         "bench_overload", "bench_footprint", "bench_slo_eval", "bench_stack_startup",
+         "bench_drill"]
+
+
+def load(name: str):
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_bench_module_imports(name):
+    assert load(name) is not None
+
+
+def test_every_bench_script_is_listed_here():
+    scripts = {p.stem for p in BENCH.glob("bench_*.py")}
+    assert scripts <= set(NAMES)
+    assert {p.stem for p in load("run").benches()} == scripts
+
+
+def test_statistics_and_formatting():
+    bl = load("benchlib")
+    assert bl.percentile([1, 2, 3, 4, 5], 50) == 3
+    assert bl.percentile([1, 2], 50) == 1.5
+    assert bl.percentile([7], 99) == 7
+    assert math.isnan(bl.percentile([], 50))
+    s = bl.latency_summary([0.001, 0.002, 0.003])
+    assert s["n"] == 3 and s["p50_ms"] == pytest.approx(2.0)
+    assert bl.ratio(3, 2) == 1.5 and math.isnan(bl.ratio(1, 0))
+    assert bl.loss(90, 100) == pytest.approx(0.10)
+    assert bl.pct(0.123) == "12.3%" and bl.pct(float("nan")) == "n/a"
+    assert bl.fmt(1.234) == "1.2" and bl.fmt(3) == "3" and bl.fmt(None) == "n/a"
+    assert bl.verdict(True) == "met" and bl.verdict(False) == "MISSED"
+    assert bl.rotated([1, 2, 3], 1) == [2, 3, 1] and bl.rotated([1, 2, 3], 3) == [1, 2, 3]
+    table = bl.markdown_table(["a", "b"], [["x", 1.25], ["y", float("nan")]])
+    assert table.splitlines() == ["| a | b |", "|---|---|", "| x | 1.2 |", "| y | n/a |"]
+
+
+def test_wrk_script_and_parse():
+    bl = load("benchlib")
+    script = bl.wrk_script("POST", '{"a": 1}')
+    assert 'wrk.method = "POST"' in script and "WRKJSON" in script
+    raw = {"requests": 1000, "duration_us": 2_000_000, "connect": 0, "read": 1, "write": 0,
+           "status": 100, "timeout": 2, "p50_us": 1500, "p90_us": 3000, "p99_us": 9000,
+           "max_us": 20000}
+    parsed = bl.parse_wrk("Running 2s test\n...\nWRKJSON " + json.dumps(raw) + "\n")
+    assert parsed["rps"] == pytest.approx(450.0)
+    assert parsed["non_2xx"] == 100 and parsed["socket_errors"] == 3
+    assert parsed["p99_ms"] == pytest.approx(9.0)
+    with pytest.raises(ValueError):
+        bl.parse_wrk("no summary")
+
+
+def test_http_overhead_summary():
+    m = load("bench_http_overhead")
+    rps = {"bare": [1000.0, 1010.0, 990.0], "faults": [980.0, 990.0, 985.0],
+           "gameday": [950.0, 940.0, 960.0],
+           "instrumentator": [700.0, 720.0, 710.0]}
+    s = m.summarize(rps, 0.10)
+    assert s["loss"]["bare"] == 0
+    assert s["loss"]["gameday"] == pytest.approx(0.05)
+    assert s["target_loss_met"] and s["beats_instrumentator"]
+    assert "| gameday | 950.0 | 5.0% |" in m.table("trivial", s, rps)
+    assert not m.summarize(rps, 0.02)["target_loss_met"]
+
+
+def test_batching_summary():
+    m = load("bench_batching")
+    run = {"rps": 100.0, "p50_ms": 600.0, "p99_ms": 700.0, "non_2xx": 0}
+    fast = {"rps": 500.0, "p50_ms": 100.0, "p99_ms": 200.0, "non_2xx": 0}
+    res = {"runs": {"batch=1": [run], "default": [fast]}}
+    res.update(m.summarize(res["runs"]))
+    assert res["throughput_ratio"] == pytest.approx(5.0) and res["met"]
+    assert "met" in m.report(res)
+    res.update(m.summarize({"batch=1": [run], "default": [{**fast, "p99_ms": 800.0}]}))
+    assert not res["met"]
+
+
+def test_overload_statistics():
+    m = load("bench_overload")
+    results = [(200, 0.1, False)] * 8 + [(200, 0.5, False), (200, 0.1, True),
+                                          (429, 0.001, False), (0, 5.0, False)]
+    s = m.summarize(results, 2.0, 0.3)
+    assert s["sent"] == 12 and s["ok"] == 9 and s["good"] == 8 and s["goodput"] == 4.0
+    assert s["shed_429"] == 1 and s["fallbacks"] == 1 and s["errors"] == 1
+    assert s["admitted_p99_ms"] > 4000  # the timeout counts among the admitted
+    ramp = [{"users": 1, "duration_s": 2, "ok": 100, "ok_p99_ms": 50.0},
+            {"users": 2, "duration_s": 2, "ok": 180, "ok_p99_ms": 250.0},
+            {"users": 4, "duration_s": 2, "ok": 200, "ok_p99_ms": 500.0}]
+    steps = m.knee_steps(ramp)
+    assert steps[1] == {"users": 2, "rps": 90.0, "p99_ms": 250.0}
+    assert m.tuned_in_flight(steps, 300.0) == 2
+    assert m.tuned_in_flight(steps, 10.0) == 1
+    row = {"goodput": 0.0, "admitted_p99_ms": 100.0, "rps": 1, "shed_429": 0,
+           "fallbacks": 0, "errors": 0}
+    rows = {"tuned": {1: {**row, "goodput": 100.0}, 4: {**row, "goodput": 90.0}},
+            "off": {1: {**row, "goodput": 100.0}, 4: {**row, "goodput": 10.0,
+                                                      "admitted_p99_ms": 3000.0}}}
+    v = m.verdicts(rows, 300.0)
+    assert v["tuned"]["met"] and not v["off"]["met"]
+    text = m.report({"rows": rows, "max_in_flight": {"tuned": 8, "off": 100000},
+                     "verdicts": v, "threshold_ms": 300.0})
+    assert "tuned (8)" in text and "MISSED" in text
+
+
+def test_footprint_summary():
+    m = load("bench_footprint")
+    mib = 1024 ** 2
+    s = m.summarize_samples([{"rss": 300 * mib, "pss": 200 * mib},
+                             {"rss": 400 * mib, "pss": 250 * mib}])
+    assert s["rss_max_mib"] == 400 and s["pss_median_mib"] == 225
+    assert m.verdicts(4.0, 400) == {"up_met": True, "rss_met": True}
+    assert m.verdicts(6.0, 2000) == {"up_met": False, "rss_met": False}
+    rnd = {"up_s": 4.0, "supervisor_ready_s": 3.0, "idle": {"rss_mib": 350.0},
+           "load": s, "peak_per_process_mib": {"services.gateway [1]": 60.0}}
+    assert "services.gateway 60" in m.report([rnd], [2.0])
+
+
+def test_slo_eval_curve_helpers(tmp_path):
+    m = load("bench_slo_eval")
+    text = ('- name: g-x\n  rules:\n  - record: r\n    expr: sum(a{sloth_id="x-y"})\n'
+            '    labels:\n      sloth_id: x-y\n')
+    copy = m.copy_rules(text, 2)
+    assert 'sloth_id="x-y-copy2"' in copy and "sloth_id: x-y-copy2" in copy
+    assert "- name: g-x-copy2" in copy and m.copy_rules(text, 0) == text
+    sample = m.Sample("up", (("replica", "0"),), 1.0)
+    scaled = m.replicate_scrapes([("job", "host:1", [sample])], 3)
+    assert [inst for _, inst, _ in scaled] == ["host:1", "host:1#1", "host:1#2"]
+    assert len({s.labels for _, _, ss in scaled for s in ss}) == 3
+    assert m.load_scrapes(m.dump_scrapes(scaled))[1][2][0] == scaled[1][2][0]
+    points = [{"series_factor": f, "slo_copies": c, "series": 10 * f, "rules": 5 * c,
+               "tick_median_ms": 1.0 * f * c, "tick_max_ms": 2.0, "ingest_ms_per_s": 0.5,
+               "store_mib": 1.0 * f, "rss_after_ticks_mib": 50.0 + f, "catalog": "drill-12h",
+               "history_s": 60} for f, c in ((1, 1), (2, 1), (1, 2))]
+    assert m.growth(points, "tick_median_ms", "slo_copies") == [(1, 1.0), (2, 2.0)]
+    assert "2x series, 1x SLOs" in m.curve_table(points)
+    assert m.chart(points, tmp_path / "curve.png").stat().st_size > 0
+
+
+def test_drill_phases():
+    m = load("bench_drill")
+    events = [{"kind": "run_start", "ts": 10.0}, {"kind": "fault_start", "ts": 20.0},
+              {"kind": "page", "ts": 21.0}, {"kind": "mitigation", "ts": 25.0},
+              {"kind": "recovered", "ts": 55.0}, {"kind": "run_end", "ts": 60.0}]
+    ph = dict(m.phases(events, 5.0, 70.0))
+    assert ph["stack start (launch to run_start)"] == 5.0
+    assert ph["mitigation to recovery"] == 30.0 and ph["outputs (run_end to exit)"] == 10.0
+    assert dict(m.phases(events[:1], 5.0, 70.0))["fault to page (detection)"] is None
+    text = m.report([{"wall_s": 65.0, "returncode": 0, "drill_verdict": "pass",
+                      "phases": m.phases(events, 5.0, 70.0)}])
+    assert "ratio to the 180 s target 0.36: met" in text
