@@ -42,11 +42,17 @@ def generate(
     out_dir: Path = typer.Option(None, "--out", help="Output folder (default: SPECS/_gen)."),
     runbook_base: str = typer.Option("runbooks", "--runbook-base",
                                      help="Base of the alerts' runbook_url annotations."),
+    k8s: bool = typer.Option(False, "--k8s", help="Also the Prometheus Operator's "
+                                                  "PrometheusRule manifests under deploy/k8s/."),
 ) -> None:
     """Write Prometheus rules and promtool tests to slos/_gen/<catalog>/."""
     from gameday.slo.storage import generate as run_generate
 
     written = run_generate(spec_dir, out_dir or spec_dir / "_gen", catalogs, runbook_base)
+    if k8s:
+        from gameday.slo.k8s import generate_k8s
+
+        written += generate_k8s(spec_dir, catalogs, runbook_base)
     for path in written:
         typer.echo(f"wrote {path}")
 

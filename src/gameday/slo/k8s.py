@@ -26,7 +26,7 @@ from .windows import load_catalog, validate_catalog_fits
 API_VERSION = "monitoring.coreos.com/v1"
 KIND = "PrometheusRule"
 NAME_PREFIX = "gameday-slos"
-COMMAND = "python -m gameday.slo.k8s"
+COMMAND = "gameday slo generate --k8s"
 SPEC_DIR = Path("slos")
 # Catalog -> manifest it is written to, relative to the repository root.
 TARGETS: dict[str, Path] = {
