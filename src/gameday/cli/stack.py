@@ -33,6 +33,14 @@ def _refuse_if_running() -> None:
     if supervisor_alive(state):
         raise StackError(f"a stack is already running (run {state.run_id}, supervisor pid "
                          f"{state.supervisor_pid}); stop it first with 'gameday down'")
+    from gameday.stack.stale import clean_current
+
+    cleaned = clean_current()
+    if cleaned is not None:
+        state, killed = cleaned
+        make_console().print(f"run {state.run_id} was left running by a supervisor that died "
+                             f"(pid {state.supervisor_pid}): marked failed, "
+                             f"{len(killed)} leftover process(es) stopped", highlight=False)
 
 
 def _check_ports(spec: StackSpec) -> None:

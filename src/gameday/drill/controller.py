@@ -194,7 +194,7 @@ class Drill:
 
         self.set_phase("load")
         self.load = start_load("steady", self.opt.users, self.opt.max_duration_s,
-                               run=self.run_path)
+                               run=self.run_path, die_with_parent=True)
         self.emit("load_start", who="drill", users=self.opt.users, shape="steady",
                   text=f"steady load, {self.opt.users} users")
 

@@ -18,6 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from gameday.stack.process import _die_with_parent
 from gameday.stack.runs import RUN_ENV
 
 CONTROL_MODULE = "gameday.chaos.controls"
@@ -62,10 +63,14 @@ class ExperimentProcess:
         self.out.mkdir(parents=True, exist_ok=True)
         self.journal.unlink(missing_ok=True)
         env = {**os.environ, RUN_ENV: str(self.run_path)}
+        # Should the drill die (even SIGKILL), chaos gets SIGINT: it runs its rollbacks and
+        # ends; what it injected expires by its TTL in any case.
         with open(self.out / "chaos-stdout.log", "ab") as out:
             self.proc = subprocess.Popen(self.command(), env=env, stdout=out,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+                                         start_new_session=True,
+                                         preexec_fn=_die_with_parent(os.getpid(),
+                                                                     signal.SIGINT))
         self.started_at = time.time()
         return self
 

@@ -40,6 +40,9 @@ def open_stack(opt, scenario, webhook_url: str, home: Path | None) -> DrillStack
         return DrillStack(run.path, state)
     from gameday.stack.local import Stack
     from gameday.stack.spec import build_spec
+    from gameday.stack.stale import clean_current
+
+    clean_current(home)  # what a killed drill before this one left behind
 
     args = scenario.stack_args()
     if opt.prometheus:

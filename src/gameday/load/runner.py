@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gameday.errors import NotFoundError, ValidationError
-from gameday.stack.process import pid_alive
+from gameday.stack.process import _die_with_parent, pid_alive
 
 from .profiles import locustfile_for
 from .stats import Progress, read_history, read_stats_csv, read_stats_json, summarize
@@ -123,12 +123,16 @@ class LoadHandle:
 
 
 def start_locust(locustfile: Path, host: str, out_dir: Path, run_time_s: float,
-                 extra: list[str], meta: dict) -> LoadHandle:
+                 extra: list[str], meta: dict, die_with_parent: bool = False) -> LoadHandle:
+    """Locust headless in its own session; with ``die_with_parent`` it is killed when this
+    process dies (a drill's load), else it runs out its time (a load left running)."""
     argv = locust_command(locustfile, host, out_dir / PREFIX, run_time_s, extra)
     log = open(out_dir / "locust.log", "ab")  # noqa: SIM115 - handed to the child
     try:
         proc = subprocess.Popen(argv, cwd=locustfile.parent, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=_die_with_parent(os.getpid()) if die_with_parent
+                                else None)
     finally:
         log.close()
     (out_dir / PID_FILE).write_text(f"{proc.pid}\n")
@@ -140,7 +144,7 @@ def start_locust(locustfile: Path, host: str, out_dir: Path, run_time_s: float,
 
 def start_load(profile: str, users: int, duration_s: float, host: str | None = None,
                out_dir: Path | str | None = None, run=None,
-               features_host: str | None = None) -> LoadHandle:
+               features_host: str | None = None, die_with_parent: bool = False) -> LoadHandle:
     """Start a load profile in the background; ``host`` defaults to the run's gateway."""
     locustfile = locustfile_for(profile)
     validate_load(users, duration_s)
@@ -154,7 +158,7 @@ def start_load(profile: str, users: int, duration_s: float, host: str | None = N
     if features_host:
         extra += ["--features-host", features_host]
     meta = {"profile": profile, "users": users, "duration_s": duration_s}
-    return start_locust(locustfile, host, out, run_time_s, extra, meta)
+    return start_locust(locustfile, host, out, run_time_s, extra, meta, die_with_parent)
 
 
 def attach(out_dir: Path) -> LoadHandle:

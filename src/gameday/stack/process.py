@@ -37,14 +37,18 @@ def _load_prctl():
 _PRCTL = _load_prctl()
 
 
-def _die_with_parent(parent_pid: int):
-    """preexec_fn: set the parent-death signal, and exit if the parent is already gone."""
+def _die_with_parent(parent_pid: int, sig: int = signal.SIGKILL):
+    """preexec_fn: set the parent-death signal, and exit if the parent is already gone.
+
+    The kernel sends ``sig`` when the *thread* that forked the child ends: spawn from a
+    thread that lives as long as the parent (the main thread), never from a worker thread.
+    """
     prctl = _PRCTL
-    sigkill = int(signal.SIGKILL)
+    signum = int(sig)
 
     def setup() -> None:
         if prctl is not None:
-            prctl(PR_SET_PDEATHSIG, sigkill, 0, 0, 0)
+            prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
         if os.getppid() != parent_pid:  # the parent died between fork and prctl
             os._exit(1)
 
