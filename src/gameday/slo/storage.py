@@ -72,14 +72,18 @@ def write_files(folder: Path, files: dict[str, str]) -> list[Path]:
     for old in folder.glob("*.yml"):
         if old.name not in files and old.read_text().startswith(GENERATED_HEADER):
             old.unlink()
-    written = []
-    for name, text in files.items():
-        path = folder / name
-        tmp = path.with_name(f".{name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)  # never a half-written rule file
-        written.append(path)
-    return written
+    # Every file is written in full to a temp file first (a full disk fails here, with the
+    # old files untouched), then each is renamed over its old self: never a half-written file.
+    temps = {folder / name: folder / f".{name}.tmp" for name in files}
+    try:
+        for tmp, text in zip(temps.values(), files.values(), strict=True):
+            tmp.write_text(text)
+        for path, tmp in temps.items():
+            tmp.replace(path)
+    finally:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+    return list(temps)
 
 
 def generate(spec_dir: Path, out_dir: Path, catalogs: list[str] | None = None,
