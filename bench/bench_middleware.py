@@ -4,7 +4,7 @@ Side by side in one process: the same app without and with ``install_telemetry``
 ``install_faults`` (no fault active, then one non-matching fault), driven through the ASGI
 interface with httpx so the network does not blur the ratio.
 
-A second measure, with with less noise on a shared machine: the apps of
+A second measure, with less noise on a shared machine: the apps of
 bench_http_overhead.py (bare, gameday, prometheus-fastapi-instrumentator, and the proposed
 fused middleware) called directly through ASGI (no client), CPU time of this process per
 request (process_time, the thread pool included), many short interleaved rounds.
