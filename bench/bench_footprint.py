@@ -114,6 +114,15 @@ def one_round(load_s: float) -> dict:
             {k: v / MIB for k, v in peak["per_process"].items()}, "locust": locust}
 
 
+def load_line(locust: dict) -> str:
+    """What the steady load did, from `gameday load run --json`'s total row."""
+    total = locust.get("total") or {}
+    if not total:
+        return "no stats"
+    return (f"{total.get('rps', 0):.1f} req/s, {total.get('failures', 0)} failures, "
+            f"p99 {total.get('p99_ms')} ms")
+
+
 def verdicts(up_s: float, rss_max_mib: float) -> dict:
     return {"up_met": up_s < UP_TARGET_S, "rss_met": rss_max_mib * MIB < GIB}
 
@@ -146,6 +155,8 @@ def report(rounds: list[dict], bare: list[float]) -> str:
     ]
     text = bl.markdown_table(["measure", "median (max for memory)", "rounds", "target",
                               "verdict"], rows)
+    loads = [load_line(r.get("locust") or {}) for r in rounds]
+    text += "\nsteady load (Locust, 10 users) per round: " + "; ".join(loads)
     per = rounds[-1]["peak_per_process_mib"]
     text += "\nRSS per process at the peak of the last round (MiB): " + ", ".join(
         f"{k.split(' [')[0]} {v:.0f}" for k, v in per.items())

@@ -140,6 +140,9 @@ def test_footprint_summary():
     rnd = {"up_s": 4.0, "supervisor_ready_s": 3.0, "idle": {"rss_mib": 350.0},
            "load": s, "peak_per_process_mib": {"services.gateway [1]": 60.0}}
     assert "services.gateway 60" in m.report([rnd], [2.0])
+    assert m.load_line({"total": {"rps": 12.34, "failures": 0, "p99_ms": 80.0}}) == \
+        "12.3 req/s, 0 failures, p99 80.0 ms"
+    assert m.load_line({}) == "no stats"
 
 
 def test_slo_eval_curve_helpers(tmp_path):
