@@ -67,7 +67,7 @@ def read_timeline(path: Path) -> list[dict]:
 
 
 def one_drill() -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         env = {**os.environ, "NO_COLOR": "1"}
         launch = time.time()
         t0 = time.perf_counter()

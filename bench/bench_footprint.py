@@ -74,7 +74,7 @@ def summarize_samples(samples: list[dict]) -> dict:
 
 
 def one_round(load_s: float) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         env = {**os.environ, "NO_COLOR": "1"}
         t0 = time.perf_counter()
         subprocess.run([GAMEDAY, "up", "--detach", "--free-ports"], cwd=tmp, env=env,
