@@ -59,6 +59,7 @@ def add(
     body = {"type": fault_type, "params": parse_params(params), "route": route,
             "probability": parse_probability(probability), "ttl_s": ttl_s}
     which = parse_replica(replica)
+    validate_fault(service, fault_type, body["params"])
     _, state, token = _running(run_id)
     procs = admin.select(state, service, which)
     added = admin.add_fault(procs, token, body)
@@ -69,6 +70,28 @@ def add(
         typer.echo(f"added {fault['type']} fault {fault['id']} to {pid} "
                    f"(params {_params_text(fault['params'])}; route {fault['route']}; "
                    f"probability {fault['probability']:g}; ttl {format_duration(ttl_s)})")
+
+
+def validate_fault(service: str, fault_type: str, params: dict) -> None:
+    """Check the type and its parameters against the catalogue before calling anyone (a
+    service gameday does not know is left to answer for itself)."""
+    from pydantic import ValidationError as PydanticValidationError
+
+    from gameday.faults.catalog import SERVICE_TYPES, types_for
+
+    if service not in SERVICE_TYPES:
+        return
+    known = types_for(service)
+    if fault_type not in known:
+        raise ValidationError(f"TYPE: {service} has no fault type {fault_type!r}; types: "
+                              f"{', '.join(known)}")
+    try:
+        known[fault_type].model_validate(params)
+    except PydanticValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "?"
+        raise ValidationError(f"--param {field}: {first['msg']}, got "
+                              f"{first.get('input')!r}") from None
 
 
 @app.command("list")

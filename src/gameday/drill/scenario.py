@@ -111,6 +111,44 @@ def _alert_names(alerts: list, where: str) -> list[str]:
     return names
 
 
+BLOCK_FIELDS = ("name", "scenario", "title", "briefing", "severity", "slos", "alerts",
+                "runbook", "hints", "root_cause", "mitigations", "signal", "expected",
+                "keywords", "stack")
+EXPECTED_FIELDS = ("detect_within_s", "recover_within_s")
+SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4", "SEV5")
+
+
+def _check_block(b: dict, where: str) -> None:
+    """Fields of the gameday block that are misspelt, out of range or name no lever."""
+    import difflib
+
+    from gameday.drill.incident import levers
+
+    for key in b:
+        if key not in BLOCK_FIELDS:
+            close = difflib.get_close_matches(str(key), BLOCK_FIELDS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValidationError(f"{where}: extensions[gameday]: unknown field {key!r}{hint}")
+    severity = b.get("severity", "SEV3")
+    if severity not in SEVERITIES:
+        raise ValidationError(f"{where}: extensions[gameday].severity: expected one of "
+                              f"{', '.join(SEVERITIES)}, got {severity!r}")
+    expected = b.get("expected") or {}
+    for key, value in (expected.items() if isinstance(expected, dict) else ()):
+        if key not in EXPECTED_FIELDS:
+            raise ValidationError(f"{where}: extensions[gameday].expected: unknown field "
+                                  f"{key!r}; fields: {', '.join(EXPECTED_FIELDS)}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
+            raise ValidationError(f"{where}: extensions[gameday].expected.{key}: expected "
+                                  f"seconds from 1 to 3600, got {value!r}")
+    known = levers()
+    for i, m in enumerate(b.get("mitigations") or []):
+        lever = m.get("lever") if isinstance(m, dict) else None
+        if isinstance(lever, str) and lever not in known:
+            raise ValidationError(f"{where}: extensions[gameday].mitigations[{i}].lever: "
+                                  f"{lever!r} is not a lever; levers: {', '.join(sorted(known))}")
+
+
 def parse_scenario(path: Path) -> Scenario:
     where = str(path)
     try:
@@ -127,6 +165,7 @@ def parse_scenario(path: Path) -> Scenario:
         raise ValidationError(f"{where}: no extensions entry named 'gameday' (the drill's "
                               f"metadata); see experiments/README.md")
     b = blocks[0]
+    _check_block(b, where)
     mitigations = []
     for i, m in enumerate(_field(b, "mitigations", list, where)):
         if not isinstance(m, dict) or not isinstance(m.get("lever"), str):

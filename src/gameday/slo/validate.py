@@ -90,9 +90,26 @@ def load_slos(paths: list[Path]) -> list[SLO]:
     return slos
 
 
+SLO_SPEC_FIELDS = ("description", "service", "indicator", "indicatorRef", "timeWindow",
+                   "budgetingMethod", "objectives", "alertPolicies")
+
+
+def validate_known_fields(spec: dict, allowed: tuple[str, ...], where: str) -> None:
+    """A misspelt field is an error that names it (and what was probably meant)."""
+    import difflib
+
+    for key in spec:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else \
+                f"; fields: {', '.join(allowed)}"
+            raise ValidationError(f"{where}: unknown field spec.{key}{hint}")
+
+
 def validate_slo(doc: Document, index: Index) -> SLO:
     where = f"{doc.source}: slo {doc.name!r}"
     spec = doc.spec
+    validate_known_fields(spec, SLO_SPEC_FIELDS, where)
     service = spec.get("service")
     if not isinstance(service, str) or not service:
         raise ValidationError(f"{where}: service must be a service name, got {service!r}")
