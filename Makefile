@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/gameday demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=15
 
 test-quick: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadgroup

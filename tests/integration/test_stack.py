@@ -259,9 +259,9 @@ def test_real_faults_cli(real_stack):
     bad = gameday(cwd, "faults", "add", "classifier", "latency", "--param", "delay_ms=-5",
                   "--ttl", "30s")
     assert bad.returncode == 2
-    assert bad.stderr.strip() == ("error: classifier-0: fault 'latency' params: field "
+    assert bad.stderr.strip() == ("error: --param: fault 'latency' params: field "
                                   "'delay_ms': Input should be greater than or equal to 0, "
-                                  "got -5")
+                                  "got -5")  # checked before any service is called
     cleared = gameday(cwd, "faults", "clear")
     assert cleared.returncode == 0 and "cleared 1 fault(s)" in cleared.stdout
 

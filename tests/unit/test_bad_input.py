@@ -101,11 +101,13 @@ def test_malformed_scenario_json(work):
     (["classifier", "nosuch"], "TYPE: classifier has no fault type 'nosuch'; types: latency"),
     (["gateway", "xid_errors"], "TYPE: gateway has no fault type 'xid_errors'"),
     (["classifier", "latency", "--param", "delay_ms=abc"],
-     "--param delay_ms: Input should be a valid number"),
+     "--param: fault 'latency' params: field 'delay_ms': Input should be a valid number"),
     (["classifier", "latency", "--param", "delay_ms=-1"],
-     "--param delay_ms: Input should be greater than or equal to 0, got -1"),
+     "--param: fault 'latency' params: field 'delay_ms': Input should be greater than or "
+     "equal to 0, got -1"),
     (["classifier", "latency", "--param", "nosuch=1"],
-     "--param nosuch: Extra inputs are not permitted, got 1"),
+     "--param: fault 'latency' params: field 'nosuch': Extra inputs are not permitted, "
+     "got 1"),
     (["classifier", "latency", "--ttl", "2h"], "--ttl: at most 1h, got '2h'"),
 ])
 def test_bad_faults_are_refused_before_any_stack_is_needed(work, args, text):

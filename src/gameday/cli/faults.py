@@ -90,8 +90,8 @@ def validate_fault(service: str, fault_type: str, params: dict) -> None:
     except PydanticValidationError as err:
         first = err.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "?"
-        raise ValidationError(f"--param {field}: {first['msg']}, got "
-                              f"{first.get('input')!r}") from None
+        raise ValidationError(f"--param: fault {fault_type!r} params: field {field!r}: "
+                              f"{first['msg']}, got {first.get('input')!r}") from None
 
 
 @app.command("list")
