@@ -248,3 +248,9 @@ def test_prometheus_and_alertmanager_deliver_the_page(tmp_path):
     config = (run / "alertmanager" / "alertmanager.yml").read_text()
     drill = json.loads((run / "drill.json").read_text())
     assert f"{drill['controller_url']}/alerts" in config
+    # Prometheus also scrapes the drill's events (Grafana's drill annotations)
+    import yaml
+
+    prom = yaml.safe_load((run / "prometheus" / "prometheus.yml").read_text())
+    job = next(j for j in prom["scrape_configs"] if j["job_name"] == "gameday-drill")
+    assert job["static_configs"][0]["targets"] == [drill["controller_url"].split("//")[1]]

@@ -415,7 +415,8 @@ def test_prometheus_config_is_what_gameday_writes_for_the_same_targets():
     ours = yaml.safe_load(PROMETHEUS_YML.read_text())
     stack = stack_file()
     gameday = PrometheusConfig(targets=stack["services"],
-                               alertmanager=netloc(stack["alertmanager_url"])).render()
+                               alertmanager=netloc(stack["alertmanager_url"]),
+                               drill="gameday:9095").render()
     for key in ("global", "scrape_configs", "alerting"):
         assert ours[key] == gameday[key], key
     assert ours["rule_files"] == ["/etc/prometheus/rules/*.rules.yml"]

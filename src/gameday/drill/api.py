@@ -3,6 +3,8 @@
     GET  /incident              what the responder may know now (pages, alerts, hints shown)
     POST /incident/<action>     ack | note | mitigate | escalate | resolve | diagnose | role | hint
     POST /alerts                Alertmanager's webhook (--prometheus)
+    GET  /metrics               gameday_drill_events_total{kind}: the responders' side of
+                                the timeline, for Prometheus and Grafana annotations
 
 ``gameday incident ...`` is the client; it finds the URL in ``<run>/drill.json``. Bodies are
 JSON objects; answers are JSON with ``ok`` and a ``message`` or the data asked for.
@@ -28,6 +30,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     handle_action: Handler
     handle_alerts: Callable[[dict], tuple[int, dict]]
     alerts_need_token: bool = False
+    render_metrics: Callable[[], str] = staticmethod(lambda: "")
 
     def log_message(self, format: str, *args) -> None:
         pass
@@ -70,6 +73,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path.rstrip("/")
         if path == "/healthz":
             self._reply(200, {"ok": True})
+        elif path == "/metrics":  # the drill's events for Prometheus (Grafana annotations)
+            data = self.render_metrics().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
         elif path == "/incident":
             if self._authorized():
                 self._reply(*self.handle_action("status", {}))
@@ -102,12 +112,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
 class IncidentServer:
     def __init__(self, token: str | Callable[[], str], handle_action: Handler,
                  handle_alerts: Callable[[dict], tuple[int, dict]],
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 host: str = "127.0.0.1", port: int = 0,
+                 render_metrics: Callable[[], str] | None = None) -> None:
         read_token = token if callable(token) else (lambda: token)
         handler = type("Handler", (_RequestHandler,), {
             "token": staticmethod(read_token), "handle_action": staticmethod(handle_action),
             "handle_alerts": staticmethod(handle_alerts),
-            "alerts_need_token": host not in ("127.0.0.1", "localhost", "::1")})
+            "alerts_need_token": host not in ("127.0.0.1", "localhost", "::1"),
+            **({"render_metrics": staticmethod(render_metrics)} if render_metrics else {})})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="incident-api",

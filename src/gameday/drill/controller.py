@@ -19,6 +19,7 @@ from pathlib import Path
 
 from gameday.drill.alerts import AlertBook, burn_rate_reader, poll_alerts
 from gameday.drill.api import IncidentServer
+from gameday.drill.eventmetrics import EventCounts
 from gameday.drill.experiment import ExperimentProcess
 from gameday.drill.incident import Incident
 from gameday.drill.scenario import Scenario
@@ -62,6 +63,7 @@ class Drill:
         self.home = home
         self.view = view  # gameday.drill.live.DrillView, or None
         self.stack = None  # gameday.drill.stacks.DrillStack
+        self.event_counts = EventCounts()
         self.run_path: Path | None = None
         self.load = None
         self.experiment: ExperimentProcess | None = None
@@ -79,6 +81,7 @@ class Drill:
     def emit(self, kind: str, **fields) -> dict:
         fields = {k: v for k, v in fields.items() if v is not None}
         event = append_event(self.run_path, kind, **fields)
+        self.event_counts.count(event)
         if kind in ("page", "ticket") and self.incident is not None:
             self.incident.paged(fields)
         if self.view is not None:
@@ -135,7 +138,7 @@ class Drill:
         # The incident API first: Alertmanager (--prometheus) is told its webhook URL.
         host, port = self.opt.webhook_listen or ("127.0.0.1", 0)
         self.server = IncidentServer(self._token, self._act, self._on_webhook, host=host,
-                                     port=port).start()
+                                     port=port, render_metrics=self.event_counts.render).start()
         self.stack = open_stack(self.opt, self.scenario, f"{self.server.url}/alerts",
                                 self.home)
         self.run_path, state = self.stack.run_path, self.stack.state

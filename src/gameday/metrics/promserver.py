@@ -27,6 +27,7 @@ class PrometheusConfig:
     scrape_interval: str = "1s"
     evaluation_interval: str = "1s"
     alertmanager: str | None = None  # host:port
+    drill: str | None = None  # host:port of a drill controller: its /metrics (drill events)
 
     def render(self) -> dict:
         jobs = []
@@ -37,6 +38,9 @@ class PrometheusConfig:
                       for i, u in enumerate(urls)]
             jobs.append({"job_name": service, "metrics_path": "/metrics",
                          "static_configs": static})
+        if self.drill:
+            jobs.append({"job_name": "gameday-drill", "metrics_path": "/metrics",
+                         "static_configs": [{"targets": [self.drill]}]})
         config = {
             "global": {"scrape_interval": self.scrape_interval,
                        "evaluation_interval": self.evaluation_interval},

@@ -68,7 +68,11 @@ class Observers:
         port = self.settings.prometheus_port or free_port()
         config = PrometheusConfig(targets=targets, rule_files=rule_files(self.rules_dir))
         if self.settings.alert_webhook:
+            from urllib.parse import urlsplit
+
             config.alertmanager = self._launch_alertmanager()
+            # the webhook is the drill controller's: it also serves the drill's events
+            config.drill = urlsplit(self.settings.alert_webhook).netloc
         self.prometheus = PrometheusServer(config, self.run_path / "prometheus", port,
                                            preexec_fn=_die_with_parent(os.getpid()))
         self.prometheus.launch()
