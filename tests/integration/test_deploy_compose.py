@@ -576,14 +576,16 @@ def test_the_compose_configs_page_the_webhook_when_the_gateway_burns_its_budget(
             api = prom.wait_ready()
             wait_for_alertmanager(prom, until=time.time() + 30)
             deadline = time.monotonic() + 30
-            while True:  # every replica scraped, labelled as the compose config says
+            while True:  # every replica scraped, labelled as the compose config says,
+                # and the drill controller's events (job gameday-drill, no replica label)
                 targets = api.targets()
-                if len(targets) == 5 and all(t["health"] == "up" for t in targets):
+                if len(targets) == 6 and all(t["health"] == "up" for t in targets):
                     break
                 assert time.monotonic() < deadline, [(t["labels"], t["health"])
                                                      for t in targets]
                 time.sleep(0.5)
-            assert sorted((t["labels"]["job"], t["labels"]["replica"]) for t in targets) == [
+            assert sorted((t["labels"]["job"], t["labels"].get("replica")) for t in targets
+                          if t["labels"]["job"] != "gameday-drill") == [
                 ("classifier", "0"), ("classifier", "1"), ("features", "0"),
                 ("gateway", "0"), ("llm", "0")]
             assert not [n for n in inbox.notices if n.firing]  # nothing burns yet
