@@ -78,6 +78,7 @@ def validate_fault(service: str, fault_type: str, params: dict) -> None:
     from pydantic import ValidationError as PydanticValidationError
 
     from gameday.faults.catalog import SERVICE_TYPES, types_for
+    from gameday.faults.store import format_pydantic_error
 
     if service not in SERVICE_TYPES:
         return
@@ -87,11 +88,9 @@ def validate_fault(service: str, fault_type: str, params: dict) -> None:
                               f"{', '.join(known)}")
     try:
         known[fault_type].model_validate(params)
-    except PydanticValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "?"
-        raise ValidationError(f"--param: fault {fault_type!r} params: field {field!r}: "
-                              f"{first['msg']}, got {first.get('input')!r}") from None
+    except PydanticValidationError as err:  # worded as the services word it
+        raise ValidationError(format_pydantic_error(f"--param: fault {fault_type!r} params",
+                                                    err)) from None
 
 
 @app.command("list")
