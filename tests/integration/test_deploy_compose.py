@@ -38,6 +38,7 @@ from gameday.metrics.alertmanager import GROUP_BY, AlertmanagerConfig, Alertmana
 from gameday.metrics.promserver import PrometheusConfig, PrometheusServer
 from gameday.metrics.webhook import AlertNotice, WebhookReceiver, parse_webhook
 from tests.conftest import IN_CI, require_binary
+from tests.integration.test_alertmanager import Inbox as AlertmanagerInbox
 from tests.integration.test_alertmanager import notification_metrics, wait_for_alertmanager
 from tests.procs import ROOT, free_port
 
@@ -498,15 +499,8 @@ def adapt_addresses(config: dict, addresses: dict[str, str]) -> dict:
     return out
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.notices: list[AlertNotice] = []
-        self.cond = threading.Condition()
-
-    def __call__(self, notices: list[AlertNotice]) -> None:
-        with self.cond:
-            self.notices.extend(notices)
-            self.cond.notify_all()
+class Inbox(AlertmanagerInbox):
+    """test_alertmanager's inbox, fed as the drill controller's webhook handler."""
 
     def on_webhook(self, body: dict) -> tuple[int, dict]:
         """The drill controller's webhook handler, as IncidentServer calls it."""
