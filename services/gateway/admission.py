@@ -1,6 +1,9 @@
 """Admission control: a cap on requests in flight, and client-side adaptive throttling.
 
-Beyond ``max_in_flight`` the gateway sheds with 429 (or 503) and a Retry-After header.
+Beyond ``max_in_flight`` (or, with ``adaptive_limit`` on, beyond the adaptive limit of
+services/gateway/limiter.py on /v1/classify) the gateway sheds with 429 (or 503) and a
+Retry-After header; services/gateway/shedding.py applies it before routing.
+
 Adaptive throttling (SRE book, "Handling Overload") rejects a call to an upstream locally
 with probability ``max(0, (requests - K * accepts) / (requests + 1))``, where requests and
 accepts are counted over a sliding window; it is off unless the lever is turned on.
@@ -11,17 +14,18 @@ from __future__ import annotations
 import random
 import time
 
-from fastapi.responses import JSONResponse
-
+from services.gateway.limiter import AdaptiveLimit
 from services.gateway.policy import AdmissionPolicy
 from services.gateway.window import Clock, SlidingWindow
 
 
 class Admission:
-    """Counts requests in flight; ``try_enter`` refuses beyond the cap."""
+    """Counts requests in flight; ``try_enter`` refuses beyond the cap. ``limit`` is the
+    adaptive limit, used on /v1/classify when the policy turns it on."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = time.perf_counter) -> None:
         self.in_flight = 0
+        self.limit = AdaptiveLimit(clock)
 
     def try_enter(self, policy: AdmissionPolicy) -> bool:
         if self.in_flight >= policy.max_in_flight:
@@ -32,14 +36,9 @@ class Admission:
     def leave(self) -> None:
         self.in_flight = max(0, self.in_flight - 1)
 
-
-def shed_response(policy: AdmissionPolicy, reason: str) -> JSONResponse:
-    """The answer to a request the gateway will not serve now."""
-    return JSONResponse(
-        status_code=policy.shed_status,
-        content={"detail": f"gateway overloaded ({reason}), retry later", "reason": reason},
-        headers={"Retry-After": str(policy.retry_after_s)},
-    )
+    def current_limit(self, policy: AdmissionPolicy) -> int:
+        """The cap on /v1/classify requests in flight as it applies now."""
+        return self.limit.current(policy) if policy.adaptive_limit else policy.max_in_flight
 
 
 def throttle_probability(requests: float, accepts: float, k: float) -> float:

@@ -1,4 +1,4 @@
-"""Wiring of the gateway app: faults, telemetry, state, routers. Nothing else."""
+"""Wiring of the gateway app: faults, telemetry, shedding, state, routers. Nothing else."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware import Middleware
 from prometheus_client import CollectorRegistry
 
 from gameday.faults import install_faults
@@ -15,6 +16,7 @@ from services.gateway import routes_classify, routes_generate, routes_health
 from services.gateway.admin import build_admin_router
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.settings import Settings
+from services.gateway.shedding import SheddingMiddleware
 from services.gateway.state import Gateway
 
 
@@ -39,6 +41,8 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
     app.state.gateway = gateway
     install_faults(app, service="gateway")
     install_telemetry(app, service="gateway", registry=registry)
+    # Innermost, inside telemetry: shed requests are counted like any other answer.
+    app.user_middleware.append(Middleware(SheddingMiddleware, gateway=gateway))
     app.include_router(routes_health.router)
     app.include_router(routes_classify.router)
     app.include_router(routes_generate.router)

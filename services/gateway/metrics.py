@@ -14,7 +14,7 @@ from services.gateway.breaker import STATE_VALUES
 
 UPSTREAMS = ("features", "classifier", "llm")
 OUTCOMES = ("success", "error", "timeout", "connect_error", "rejected")
-SHED_REASONS = ("max_in_flight", "adaptive_throttle")
+SHED_REASONS = ("max_in_flight", "adaptive_limit", "adaptive_throttle")
 FALLBACK_KINDS = ("default_features", "cached_answer", "most_frequent_class")
 # Who answered a classify request that got a 200: the live model (possibly on default or
 # stale features), the cache of earlier answers, or a most-frequent-class guess.
@@ -54,6 +54,11 @@ class GatewayMetrics:
             "gateway_shed_requests",
             "Requests shed by the gateway's own overload protection, by reason.",
             ["reason"], registry=registry)
+        self.concurrency_limit = Gauge(
+            "gateway_concurrency_limit",
+            "Requests in flight the gateway admits on /v1/classify now: the adaptive limit "
+            "when admission.adaptive_limit is on, else admission.max_in_flight.",
+            registry=registry)
         self.classify_answers = Counter(
             "gateway_classify_answers",
             "Classify requests answered (200), by who answered: model, model_degraded "

@@ -70,11 +70,26 @@ class BreakerPolicy(Section):
 
 
 class AdmissionPolicy(Section):
-    """Load shedding at the gateway and client-side adaptive throttling of upstreams."""
+    """Load shedding at the gateway and client-side adaptive throttling of upstreams.
+
+    ``adaptive_limit``: an AIMD concurrency limit on /v1/classify that follows the latency
+    of admitted requests (services/gateway/limiter.py); ``max_in_flight`` stays the hard
+    ceiling over /v1/classify and /v1/generate. Off by default: the shipped gateway keeps a
+    fixed cap, which drills lower by hand.
+    """
 
     max_in_flight: int = Field(256, ge=1, le=100_000)
     shed_status: Literal[429, 503] = 429
     retry_after_s: int = Field(1, ge=0, le=3600)
+    adaptive_limit: bool = False
+    limit_target_latency_s: float = Field(
+        0.1, gt=0, le=60,
+        description="Target for the 90th percentile of admitted classify latency; below the "
+                    "SLO threshold (0.3 s), above the latency of an unloaded request.")
+    limit_min: int = Field(2, ge=1, le=100_000,
+                           description="The adaptive limit never goes below this.")
+    limit_window_s: float = Field(0.25, ge=0.01, le=60,
+                                  description="How often the adaptive limit is adjusted.")
     adaptive_throttling: bool = False
     throttle_k: float = Field(2.0, ge=1, le=10)
     throttle_window_s: float = Field(60.0, ge=1, le=3600)

@@ -7,7 +7,6 @@ from fastapi.responses import JSONResponse
 
 from gameday.telemetry import REQUEST_ID_HEADER, request_id_var
 from services.common.errors import UNREADABLE_BODY
-from services.gateway.admission import shed_response
 from services.gateway.classify import InvalidRequest, Unavailable, UnknownEntity, run_classify
 from services.gateway.metrics import answer_kind
 from services.gateway.responses import unavailable_response
@@ -33,11 +32,9 @@ def forward_headers() -> dict:
                502: {"model": ErrorBody}, 503: {"model": ErrorBody}, 504: {"model": ErrorBody}},
 )
 async def classify(body: ClassifyRequest, request: Request):
+    # Admitted already: services/gateway/shedding.py sheds before routing and parsing.
     gw: Gateway = request.app.state.gateway
     admission = gw.policy.admission
-    if not gw.admission.try_enter(admission):
-        gw.metrics.shed.labels("max_in_flight").inc()
-        return shed_response(admission, "max_in_flight")
     try:
         prediction, reasons = await run_classify(gw, body.entity_id, body.label,
                                                  forward_headers())
@@ -51,8 +48,6 @@ async def classify(body: ClassifyRequest, request: Request):
                                      "upstream": "classifier"})
     except Unavailable as err:
         return unavailable_response(err.failure, admission)
-    finally:
-        gw.admission.leave()
     gw.metrics.classify_answers.labels(answer_kind(reasons)).inc()
     return {
         "entity_id": body.entity_id,

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from services.common.errors import UNREADABLE_BODY
-from services.gateway.admission import shed_response
 from services.gateway.calls import UpstreamFailure
 from services.gateway.generate import (
     ProxyStreamingResponse,
@@ -33,24 +32,17 @@ router = APIRouter(tags=["inference"])
                504: {"model": ErrorBody, "description": "no first token in time"}},
 )
 async def generate(body: GenerateRequest, request: Request):
+    # Admitted already (services/gateway/shedding.py): the request leaves admission when
+    # this ASGI call returns, that is when the proxied stream has ended.
     gw: Gateway = request.app.state.gateway
     policy = gw.policy
-    if not gw.admission.try_enter(policy.admission):
-        gw.metrics.shed.labels("max_in_flight").inc()
-        return shed_response(policy.admission, "max_in_flight")
-    handed_over = False
     try:
         opened = await open_generation(gw, policy, upstream_body(body.model_dump()),
                                        forward_headers())
-        if isinstance(opened, Refused):
-            return Response(opened.body, status_code=opened.status, media_type=opened.media_type)
-        handed_over = True
-        return ProxyStreamingResponse(
-            opened.chunks(), on_close=[opened.aclose, gw.admission.leave],
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     except UpstreamFailure as failure:
         return unavailable_response(failure, policy.admission)
-    finally:
-        if not handed_over:
-            gw.admission.leave()
+    if isinstance(opened, Refused):
+        return Response(opened.body, status_code=opened.status, media_type=opened.media_type)
+    return ProxyStreamingResponse(
+        opened.chunks(), on_close=[opened.aclose], media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -33,6 +33,8 @@ class Gateway:
         self.start_policy = settings.policy()
         self.policy: Policy = self.start_policy
         self.admission = Admission()
+        metrics.concurrency_limit.set_function(
+            lambda: self.admission.current_limit(self.policy.admission))
         self.fallbacks = Fallbacks(clock)
         self.started_at: float | None = None
         rng = rng or random.Random()

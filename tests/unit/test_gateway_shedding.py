@@ -1,0 +1,160 @@
+"""Shedding before routing: refused requests are not parsed, are counted under their route,
+and every admitted request gives its slot back, whatever its end."""
+
+import asyncio
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+
+from tests.integration.fake_upstreams import (
+    CLASSIFIER_A,
+    CLASSIFIER_B,
+    LLM_URL,
+    gateway_app,
+    in_process_fakes,
+)
+from tests.procs import TEST_TOKEN
+
+AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
+
+
+def http_count(registry, route, code):
+    return registry.get_sample_value(
+        "http_requests_total",
+        {"service": "gateway", "route": route, "method": "POST", "code": str(code)}) or 0
+
+
+def shed_count(registry, reason):
+    return registry.get_sample_value("gateway_shed_requests_total", {"reason": reason})
+
+
+async def with_one_slow_request(monkeypatch, bodies, admission=None, path="/v1/classify"):
+    """One slow classify request holds the only slot while ``bodies`` are posted to
+    ``path``; returns their answers, the gateway and the registry."""
+    monkeypatch.setenv("GAMEDAY_ADMIN_TOKEN", TEST_TOKEN)
+    fakes = in_process_fakes()
+    for url in (CLASSIFIER_A, CLASSIFIER_B):
+        fakes[url].state.control.delay_s = 0.3
+    registry = CollectorRegistry()
+    app = gateway_app(fakes, registry, admission={"max_in_flight": 1, **(admission or {})})
+    gw = app.state.gateway
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            first = asyncio.create_task(client.post("/v1/classify", json={"entity_id": "e0001"}))
+            await asyncio.sleep(0.1)
+            answers = [await client.post(path, content=body,
+                                         headers={"content-type": "application/json",
+                                                  "x-request-id": f"shed-{i}"})
+                       for i, body in enumerate(bodies)]
+            assert (await first).status_code == 200
+    return answers, gw, registry
+
+
+@pytest.mark.parametrize("path", ["/v1/classify", "/v1/generate"])
+def test_a_request_over_the_limit_is_shed_before_its_body_is_read(monkeypatch, path):
+    bodies = [b"{not json", b'{"entity_id": 12}', b'{"entity_id": "e0002"}']
+    answers, gw, registry = asyncio.run(with_one_slow_request(monkeypatch, bodies, path=path))
+    for i, r in enumerate(answers):
+        assert r.status_code == 429, r.text  # not 400/422: the body was never parsed
+        assert r.headers["retry-after"] == "1"
+        assert r.headers["content-type"] == "application/json"
+        assert r.headers["x-request-id"] == f"shed-{i}"
+        assert r.json() == {"detail": "gateway overloaded (max_in_flight), retry later",
+                            "reason": "max_in_flight"}
+    assert http_count(registry, path, 429) == 3
+    assert shed_count(registry, "max_in_flight") == 3
+    assert gw.admission.in_flight == 0
+
+
+def test_shed_status_and_retry_after_follow_the_policy(monkeypatch):
+    answers, _, _ = asyncio.run(with_one_slow_request(
+        monkeypatch, [b"{}"], admission={"shed_status": 503, "retry_after_s": 7}))
+    assert answers[0].status_code == 503 and answers[0].headers["retry-after"] == "7"
+
+
+def test_the_adaptive_limit_sheds_classify_with_its_own_reason(monkeypatch):
+    async def run():
+        monkeypatch.setenv("GAMEDAY_ADMIN_TOKEN", TEST_TOKEN)
+        fakes = in_process_fakes()
+        for url in (CLASSIFIER_A, CLASSIFIER_B):
+            fakes[url].state.control.delay_s = 0.3
+        registry = CollectorRegistry()
+        app = gateway_app(fakes, registry, admission={"adaptive_limit": True, "limit_min": 1})
+        gw = app.state.gateway
+        gw.admission.limit.limit = 1.0
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+                first = asyncio.create_task(client.post("/v1/classify",
+                                                        json={"entity_id": "e0001"}))
+                await asyncio.sleep(0.1)
+                second = await client.post("/v1/classify", json={"entity_id": "e0002"})
+                assert (await first).status_code == 200
+        return second, gw, registry
+
+    second, gw, registry = asyncio.run(run())
+    assert second.status_code == 429
+    assert second.json()["reason"] == "adaptive_limit"
+    assert shed_count(registry, "adaptive_limit") == 1
+    assert shed_count(registry, "max_in_flight") == 0
+    assert gw.admission.in_flight == 0 and gw.admission.limit.in_flight == 0
+
+
+@pytest.fixture
+def client(monkeypatch):
+    monkeypatch.setenv("GAMEDAY_ADMIN_TOKEN", TEST_TOKEN)
+    fakes = in_process_fakes()
+    registry = CollectorRegistry()
+    app = gateway_app(fakes, registry, admission={"max_in_flight": 1},
+                      retry={"max_attempts": 1}, fallbacks={"cached_answer": False,
+                                                            "most_frequent_class": False})
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c, fakes, app.state.gateway, registry
+
+
+def test_slots_are_given_back_after_errors(client, monkeypatch):
+    c, fakes, gw, registry = client
+    for url in (CLASSIFIER_A, CLASSIFIER_B):
+        fakes[url].state.control.status = 500
+    assert c.post("/v1/classify", json={"entity_id": "e0001"}).status_code in (502, 503)
+    assert c.post("/v1/classify", json={"nope": 1}).status_code == 422  # admitted, invalid
+    fakes[LLM_URL].state.control.status = 503
+    assert c.post("/v1/generate", json={"prompt": "hi"}).status_code == 503
+
+    async def boom(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr("services.gateway.routes_classify.run_classify", boom)
+    assert c.post("/v1/classify", json={"entity_id": "e0001"}).status_code == 500
+    assert gw.admission.in_flight == 0
+    assert http_count(registry, "/v1/classify", 429) == 0  # the cap of 1 was never hit
+
+
+def test_slots_are_given_back_when_streams_end(client):
+    c, _, gw, _ = client
+    for _ in range(3):
+        with c.stream("POST", "/v1/generate", json={"prompt": "hi", "max_tokens": 3}) as r:
+            assert r.status_code == 200
+            r.read()
+        assert gw.admission.in_flight == 0
+    assert c.post("/v1/classify", json={"entity_id": "e0001"}).status_code == 200
+
+
+def test_the_limit_in_force_is_a_gauge_and_the_levers_are_validated(client):
+    c, _, _, registry = client
+    assert registry.get_sample_value("gateway_concurrency_limit") == 1
+    r = c.patch("/admin/policy", headers=AUTH,
+                json={"admission": {"max_in_flight": 100, "adaptive_limit": True}})
+    assert r.status_code == 200 and r.json()["admission"]["adaptive_limit"] is True
+    assert registry.get_sample_value("gateway_concurrency_limit") == 20  # its start value
+    r = c.patch("/admin/policy", headers=AUTH,
+                json={"admission": {"limit_target_latency_s": 0}})
+    assert r.status_code == 422
+    assert r.json()["detail"] == ("policy: field 'admission.limit_target_latency_s': Input "
+                                  "should be greater than 0, got 0")
+    r = c.patch("/admin/policy", headers=AUTH, json={"admission": {"limit_min": "few"}})
+    assert r.status_code == 422 and "'admission.limit_min'" in r.json()["detail"]
+    assert "got 'few'" in r.json()["detail"]
