@@ -16,9 +16,11 @@ How:
 3. Open-loop load (requests sent at a fixed rate whatever the answers, as independent users
    do) at 1x, 2x, 4x the knee, for each admission mode, interleaved: ``off``
    (max_in_flight 100000, the highest the policy accepts: nothing is shed), ``default``
-   (max_in_flight 256, as shipped) and ``tuned`` (max_in_flight = the concurrency of the
-   last ramp step under the threshold: Little's law at the SLO). The mode is switched at
-   runtime with PATCH /admin/policy.
+   (max_in_flight 256, as shipped), ``tuned`` (max_in_flight = the concurrency of the
+   last ramp step under the threshold: Little's law at the SLO) and ``adaptive``
+   (admission.adaptive_limit on with its defaults, max_in_flight 256 as its ceiling: the
+   AIMD limit of services/gateway/limiter.py, nothing taken from the ramp). The mode is
+   switched at runtime with PATCH /admin/policy.
 The load generator is a separate process (aiohttp on uvloop: about half the CPU per request
 of httpx, which matters when it shares 2 cores with the stack).
 
@@ -184,12 +186,39 @@ def verdicts(rows: dict, threshold_ms: float) -> dict:
 
 # -- the run ------------------------------------------------------------------------------
 
-def set_admission(gateway: str, token: str, max_in_flight: int) -> None:
+def admission_modes(tuned: int, quick: bool) -> dict:
+    """The admission section each mode sets (PATCH /admin/policy)."""
+    modes = {"off": {"max_in_flight": OFF_MAX_IN_FLIGHT, "adaptive_limit": False},
+             "default": {"max_in_flight": DEFAULT_MAX_IN_FLIGHT, "adaptive_limit": False},
+             "tuned": {"max_in_flight": tuned, "adaptive_limit": False},
+             "adaptive": {"max_in_flight": DEFAULT_MAX_IN_FLIGHT, "adaptive_limit": True}}
+    if quick:
+        del modes["default"]
+    return modes
+
+
+def mode_label(mode: str, admission: dict) -> str:
+    """``tuned (16)``; ``adaptive (<=256)``: the cap, or the adaptive limit's ceiling."""
+    cap = admission["max_in_flight"]
+    return f"{mode} (<={cap})" if admission.get("adaptive_limit") else f"{mode} ({cap})"
+
+
+def set_admission(gateway: str, token: str, admission: dict) -> None:
     import httpx
 
-    r = httpx.patch(f"{gateway}/admin/policy", json={"admission": {"max_in_flight":
-                    max_in_flight}}, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    r = httpx.patch(f"{gateway}/admin/policy", json={"admission": admission},
+                    headers={"Authorization": f"Bearer {token}"}, timeout=10)
     r.raise_for_status()
+
+
+def concurrency_limit(gateway: str) -> float | None:
+    """The gateway's ``gateway_concurrency_limit`` gauge (the adaptive limit when on)."""
+    import httpx
+
+    for line in httpx.get(f"{gateway}/metrics", timeout=10).text.splitlines():
+        if line.startswith("gateway_concurrency_limit "):
+            return float(line.split()[1])
+    return None
 
 
 def reset_gateway(gateway: str, token: str) -> None:
@@ -256,13 +285,12 @@ def run(duration: float, ramp_s: float, quick: bool) -> dict:
         knee = find_knee(steps, threshold_ms)
         capacity = knee["knee_rps"] or max(s["rps"] for s in steps)
         tuned = tuned_in_flight(steps, threshold_ms)
-        modes = {"off": OFF_MAX_IN_FLIGHT, "default": DEFAULT_MAX_IN_FLIGHT, "tuned": tuned}
-        if quick:
-            del modes["default"]
+        modes = admission_modes(tuned, quick)
         print(f"capacity (knee of p99 at {threshold_ms:g} ms): {capacity:.0f} rps; "
               f"tuned max_in_flight {tuned}", flush=True)
         rows: dict = {m: {} for m in modes}
         lags: dict = {m: {} for m in modes}
+        limits: dict = {m: {} for m in modes}
         loads = (1, 4) if quick else LOADS
         for k, load in enumerate(loads):
             for mode in bl.rotated(list(modes), k):
@@ -271,23 +299,29 @@ def run(duration: float, ramp_s: float, quick: bool) -> dict:
                 res = run_driver(url, duration, rate=capacity * load)
                 rows[mode][load] = summarize(res["results"], duration, threshold_s)
                 lags[mode][load] = res["lag_p99_ms"]
+                limits[mode][load] = concurrency_limit(gateway)
                 r = rows[mode][load]
-                print(f"  {load}x {mode:>7}: goodput {r['goodput']:7.1f}/s, admitted p99 "
+                print(f"  {load}x {mode:>8}: goodput {r['goodput']:7.1f}/s, admitted p99 "
                       f"{r['admitted_p99_ms']:7.1f} ms, shed {r['shed_429']}, errors "
                       f"{r['errors']}, fallbacks {r['fallbacks']}, "
-                      f"generator lag p99 {res['lag_p99_ms']:.0f} ms", flush=True)
+                      f"generator lag p99 {res['lag_p99_ms']:.0f} ms, "
+                      f"limit at the end {limits[mode][load]}", flush=True)
     return {"threshold_ms": threshold_ms, "slo": slo_name, "ramp": ramp, "knee": knee,
-            "capacity_rps": capacity, "max_in_flight": modes, "rows": rows,
-            "generator_lag_p99_ms": lags, "verdicts": verdicts(rows, threshold_ms),
-            "duration_s": duration}
+            "capacity_rps": capacity, "admission": modes,
+            "max_in_flight": {m: a["max_in_flight"] for m, a in modes.items()},
+            "rows": rows, "generator_lag_p99_ms": lags, "limit_at_end": limits,
+            "verdicts": verdicts(rows, threshold_ms), "duration_s": duration}
 
 
 def report(res: dict) -> str:
     rows = []
+    # Results from before the adaptive mode have only max_in_flight per mode.
+    admission = res.get("admission") or {m: {"max_in_flight": cap}
+                                         for m, cap in res["max_in_flight"].items()}
     for mode, by_load in res["rows"].items():
         peak = max(r["goodput"] for r in by_load.values())
         for load, r in sorted(by_load.items(), key=lambda kv: int(kv[0])):
-            rows.append([f"{mode} ({res['max_in_flight'][mode]})", f"{load}x",
+            rows.append([mode_label(mode, admission[mode]), f"{load}x",
                          r["rps"], r["goodput"], bl.pct(bl.ratio(r["goodput"], peak), 0),
                          r["admitted_p99_ms"], r["shed_429"], r["fallbacks"], r["errors"]])
     text = bl.markdown_table(["admission (max_in_flight)", "load", "sent/s", "goodput/s",
@@ -307,7 +341,8 @@ def report(res: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true",
-                        help="a smoke run: ramp 1 and 8 users, 1.5 s runs, 1x and 4x, off/tuned")
+                        help="a smoke run: ramp 1 and 8 users, 1.5 s runs, 1x and 4x, "
+                             "off/tuned/adaptive")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per load run")
     parser.add_argument("--ramp-step", type=float, default=3.0, help="seconds per ramp step")
     parser.add_argument("--drive", help=argparse.SUPPRESS)

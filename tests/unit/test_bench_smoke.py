@@ -127,6 +127,16 @@ def test_overload_statistics():
     text = m.report({"rows": rows, "max_in_flight": {"tuned": 8, "off": 100000},
                      "verdicts": v, "threshold_ms": 300.0})
     assert "tuned (8)" in text and "collapse shown" in text and "MISSED" not in text
+    modes = m.admission_modes(16, quick=False)
+    assert list(modes) == ["off", "default", "tuned", "adaptive"]
+    assert modes["adaptive"] == {"max_in_flight": 256, "adaptive_limit": True}
+    assert modes["tuned"]["max_in_flight"] == 16 and not modes["tuned"]["adaptive_limit"]
+    assert "default" not in m.admission_modes(16, quick=True)
+    rows["adaptive"] = rows.pop("tuned")
+    v = m.verdicts(rows, 300.0)
+    text = m.report({"rows": rows, "admission": modes, "max_in_flight": {},
+                     "verdicts": v, "threshold_ms": 300.0})
+    assert "| adaptive (<=256) | 4x |" in text and "adaptive: goodput at 4x = 90%" in text
 
 
 def test_footprint_summary():
