@@ -14,8 +14,6 @@ FastAPI. Variants:
 - faults          + ``install_faults`` (no fault active)
 - gameday         + ``install_faults`` + ``install_telemetry`` (what every service runs)
 - instrumentator  + prometheus-fastapi-instrumentator's defaults (instrument + expose)
-- proposed        gameday with its four layers fused into one (bench/proposed_middleware.py:
-                  a proposed fix for the owners of src/gameday, measured, not shipped)
 
 The /v1/predict apps are the real classifier (runtime, batcher, simulated accelerator,
 cold start set to 0); only the middleware differs. Needs wrk (skips with a message if
@@ -35,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as bl  # noqa: E402
 
-VARIANTS = ["bare", "faults", "gameday", "instrumentator", "proposed"]
+VARIANTS = ["bare", "faults", "gameday", "instrumentator"]
 ENDPOINTS = {
     # name: (path, method, body, wrk connections, target max loss of gameday)
     "trivial": ("/v1/items/7", "GET", None, 32, 0.10),
@@ -57,9 +55,9 @@ def add_middleware(app, variant: str, service: str):
     from gameday.telemetry import install_telemetry
 
     store = None
-    if variant in ("faults", "gameday", "proposed"):
+    if variant in ("faults", "gameday"):
         store = install_faults(app, service=service, token=TOKEN)
-    if variant in ("gameday", "proposed"):
+    if variant == "gameday":
         install_telemetry(app, service=service, registry=CollectorRegistry())
     if variant == "instrumentator":
         from prometheus_fastapi_instrumentator import Instrumentator
@@ -81,9 +79,6 @@ def trivial_app(variant: str):
     def item(item_id: int) -> dict:
         return {"item_id": item_id}
 
-    if variant == "proposed":  # once every route is in (it moves the admin routes last)
-        from proposed_middleware import fuse
-        fuse(app)
     return app
 
 
@@ -100,13 +95,9 @@ def predict_app(variant: str):
     from services.classifier.settings import Settings
 
     settings = Settings(load_time_s=0.0)
-    if variant in ("gameday", "proposed"):  # exactly the service's own factory
+    if variant == "gameday":  # exactly the service's own factory
         from services.classifier.app import create_app
-        app = create_app(settings)
-        if variant == "proposed":
-            from proposed_middleware import fuse
-            fuse(app)
-        return app
+        return create_app(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -15,13 +15,12 @@ import os
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.middleware import Middleware
 
 from gameday.faults.admin import build_admin_router
 from gameday.faults.auth import load_token, make_token_check
 from gameday.faults.catalog import types_for
 from gameday.faults.effects import ProcessEffects
-from gameday.faults.middleware import FaultMiddleware, TransportCapture
+from gameday.faults.middleware import FaultMiddleware
 from gameday.faults.model import Fault, FaultSpec
 from gameday.faults.store import FaultStore
 
@@ -60,13 +59,20 @@ def install_faults(
     require_token = make_token_check(load_token(token))
     effects = ProcessEffects(store)
 
-    # Innermost user middleware: runs after metrics, so injected failures are visible symptoms.
-    app.user_middleware.append(Middleware(FaultMiddleware, store=store))
     admin = build_admin_router(store, require_token)
     app.include_router(admin)
 
     build = app.build_middleware_stack
-    app.build_middleware_stack = lambda: TransportCapture(build())
+
+    def build_with_faults():
+        # With telemetry (installed before or after), its layer applies the faults inside
+        # its metrics, so injected failures are visible symptoms; alone, wrap the app.
+        stack = build()
+        if getattr(app.state, "http_metrics", None) is not None:
+            return stack
+        return FaultMiddleware(stack, store)
+
+    app.build_middleware_stack = build_with_faults
 
     inner_lifespan = app.router.lifespan_context
 

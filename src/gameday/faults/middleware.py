@@ -1,7 +1,8 @@
 """ASGI middleware applying request faults: latency, error, abort, hang, crash-on-request.
 
-It sits inside the HTTP metrics middleware, so what it does shows up as symptoms (slow
-answers, 5xx) and never as a fault metric.
+With telemetry installed, the HTTP telemetry layer (gameday.telemetry.middleware) calls it
+while a fault is on, inside its metrics, so what it does shows up as symptoms (slow answers,
+5xx) and never as a fault metric. Alone, it wraps the whole app itself.
 """
 
 from __future__ import annotations
@@ -19,18 +20,13 @@ log = logging.getLogger("gameday.faults")
 TRANSPORT_KEY = "gameday.transport"
 
 
-class TransportCapture:
-    """Outermost wrapper that remembers the server's transport so 'abort' can drop it."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        owner = getattr(send, "__self__", None)
-        transport = getattr(owner, "transport", None)
-        if transport is not None:
-            scope[TRANSPORT_KEY] = (owner, transport)
-        await self.app(scope, receive, send)
+def capture_transport(scope, send) -> None:
+    """Remember the server's transport (the owner of uvicorn's own ``send``) so that 'abort'
+    can drop the connection; only the outermost layer sees that ``send``."""
+    owner = getattr(send, "__self__", None)
+    transport = getattr(owner, "transport", None)
+    if transport is not None:
+        scope[TRANSPORT_KEY] = (owner, transport)
 
 
 class FaultMiddleware:
@@ -41,6 +37,11 @@ class FaultMiddleware:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"].startswith(UNCOUNTED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        if TRANSPORT_KEY not in scope:
+            capture_transport(scope, send)
+        if not self.store.has_faults:
             await self.app(scope, receive, send)
             return
         path = scope["path"]

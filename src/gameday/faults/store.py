@@ -80,6 +80,11 @@ class FaultStore:
         return n
 
     # -- reads ------------------------------------------------------------------------
+    @property
+    def has_faults(self) -> bool:
+        """Any fault held, expired or not: the one check a request pays when none is on."""
+        return bool(self._faults)
+
     def prune(self, now: float | None = None) -> list[Fault]:
         """Drop expired faults and return them."""
         now = time.time() if now is None else now

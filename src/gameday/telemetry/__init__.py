@@ -17,13 +17,9 @@ from prometheus_client import (
     generate_latest,
 )
 
-from gameday.telemetry.logs import (
-    REQUEST_ID_HEADER,
-    RequestIdMiddleware,
-    configure_logging,
-    request_id_var,
-)
-from gameday.telemetry.metrics import HttpMetrics, HttpMetricsMiddleware
+from gameday.telemetry.logs import REQUEST_ID_HEADER, configure_logging, request_id_var
+from gameday.telemetry.metrics import HttpMetrics
+from gameday.telemetry.middleware import HttpTelemetryMiddleware
 
 __all__ = [
     "REQUEST_ID_HEADER",
@@ -35,12 +31,22 @@ __all__ = [
 
 
 def install_telemetry(app: FastAPI, service: str, registry: CollectorRegistry) -> HttpMetrics:
-    """Add request-id and HTTP-metrics middleware and a /metrics route to ``app``."""
+    """Wrap ``app`` in the request-id + HTTP-metrics layer and add a /metrics route.
+
+    The layer wraps the whole middleware stack (outside Starlette's error middleware) and,
+    when ``install_faults`` was called too (before or after), also applies the faults.
+    """
     # ``*_created`` samples double the series count and no SLO or dashboard reads them.
     disable_created_metrics()
     metrics = HttpMetrics(service, registry)
-    app.add_middleware(HttpMetricsMiddleware, metrics=metrics, routes=app.router.routes)
-    app.add_middleware(RequestIdMiddleware)
+    build = app.build_middleware_stack
+
+    def build_with_telemetry():
+        # At the first request or lifespan: every route is in, and so is any fault store.
+        return HttpTelemetryMiddleware(build(), metrics=metrics, routes=app.router.routes,
+                                       faults=getattr(app.state, "faults", None))
+
+    app.build_middleware_stack = build_with_telemetry
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

@@ -1,7 +1,8 @@
 """JSON logs, one object per line, carrying the request id of the request being served.
 
 The request id comes from the ``X-Request-ID`` header (the gateway forwards it to every
-upstream) or is generated; it is echoed in the response header.
+upstream) or is generated; it is echoed in the response header
+(gameday.telemetry.middleware binds it for the duration of a request).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import json
 import logging
 import sys
 import time
-import uuid
 
 REQUEST_ID_HEADER = "x-request-id"
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -62,38 +62,3 @@ def configure_logging(service: str, replica: str | None = None, level: str = "IN
         lg.propagate = True
     # Access lines carry the path only, never headers, so tokens never reach the logs.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex[:16]
-
-
-class RequestIdMiddleware:
-    """Binds the request id for the duration of a request and echoes it back."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        rid = None
-        for key, value in scope.get("headers", []):
-            if key == REQUEST_ID_HEADER.encode():
-                rid = value.decode("latin-1")[:64]
-                break
-        rid = rid or new_request_id()
-        token = request_id_var.set(rid)
-
-        async def send_wrapper(message):
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((REQUEST_ID_HEADER.encode(), rid.encode("latin-1")))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            request_id_var.reset(token)
