@@ -164,22 +164,34 @@ def require_wrk(script: str) -> bool:
 
 
 def run_wrk(url: str, connections: int, duration_s: float, script: str,
-            threads: int = 1, timeout_s: float = 5.0) -> dict:
-    """One wrk run at fixed concurrency; parsed summary."""
+            threads: int = 1, timeout_s: float = 5.0, cpus: set[int] | None = None) -> dict:
+    """One wrk run at fixed concurrency; parsed summary. ``cpus``: pin wrk to these."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
         lua = f.name
     try:
         cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration_s:g}s",
                "--timeout", f"{timeout_s:g}s", "-s", lua, url]
+        pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
         out = subprocess.run(cmd, capture_output=True, text=True, check=True,
-                             timeout=duration_s + 30)
+                             timeout=duration_s + 30, preexec_fn=pin)
         return parse_wrk(out.stdout)
     finally:
         os.unlink(lua)
 
 
 # -- processes ----------------------------------------------------------------------------
+
+def split_cpus() -> tuple[set[int], set[int]] | None:
+    """(load generator's CPUs, server's CPUs): one half each, or None on a single CPU.
+    Pinning each side keeps the scheduler from moving them onto one core mid-run, the main
+    noise of a side-by-side run on a small shared machine."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    half = len(cpus) // 2
+    return set(cpus[:half]), set(cpus[half:])
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -188,3 +188,12 @@ def test_drill_phases():
     text = m.report([{"wall_s": 65.0, "returncode": 0, "drill_verdict": "pass",
                       "phases": m.phases(events, 5.0, 70.0)}])
     assert "ratio to the 180 s target 0.36: met" in text
+
+
+def test_http_overhead_cheaper_weighs_cpu_and_throughput():
+    m = load("bench_http_overhead")
+    s = {"loss": {"gameday": -0.007, "instrumentator": -0.008}, "beats_instrumentator": False,
+         "cpu_ratio": {"gameday": 1.09, "instrumentator": 1.20}}
+    assert m.cheaper(s)  # throughput tied (accelerator-bound), CPU lower
+    assert not m.cheaper({**s, "cpu_ratio": {"gameday": 1.25, "instrumentator": 1.20}})
+    assert not m.cheaper({**s, "loss": {"gameday": 0.10, "instrumentator": 0.02}})
