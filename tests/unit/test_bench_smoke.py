@@ -197,3 +197,24 @@ def test_http_overhead_cheaper_weighs_cpu_and_throughput():
     assert m.cheaper(s)  # throughput tied (accelerator-bound), CPU lower
     assert not m.cheaper({**s, "cpu_ratio": {"gameday": 1.25, "instrumentator": 1.20}})
     assert not m.cheaper({**s, "loss": {"gameday": 0.10, "instrumentator": 0.02}})
+
+
+def test_overload_rounds_give_medians_and_a_median_share():
+    m = load("bench_overload")
+    row = {"goodput": 0.0, "admitted_p99_ms": 100.0, "rps": 1, "shed_429": 0,
+           "fallbacks": 0, "errors": 0}
+
+    def rnd(g1, g4, p99):
+        return {"adaptive": {1: {**row, "goodput": g1},
+                             4: {**row, "goodput": g4, "admitted_p99_ms": p99}}}
+
+    rounds = [rnd(200, 180, 150), rnd(150, 140, 400), rnd(100, 60, 200)]
+    rows = m.median_rows(rounds)
+    assert rows["adaptive"][1]["goodput"] == 150 and rows["adaptive"][4]["goodput"] == 140
+    v = m.verdicts(rows, 300.0, rounds)["adaptive"]
+    # each round's own share (0.9, 0.93, 0.6): the median, not 140/150 of the medians
+    assert v["goodput_4x_over_peak"] == pytest.approx(0.9)
+    assert v["p99_4x_ms"] == 200 and v["met"]
+    text = m.report({"rows": rows, "rounds": rounds, "max_in_flight": {"adaptive": 256},
+                     "verdicts": {"adaptive": v}, "threshold_ms": 300.0})
+    assert "(per round: 90% / 150 ms, 93% / 400 ms, 60% / 200 ms)" in text
