@@ -112,3 +112,36 @@ def test_faults_work_without_telemetry():
         fault = {"type": "error", "params": {"status": 500}, "ttl_s": 5}
         client.post("/admin/faults", json=fault, headers=AUTH)
         assert client.get("/v1/things/1").status_code == 500
+
+
+def test_the_captured_transport_is_released_after_the_request():
+    """Capturing the server's transport puts its owner (which holds the scope) in the
+    scope: a reference cycle per request unless it is released."""
+    import asyncio
+
+    from gameday.faults.middleware import TRANSPORT_KEY
+    from gameday.faults.model import FaultSpec
+
+    app, _ = make_app()
+    app.state.faults.add(FaultSpec(type="latency", route="/elsewhere/*", ttl_s=30))
+
+    class Cycle:  # what uvicorn's send is bound to
+        transport = object()
+
+        def __init__(self):
+            self.sent = []
+
+        async def send(self, message):
+            self.sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "GET", "scheme": "http", "path": "/v1/things/7",
+             "raw_path": b"/v1/things/7", "query_string": b"", "root_path": "",
+             "headers": [], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2)}
+    cycle = Cycle()
+    asyncio.run(app(scope, receive, cycle.send))
+    assert cycle.sent[0]["status"] == 200
+    assert TRANSPORT_KEY not in scope

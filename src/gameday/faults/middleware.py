@@ -20,13 +20,23 @@ log = logging.getLogger("gameday.faults")
 TRANSPORT_KEY = "gameday.transport"
 
 
-def capture_transport(scope, send) -> None:
+def capture_transport(scope, send) -> bool:
     """Remember the server's transport (the owner of uvicorn's own ``send``) so that 'abort'
-    can drop the connection; only the outermost layer sees that ``send``."""
+    can drop the connection; only the outermost layer sees that ``send``. True if captured.
+
+    The owner holds the scope, so this makes a reference cycle: whoever captures must
+    ``release_transport`` when the request is done, or every request's objects wait for the
+    cyclic garbage collector (about 5% of a trivial request's CPU, measured with wrk)."""
     owner = getattr(send, "__self__", None)
     transport = getattr(owner, "transport", None)
-    if transport is not None:
-        scope[TRANSPORT_KEY] = (owner, transport)
+    if transport is None:
+        return False
+    scope[TRANSPORT_KEY] = (owner, transport)
+    return True
+
+
+def release_transport(scope) -> None:
+    scope.pop(TRANSPORT_KEY, None)
 
 
 class FaultMiddleware:
@@ -39,11 +49,17 @@ class FaultMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(UNCOUNTED_PREFIXES):
             await self.app(scope, receive, send)
             return
-        if TRANSPORT_KEY not in scope:
-            capture_transport(scope, send)
         if not self.store.has_faults:
             await self.app(scope, receive, send)
             return
+        captured = TRANSPORT_KEY not in scope and capture_transport(scope, send)
+        try:
+            await self._apply(scope, receive, send)
+        finally:
+            if captured:
+                release_transport(scope)
+
+    async def _apply(self, scope, receive, send):
         path = scope["path"]
         hit = [f for f in self.store.list() if f.matches(path) and f.roll(self.rng)]
         if not hit:

@@ -45,13 +45,17 @@ class HttpTelemetryMiddleware:
         self.metrics = metrics
         self.routes = routes
         self.faults = faults
-        self.faulty = self.capture = None
+        self.faulty = self.capture = self.release = None
         if faults is not None:
             # Imported here: gameday.faults imports telemetry conventions at load.
-            from gameday.faults.middleware import FaultMiddleware, capture_transport
+            from gameday.faults.middleware import (
+                FaultMiddleware,
+                capture_transport,
+                release_transport,
+            )
 
             self.faulty = FaultMiddleware(app, faults)
-            self.capture = capture_transport
+            self.capture, self.release = capture_transport, release_transport
 
     async def __call__(self, scope, receive, send):
         kind = scope["type"]
@@ -60,8 +64,6 @@ class HttpTelemetryMiddleware:
                 self.metrics.preinit(self.routes)
             await self.app(scope, receive, send)
             return
-        if self.capture is not None:
-            self.capture(scope, send)
         rid = incoming_request_id(scope["headers"]) or new_request_id()
         token = request_id_var.set(rid)
         rid_header = (_HEADER, rid.encode("latin-1"))
@@ -71,7 +73,11 @@ class HttpTelemetryMiddleware:
             finally:
                 request_id_var.reset(token)
             return
-        inner = self.faulty if self.faulty is not None and self.faults.has_faults else self.app
+        inner = self.app
+        captured = False
+        if self.faulty is not None and self.faults.has_faults:
+            inner = self.faulty
+            captured = self.capture(scope, send)  # released below: it makes a cycle
         start = time.perf_counter()
         code = 499  # a connection dropped before any answer
 
@@ -93,6 +99,8 @@ class HttpTelemetryMiddleware:
         finally:
             gauge.dec()
             request_id_var.reset(token)
+            if captured:
+                self.release(scope)
             self.metrics.observe(route_template(scope, self.routes), scope["method"], code,
                                  time.perf_counter() - start)
 
