@@ -76,12 +76,22 @@ async def request_json(client: httpx.AsyncClient, method: str, url: str, *, time
                        connect_s: float, headers: dict, json: Any = None) -> tuple[int, Any]:
     """``(status, parsed JSON or None)`` for a non-5xx answer; raises UpstreamFailure."""
     timeout = httpx.Timeout(timeout_s, connect=min(connect_s, timeout_s))
+    # The call runs in its own task and is never cancelled: giving up on it (our deadline,
+    # or the client going away) only stops waiting. httpcore 1.0.9 leaks a pool slot for
+    # good when a request is cancelled while it waits for a connection under contention
+    # (encode/httpcore#1093); after an overload every call then timed out against a
+    # healthy upstream. The abandoned call ends by httpx's own timeouts (same values).
+    call = asyncio.ensure_future(client.request(method, url, json=json, headers=headers,
+                                                timeout=timeout))
     try:
         async with asyncio.timeout(timeout_s):
-            resp = await client.request(method, url, json=json, headers=headers,
-                                        timeout=timeout)
+            resp = await asyncio.shield(call)
     except (TimeoutError, httpx.TransportError) as err:
+        _abandon(call)
         raise classify_transport_error(err) from None
+    except BaseException:
+        _abandon(call)
+        raise
     failure = failure_from_response(resp)
     if failure is not None:
         raise failure
@@ -89,6 +99,17 @@ async def request_json(client: httpx.AsyncClient, method: str, url: str, *, time
         return resp.status_code, resp.json()
     except ValueError:
         return resp.status_code, None
+
+
+def _abandon(call: asyncio.Future) -> None:
+    """Let a call we stopped waiting for finish on its own; its outcome is dropped."""
+    if not call.done():
+        call.add_done_callback(_drop_outcome)
+
+
+def _drop_outcome(call: asyncio.Future) -> None:
+    if not call.cancelled():
+        call.exception()  # retrieved, so asyncio does not log it as never retrieved
 
 
 class Upstream:

@@ -1,0 +1,59 @@
+"""Upstream calls given up on (deadline or client gone) leave the connection pool usable.
+
+httpcore 1.0.9 leaks a pool slot for good when a request is cancelled while it waits for a
+connection (encode/httpcore#1093); the gateway never cancels a call, it stops waiting.
+"""
+
+import asyncio
+import contextlib
+
+import httpx
+import pytest
+
+from services.gateway.calls import UpstreamFailure, request_json
+
+
+async def serve(delay: dict):
+    async def handle(reader, writer):
+        with contextlib.suppress(Exception):
+            while True:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = await reader.read(4096)
+                    if not chunk:
+                        return
+                    head += chunk
+                await asyncio.sleep(delay["s"])
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 11\r\n\r\n{\"ok\":true}")
+                await writer.drain()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+def test_calls_given_up_under_contention_leave_the_pool_usable():
+    async def main():
+        delay = {"s": 0.3}
+        server, port = await serve(delay)
+        url = f"http://127.0.0.1:{port}/x"
+        limits = httpx.Limits(max_connections=2, max_keepalive_connections=1)
+        async with server, httpx.AsyncClient(limits=limits) as client:
+            for _ in range(5):  # bursts of calls that wait for a connection, then give up
+                calls = [asyncio.ensure_future(request_json(
+                    client, "GET", url, timeout_s=0.05, connect_s=0.05, headers={}))
+                    for _ in range(20)]
+                await asyncio.sleep(0.02)
+                for c in calls[::2]:
+                    c.cancel()  # the client went away
+                await asyncio.gather(*calls, return_exceptions=True)
+            delay["s"] = 0.0
+            await asyncio.sleep(0.5)  # the abandoned calls end by their own timeouts
+            return await request_json(client, "GET", url, timeout_s=1.0, connect_s=1.0,
+                                      headers={})
+
+    try:
+        status, body = asyncio.run(main())
+    except UpstreamFailure as failure:  # pragma: no cover - the regression
+        pytest.fail(f"the pool stayed wedged after the abandoned calls: {failure}")
+    assert (status, body) == (200, {"ok": True})
