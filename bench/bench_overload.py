@@ -239,8 +239,14 @@ def mode_label(mode: str, admission: dict) -> str:
 def set_admission(gateway: str, token: str, admission: dict) -> None:
     import httpx
 
-    r = httpx.patch(f"{gateway}/admin/policy", json={"admission": admission},
-                    headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    for attempt in range(3):  # a gateway draining a collapse's backlog answers late
+        try:
+            r = httpx.patch(f"{gateway}/admin/policy", json={"admission": admission},
+                            headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            break
+        except httpx.TimeoutException:
+            if attempt == 2:
+                raise
     r.raise_for_status()
 
 
@@ -248,7 +254,11 @@ def concurrency_limit(gateway: str) -> float | None:
     """The gateway's ``gateway_concurrency_limit`` gauge (the adaptive limit when on)."""
     import httpx
 
-    for line in httpx.get(f"{gateway}/metrics", timeout=10).text.splitlines():
+    try:  # right after a collapse the gateway may still be draining its backlog
+        text = httpx.get(f"{gateway}/metrics", timeout=30).text
+    except httpx.HTTPError:
+        return None
+    for line in text.splitlines():
         if line.startswith("gateway_concurrency_limit "):
             return float(line.split()[1])
     return None
