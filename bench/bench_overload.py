@@ -269,12 +269,17 @@ def reset_gateway(gateway: str, token: str) -> None:
     import httpx
 
     auth = {"Authorization": f"Bearer {token}"}
-    for name in ("features", "classifier"):
-        httpx.put(f"{gateway}/admin/upstreams/{name}/circuit", json={"state": "closed"},
-                  headers=auth, timeout=10)
-    for replica in range(2):
-        httpx.post(f"{gateway}/admin/upstreams/classifier/{replica}/uneject", headers=auth,
-                   timeout=10)
+    calls = [("PUT", f"{gateway}/admin/upstreams/{name}/circuit", {"state": "closed"})
+             for name in ("features", "classifier")]
+    calls += [("POST", f"{gateway}/admin/upstreams/classifier/{replica}/uneject", None)
+              for replica in range(2)]
+    for method, url, body in calls:
+        for _ in range(3):  # a gateway draining a collapse's backlog answers late
+            try:
+                httpx.request(method, url, json=body, headers=auth, timeout=30)
+                break
+            except httpx.TimeoutException:
+                continue
 
 
 def settle(gateway: str, token: str, seconds: float) -> None:
