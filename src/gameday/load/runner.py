@@ -95,9 +95,10 @@ class LoadHandle:
             time.sleep(0.2)
         return None
 
-    def stop(self, timeout: float = 15.0) -> int | None:
+    def stop(self, timeout: float = 30.0) -> int | None:
         """SIGINT (Locust writes its stats and exits; in 2.47 its SIGTERM handler does not
-        run under a shape), then SIGTERM, then SIGKILL after ``timeout``."""
+        run under a shape), then SIGTERM, then SIGKILL after ``timeout``. 30 s: on 2 cores
+        busy with an overload, a Locust took over 15 s to write its stats and exit."""
         for sig, wait_s in ((signal.SIGINT, timeout), (signal.SIGTERM, 3.0),
                             (signal.SIGKILL, 3.0)):
             if not self.running():
@@ -176,7 +177,7 @@ def find_loads(run=None) -> list[Path]:
     return sorted(p for p in base.glob("*") if (p / PID_FILE).is_file()) if base.is_dir() else []
 
 
-def stop_load(run=None, out_dir: Path | str | None = None, timeout: float = 15.0) -> list[int]:
+def stop_load(run=None, out_dir: Path | str | None = None, timeout: float = 30.0) -> list[int]:
     """Stop the Locust runs of ``run`` still going (or the one in ``out_dir``); their pids."""
     dirs = [Path(out_dir)] if out_dir else find_loads(run)
     stopped = []
