@@ -1,6 +1,6 @@
 """Run every benchmark under bench/ and print its results (see bench/README.md).
 
-    .venv/bin/python bench/run.py            # full measurement runs (about 20 minutes)
+    .venv/bin/python bench/run.py            # full measurement runs (about 25 minutes)
     .venv/bin/python bench/run.py --quick    # smoke run for CI: every bench, short
     .venv/bin/python bench/run.py --only overload,batching [--quick]
 
