@@ -123,6 +123,20 @@ class LoadHandle:
         return read_stats_json(Path(f"{self.prefix}.json"))
 
 
+def _child_setup(die_with_parent: bool):
+    """preexec_fn: SIGINT back to its default (a parent that ignores it, a test worker or a
+    background job, would pass that on, and Locust would never get the SIGINT that makes it
+    write its stats and exit); with ``die_with_parent``, the parent-death signal too."""
+    with_parent = _die_with_parent(os.getpid()) if die_with_parent else None
+
+    def setup() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if with_parent is not None:
+            with_parent()
+
+    return setup
+
+
 def start_locust(locustfile: Path, host: str, out_dir: Path, run_time_s: float,
                  extra: list[str], meta: dict, die_with_parent: bool = False) -> LoadHandle:
     """Locust headless in its own session; with ``die_with_parent`` it is killed when this
@@ -132,8 +146,7 @@ def start_locust(locustfile: Path, host: str, out_dir: Path, run_time_s: float,
     try:
         proc = subprocess.Popen(argv, cwd=locustfile.parent, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
-                                preexec_fn=_die_with_parent(os.getpid()) if die_with_parent
-                                else None)
+                                preexec_fn=_child_setup(die_with_parent))
     finally:
         log.close()
     (out_dir / PID_FILE).write_text(f"{proc.pid}\n")
