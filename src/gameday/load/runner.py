@@ -124,13 +124,15 @@ class LoadHandle:
 
 
 def _child_setup(die_with_parent: bool):
-    """preexec_fn: SIGINT back to its default (a parent that ignores it, a test worker or a
-    background job, would pass that on, and Locust would never get the SIGINT that makes it
-    write its stats and exit); with ``die_with_parent``, the parent-death signal too."""
+    """preexec_fn: SIGINT back to its default and unblocked (an ignored or blocked SIGINT is
+    inherited through fork and exec: uvloop, for one, blocks signals in threads it runs; Locust
+    would then never get the SIGINT that makes it write its stats and exit); with
+    ``die_with_parent``, the parent-death signal too."""
     with_parent = _die_with_parent(os.getpid()) if die_with_parent else None
 
     def setup() -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
         if with_parent is not None:
             with_parent()
 
