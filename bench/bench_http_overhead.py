@@ -37,7 +37,10 @@ import benchlib as bl  # noqa: E402
 VARIANTS = ["bare", "faults", "gameday", "instrumentator"]
 ENDPOINTS = {
     # name: (path, method, body, wrk connections, target max loss of gameday)
+    # a trivial handler both ways: ``def`` (FastAPI runs it in its thread pool) and
+    # ``async def`` (on the event loop: the cheaper request, so the larger relative overhead)
     "trivial": ("/v1/items/7", "GET", None, 32, 0.10),
+    "trivial-async": ("/v1/async-items/7", "GET", None, 32, 0.10),
     "predict": ("/v1/predict", "POST",
                 json.dumps({"features": [0.42, -1.3, 0.05, 2.1, -0.7, 0.9, -0.2, 1.4]}),
                 64, 0.02),
@@ -78,6 +81,10 @@ def trivial_app(variant: str):
 
     @app.get("/v1/items/{item_id}")
     def item(item_id: int) -> dict:
+        return {"item_id": item_id}
+
+    @app.get("/v1/async-items/{item_id}")
+    async def async_item(item_id: int) -> dict:
         return {"item_id": item_id}
 
     return app
@@ -128,7 +135,7 @@ def serve(variant: str, endpoint: str, port: int) -> None:
     import uvicorn
 
     logging.getLogger("services.classifier").setLevel(logging.WARNING)
-    app = trivial_app(variant) if endpoint == "trivial" else predict_app(variant)
+    app = predict_app(variant) if endpoint == "predict" else trivial_app(variant)
     uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
 
 

@@ -43,6 +43,9 @@ def install_telemetry(app: FastAPI, service: str, registry: CollectorRegistry) -
 
     def build_with_telemetry():
         # At the first request or lifespan: every route is in, and so is any fault store.
+        # /metrics goes last, so that traffic is not first tried against it.
+        routes = app.router.routes
+        routes[:] = [r for r in routes if r is not scrape] + [scrape]
         return HttpTelemetryMiddleware(build(), metrics=metrics, routes=app.router.routes,
                                        faults=getattr(app.state, "faults", None))
 
@@ -52,6 +55,7 @@ def install_telemetry(app: FastAPI, service: str, registry: CollectorRegistry) -
     def prometheus_metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    scrape = app.router.routes[-1]
     app.state.registry = registry
     app.state.http_metrics = metrics
     return metrics
