@@ -66,7 +66,42 @@ def add_middleware(app, variant: str, service: str):
     if variant == "instrumentator":
         from prometheus_fastapi_instrumentator import Instrumentator
         Instrumentator().instrument(app).expose(app)
+    if variant.startswith("spin-"):
+        add_spin_layer(app, int(variant.removeprefix("spin-")))
     return store or FaultStore(types_for(service), None)
+
+
+def spin(n: int) -> int:
+    x = 0
+    for i in range(n):
+        x += i
+    return x
+
+
+def add_spin_layer(app, n: int) -> None:
+    """Calibration (``--calibrate``): a pass-through layer that only spends ``n`` loop
+    iterations of CPU per request, no allocation, to show what a microsecond of work per
+    request costs the server under load."""
+    build = app.build_middleware_stack
+
+    def build_with_spin():
+        inner = build()
+
+        async def spinning(scope, receive, send):
+            if scope["type"] == "http":
+                spin(n)
+            await inner(scope, receive, send)
+        return spinning
+
+    app.build_middleware_stack = build_with_spin
+
+
+def spin_us(n: int) -> float:
+    """In-process cost of ``spin(n)`` in microseconds (median of 5 timeit runs)."""
+    import timeit
+
+    runs = timeit.repeat(lambda: spin(n), number=20000, repeat=5)
+    return bl.median(runs) / 20000 * 1e6
 
 
 def trivial_app(variant: str):
@@ -185,29 +220,30 @@ def table(name: str, summary: dict, rps: dict[str, list[float]]) -> str:
         "\n(loss and CPU ratio: median over rounds of each round's ratio to bare)")
 
 
-def measure(endpoint: str, rounds: int, duration: float, warmup: float) -> dict:
+def measure(endpoint: str, rounds: int, duration: float, warmup: float,
+            variants: list[str] = VARIANTS) -> dict:
     path, method, body, conns, max_loss = ENDPOINTS[endpoint]
     procs, urls = {}, {}
     try:
-        for v in VARIANTS:
+        for v in variants:
             port = bl.free_port()
             procs[v] = bl.start_python([__file__, "--serve", v, "--endpoint", endpoint,
                                         "--port", str(port)],
                                        env={"GAMEDAY_ADMIN_TOKEN": TOKEN})
             urls[v] = f"http://127.0.0.1:{port}"
-        for v in VARIANTS:
+        for v in variants:
             bl.wait_http(urls[v] + ("/readyz" if endpoint == "predict" else "/healthz"),
                          proc=procs[v])
         script = bl.wrk_script(method, body)
         split = bl.split_cpus()
         wrk_cpus = split[0] if split else None
-        for v in VARIANTS:
+        for v in variants:
             bl.run_wrk(urls[v] + path, conns, warmup, script, cpus=wrk_cpus)
-        rps = {v: [] for v in VARIANTS}
-        cpu = {v: [] for v in VARIANTS}
-        details = {v: [] for v in VARIANTS}
+        rps = {v: [] for v in variants}
+        cpu = {v: [] for v in variants}
+        details = {v: [] for v in variants}
         for r in range(rounds):
-            for v in bl.rotated(VARIANTS, r):
+            for v in bl.rotated(variants, r):
                 c0 = cpu_seconds(procs[v].pid)
                 res = bl.run_wrk(urls[v] + path, conns, duration, script, cpus=wrk_cpus)
                 res["server_cpu_us_per_request"] = bl.ratio(
@@ -243,7 +279,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per wrk run")
     parser.add_argument("--endpoint", choices=list(ENDPOINTS), action="append")
-    parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--calibrate", action="store_true",
+                        help="add pass-through layers that only spin 100 and 200 loop "
+                             "iterations per request: what a microsecond costs under load")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -256,7 +295,8 @@ def main() -> None:
     warmup = 1.0 if args.quick else 2.0
     results = {}
     for endpoint in args.endpoint or list(ENDPOINTS):
-        res = measure(endpoint, args.rounds, args.duration, warmup)
+        variants = VARIANTS + (["spin-100", "spin-200"] if args.calibrate else [])
+        res = measure(endpoint, args.rounds, args.duration, warmup, variants)
         results[endpoint] = res
         path, method = ENDPOINTS[endpoint][:2]
         title = (f"{endpoint} ({method} {path}, wrk -t1 -c{res['connections']}, "
@@ -267,7 +307,14 @@ def main() -> None:
               f"{bl.verdict(res['target_loss_met'])}; instrumentator loss {bl.pct(inst)}; "
               f"CPU per request gameday {bl.fmt(res['cpu_ratio']['gameday'], 2)}x bare, "
               f"instrumentator {bl.fmt(res['cpu_ratio']['instrumentator'], 2)}x: "
-              f"gameday cheaper: {bl.verdict(res['beats_instrumentator'])}\n", flush=True)
+              f"gameday cheaper: {bl.verdict(res['beats_instrumentator'])}", flush=True)
+        for v in variants:
+            if v.startswith("spin-"):
+                n = int(v.removeprefix("spin-"))
+                print(f"{v}: a layer spinning {n} loop iterations, {spin_us(n):.2f} us per "
+                      f"request in process; under wrk: loss {bl.pct(res['loss'][v])}, "
+                      f"CPU {bl.fmt(res['cpu_ratio'][v], 2)}x bare", flush=True)
+        print(flush=True)
     if not args.quick:
         bl.save_json("http_overhead.json", results)
 

@@ -218,3 +218,20 @@ def test_overload_rounds_give_medians_and_a_median_share():
     text = m.report({"rows": rows, "rounds": rounds, "max_in_flight": {"adaptive": 256},
                      "verdicts": {"adaptive": v}, "threshold_ms": 300.0})
     assert "(per round: 90% / 150 ms, 93% / 400 ms, 60% / 200 ms)" in text
+
+
+def test_http_overhead_spin_layer_passes_requests_through():
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    m = load("bench_http_overhead")
+    assert m.spin(10) == 45 and m.spin_us(50) > 0
+    app = FastAPI()
+    m.add_spin_layer(app, 100)
+
+    @app.get("/v1/items/{item_id}")
+    async def item(item_id: int) -> dict:
+        return {"item_id": item_id}
+
+    with TestClient(app) as client:
+        assert client.get("/v1/items/3").json() == {"item_id": 3}
