@@ -278,18 +278,20 @@ def reset_gateway(gateway: str, token: str) -> None:
             try:
                 httpx.request(method, url, json=body, headers=auth, timeout=30)
                 break
-            except httpx.TimeoutException:
+            except httpx.HTTPError:  # settle() finds out whether the gateway came back
                 continue
 
 
-def settle(gateway: str, token: str, seconds: float) -> None:
-    """Let a backlog drain, reset the gateway, wait for 3 fast model answers in a row."""
+def settle(gateway: str, token: str, seconds: float, give_up_s: float = 30.0) -> bool:
+    """Let a backlog drain, reset the gateway, wait for 3 fast model answers in a row.
+    False if they did not come within ``give_up_s``: the next run would measure a broken
+    stack, not an admission mode."""
     import httpx
 
     time.sleep(seconds)
     reset_gateway(gateway, token)
     fast = 0
-    give_up = time.monotonic() + 30.0
+    give_up = time.monotonic() + give_up_s
     while time.monotonic() < give_up:
         try:
             t0 = time.perf_counter()
@@ -298,10 +300,29 @@ def settle(gateway: str, token: str, seconds: float) -> None:
             fast = fast + 1 if r.status_code == 200 and not r.json()["degraded"] \
                 and took < 0.1 else 0
             if fast >= 3:
-                return
+                return True
         except Exception:
             fast = 0
         time.sleep(0.2)
+    return False
+
+
+def keep_evidence(stack, gateway: str, token: str) -> Path:
+    """The stack's logs and the gateway's view of its upstreams, copied where they outlive
+    the bench's temporary folder."""
+    import shutil
+
+    import httpx
+
+    dest = Path(tempfile.mkdtemp(prefix="bench-overload-unrecovered-"))
+    shutil.copytree(stack.run.path, dest / stack.run.id, dirs_exist_ok=True)
+    try:
+        text = httpx.get(f"{gateway}/admin/upstreams", timeout=30,
+                         headers={"Authorization": f"Bearer {token}"}).text
+    except httpx.HTTPError as e:
+        text = f"gateway did not answer: {e!r}"
+    (dest / "upstreams.json").write_text(text)
+    return dest
 
 
 def run(duration: float, ramp_s: float, quick: bool, rounds: int = 3) -> dict:
@@ -340,12 +361,19 @@ def run(duration: float, ramp_s: float, quick: bool, rounds: int = 3) -> dict:
         lags: dict = {m: {} for m in modes}
         limits: dict = {m: {} for m in modes}
         loads = (1, 4) if quick else LOADS
+        stopped = None
         for k in range(rounds):
             rows: dict = {m: {} for m in modes}
             for mode in bl.rotated(list(modes), k):
                 for load in loads:
                     set_admission(gateway, token, modes[mode])
-                    settle(gateway, token, 0.5 if quick else 2.0)
+                    if not settle(gateway, token, 0.5 if quick else 2.0):
+                        stopped = (f"stopped in round {k + 1} before {load}x {mode}: the "
+                                   f"gateway gave no 3 fast model answers in a row within "
+                                   f"30 s of the last run; logs and upstreams in "
+                                   f"{keep_evidence(stack, gateway, token)}")
+                        print(f"  {stopped}", flush=True)
+                        break
                     res = run_driver(url, duration, rate=capacity * load)
                     r = rows[mode][load] = summarize(res["results"], duration, threshold_s)
                     lags[mode].setdefault(load, []).append(res["lag_p99_ms"])
@@ -356,14 +384,20 @@ def run(duration: float, ramp_s: float, quick: bool, rounds: int = 3) -> dict:
                           f"errors {r['errors']}, fallbacks {r['fallbacks']}, generator lag "
                           f"p99 {res['lag_p99_ms']:.0f} ms, limit at the end {limit}",
                           flush=True)
+                if stopped:
+                    break
+            if stopped:
+                break  # the unfinished round is left out
             by_round.append(rows)
+    if not by_round:
+        raise SystemExit(f"bench_overload: no round completed; {stopped}")
     rows = median_rows(by_round)
     return {"threshold_ms": threshold_ms, "slo": slo_name, "ramp": ramp, "knee": knee,
             "capacity_rps": capacity, "admission": modes,
             "max_in_flight": {m: a["max_in_flight"] for m, a in modes.items()},
             "rounds": by_round, "rows": rows, "generator_lag_p99_ms": lags,
             "limit_at_end": limits, "verdicts": verdicts(rows, threshold_ms, by_round),
-            "duration_s": duration}
+            "duration_s": duration, "stopped": stopped}
 
 
 def report(res: dict) -> str:
@@ -417,8 +451,10 @@ def main() -> None:
     res = run(args.duration, args.ramp_step, args.quick, args.rounds)
     print(f"gateway POST /v1/classify, SLO {res['slo']} threshold {res['threshold_ms']:g} ms, "
           f"capacity {res['capacity_rps']:.0f} rps, open loop {res['duration_s']:g} s per run, "
-          f"medians of {args.rounds} rounds")
+          f"medians of {len(res['rounds'])} rounds")
     print(report(res))
+    if res["stopped"]:
+        print(f"NOT all rounds measured: {res['stopped']}")
     if not args.quick:
         bl.save_json("overload.json", res)
 

@@ -235,3 +235,13 @@ def test_http_overhead_spin_layer_passes_requests_through():
 
     with TestClient(app) as client:
         assert client.get("/v1/items/3").json() == {"item_id": 3}
+
+
+def test_overload_settle_says_when_the_gateway_does_not_come_back():
+    import socket
+
+    m = load("bench_overload")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    assert m.settle(f"http://127.0.0.1:{port}", "token", 0, give_up_s=0.5) is False
