@@ -73,18 +73,32 @@ def failure_from_response(resp: httpx.Response) -> UpstreamFailure | None:
 
 
 async def request_json(client: httpx.AsyncClient, method: str, url: str, *, timeout_s: float,
-                       connect_s: float, headers: dict, json: Any = None) -> tuple[int, Any]:
-    """``(status, parsed JSON or None)`` for a non-5xx answer; raises UpstreamFailure."""
+                       connect_s: float, headers: dict, json: Any = None,
+                       slots: asyncio.Semaphore | None = None) -> tuple[int, Any]:
+    """``(status, parsed JSON or None)`` for a non-5xx answer; raises UpstreamFailure.
+
+    ``slots``: one per connection of ``client``'s pool; a call waits for a slot (under its
+    deadline) before it reaches httpx, and gives it back when the call has ended."""
     timeout = httpx.Timeout(timeout_s, connect=min(connect_s, timeout_s))
     # The call runs in its own task and is never cancelled: giving up on it (our deadline,
     # or the client going away) only stops waiting. httpcore 1.0.9 leaks a pool slot for
     # good when a request is cancelled while it waits for a connection under contention
     # (encode/httpcore#1093); after an overload every call then timed out against a
     # healthy upstream. The abandoned call ends by httpx's own timeouts (same values).
-    call = asyncio.ensure_future(client.request(method, url, json=json, headers=headers,
-                                                timeout=timeout))
+    # With ``slots``, no request ever waits inside httpcore's pool at all: the queue is
+    # ours, and leaving it is safe. Without them the pool still wedged after repeated
+    # collapses (bench/README.md, target 3: the classifier saw no request for minutes
+    # while every gateway call to it timed out).
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    call = None
     try:
-        async with asyncio.timeout(timeout_s):
+        async with asyncio.timeout_at(deadline):
+            if slots is not None:
+                await slots.acquire()
+            call = asyncio.ensure_future(client.request(method, url, json=json,
+                                                        headers=headers, timeout=timeout))
+            if slots is not None:
+                call.add_done_callback(lambda _: slots.release())
             resp = await asyncio.shield(call)
     except (TimeoutError, httpx.TransportError) as err:
         _abandon(call)
@@ -101,9 +115,9 @@ async def request_json(client: httpx.AsyncClient, method: str, url: str, *, time
         return resp.status_code, None
 
 
-def _abandon(call: asyncio.Future) -> None:
+def _abandon(call: asyncio.Future | None) -> None:
     """Let a call we stopped waiting for finish on its own; its outcome is dropped."""
-    if not call.done():
+    if call is not None and not call.done():
         call.add_done_callback(_drop_outcome)
 
 
@@ -125,6 +139,7 @@ class Upstream:
         self.budget = RetryBudget(clock)
         self.throttle = AdaptiveThrottle(clock, self.rng)
         self.client: httpx.AsyncClient | None = None
+        self.slots: asyncio.Semaphore | None = None  # one per pooled connection
 
     async def call(self, policy: Policy, send: Callable[[Replica], Awaitable[T]]) -> T:
         retry = policy.retry

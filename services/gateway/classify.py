@@ -56,7 +56,8 @@ async def fetch_features(gw: Gateway, policy: Policy, entity_id: str,
     async def send(replica: Replica) -> tuple[list[float], bool] | None:
         status, data = await request_json(
             upstream.client, "GET", f"{replica.url}/v1/features/{quote(entity_id, safe='')}",
-            timeout_s=timeouts.features_s, connect_s=timeouts.connect_s, headers=headers)
+            timeout_s=timeouts.features_s, connect_s=timeouts.connect_s, headers=headers,
+            slots=upstream.slots)
         if status == 404:
             return None  # the store works; the entity does not exist
         if status != 200:
@@ -98,7 +99,7 @@ async def predict(gw: Gateway, policy: Policy, features: list[float], label: int
         status, data = await request_json(
             upstream.client, "POST", f"{replica.url}/v1/predict", json=body,
             timeout_s=policy.timeouts.classifier_s, connect_s=policy.timeouts.connect_s,
-            headers=headers)
+            headers=headers, slots=upstream.slots)
         if status == 422:  # returned, not raised: the replica works
             return InvalidRequest(data.get("detail", data) if isinstance(data, dict) else data)
         if status != 200:

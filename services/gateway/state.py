@@ -88,6 +88,7 @@ class Gateway:
         for upstream in self.upstreams.values():
             upstream.client = httpx.AsyncClient(limits=limits, mounts=mounts,
                                                 follow_redirects=False, trust_env=False)
+            upstream.slots = asyncio.Semaphore(self.settings.max_connections)
         self.started_at = time.monotonic()
 
     async def stop(self) -> None:

@@ -57,3 +57,42 @@ def test_calls_given_up_under_contention_leave_the_pool_usable():
     except UpstreamFailure as failure:  # pragma: no cover - the regression
         pytest.fail(f"the pool stayed wedged after the abandoned calls: {failure}")
     assert (status, body) == (200, {"ok": True})
+
+
+def test_with_slots_no_call_waits_in_the_pool_and_every_slot_comes_back():
+    async def main():
+        delay = {"s": 0.3}
+        server, port = await serve(delay)
+        url = f"http://127.0.0.1:{port}/x"
+        limits = httpx.Limits(max_connections=2, max_keepalive_connections=1)
+        slots = asyncio.Semaphore(2)
+        async with server, httpx.AsyncClient(limits=limits) as client:
+            pool = client._transport._pool  # httpcore's queue: must stay empty
+            waiting = []
+
+            async def watch():
+                while True:
+                    waiting.append(sum(1 for r in pool._requests if r.is_queued()))
+                    await asyncio.sleep(0.005)
+
+            watcher = asyncio.ensure_future(watch())
+            for _ in range(3):
+                calls = [asyncio.ensure_future(request_json(
+                    client, "GET", url, timeout_s=0.05, connect_s=0.05, headers={},
+                    slots=slots)) for _ in range(20)]
+                await asyncio.sleep(0.02)
+                for c in calls[::2]:
+                    c.cancel()
+                results = await asyncio.gather(*calls, return_exceptions=True)
+            delay["s"] = 0.0
+            await asyncio.sleep(0.5)
+            watcher.cancel()
+            answer = await request_json(client, "GET", url, timeout_s=1.0, connect_s=1.0,
+                                        headers={}, slots=slots)
+            return results, max(waiting), slots._value, answer
+
+    results, most_waiting, free, answer = asyncio.run(main())
+    assert all(isinstance(r, UpstreamFailure | asyncio.CancelledError) for r in results)
+    assert most_waiting == 0
+    assert free == 2
+    assert answer == (200, {"ok": True})
