@@ -315,8 +315,11 @@ def main() -> None:
                       f"request in process; under wrk: loss {bl.pct(res['loss'][v])}, "
                       f"CPU {bl.fmt(res['cpu_ratio'][v], 2)}x bare", flush=True)
         print(flush=True)
-    if not args.quick:
-        bl.save_json("http_overhead.json", results)
+    if not args.quick:  # a partial or calibration run does not replace the full record
+        name = "http_overhead"
+        if sorted(results) != sorted(ENDPOINTS) or args.calibrate:
+            name = "-".join([name, *sorted(results)] + (["calibrate"] if args.calibrate else []))
+        bl.save_json(f"{name}.json", results)
 
 
 if __name__ == "__main__":
