@@ -32,6 +32,21 @@ async def serve(delay: dict):
     return server, server.sockets[0].getsockname()[1]
 
 
+async def abandon_bursts(client, url: str, bursts: int, slots=None) -> list:
+    """Bursts of 20 calls that wait for one of 2 connections and give up (deadline, or the
+    client going away for every other one); the outcomes of the last burst."""
+    results = []
+    for _ in range(bursts):
+        calls = [asyncio.ensure_future(request_json(
+            client, "GET", url, timeout_s=0.05, connect_s=0.05, headers={}, slots=slots))
+            for _ in range(20)]
+        await asyncio.sleep(0.02)
+        for c in calls[::2]:
+            c.cancel()  # the client went away
+        results = await asyncio.gather(*calls, return_exceptions=True)
+    return results
+
+
 def test_calls_given_up_under_contention_leave_the_pool_usable():
     async def main():
         delay = {"s": 0.3}
@@ -39,14 +54,7 @@ def test_calls_given_up_under_contention_leave_the_pool_usable():
         url = f"http://127.0.0.1:{port}/x"
         limits = httpx.Limits(max_connections=2, max_keepalive_connections=1)
         async with server, httpx.AsyncClient(limits=limits) as client:
-            for _ in range(5):  # bursts of calls that wait for a connection, then give up
-                calls = [asyncio.ensure_future(request_json(
-                    client, "GET", url, timeout_s=0.05, connect_s=0.05, headers={}))
-                    for _ in range(20)]
-                await asyncio.sleep(0.02)
-                for c in calls[::2]:
-                    c.cancel()  # the client went away
-                await asyncio.gather(*calls, return_exceptions=True)
+            await abandon_bursts(client, url, bursts=5)
             delay["s"] = 0.0
             await asyncio.sleep(0.5)  # the abandoned calls end by their own timeouts
             return await request_json(client, "GET", url, timeout_s=1.0, connect_s=1.0,
@@ -76,14 +84,7 @@ def test_with_slots_no_call_waits_in_the_pool_and_every_slot_comes_back():
                     await asyncio.sleep(0.005)
 
             watcher = asyncio.ensure_future(watch())
-            for _ in range(3):
-                calls = [asyncio.ensure_future(request_json(
-                    client, "GET", url, timeout_s=0.05, connect_s=0.05, headers={},
-                    slots=slots)) for _ in range(20)]
-                await asyncio.sleep(0.02)
-                for c in calls[::2]:
-                    c.cancel()
-                results = await asyncio.gather(*calls, return_exceptions=True)
+            results = await abandon_bursts(client, url, bursts=3, slots=slots)
             delay["s"] = 0.0
             await asyncio.sleep(0.5)
             watcher.cancel()
