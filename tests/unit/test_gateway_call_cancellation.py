@@ -32,6 +32,17 @@ async def serve(delay: dict):
     return server, server.sockets[0].getsockname()[1]
 
 
+@contextlib.asynccontextmanager
+async def slow_upstream():
+    """(client with a 2-connection pool, url, delay) against a server answering after
+    ``delay["s"]`` (0.3 s to start with)."""
+    delay = {"s": 0.3}
+    server, port = await serve(delay)
+    limits = httpx.Limits(max_connections=2, max_keepalive_connections=1)
+    async with server, httpx.AsyncClient(limits=limits) as client:
+        yield client, f"http://127.0.0.1:{port}/x", delay
+
+
 async def abandon_bursts(client, url: str, bursts: int, slots=None) -> list:
     """Bursts of 20 calls that wait for one of 2 connections and give up (deadline, or the
     client going away for every other one); the outcomes of the last burst."""
@@ -49,11 +60,7 @@ async def abandon_bursts(client, url: str, bursts: int, slots=None) -> list:
 
 def test_calls_given_up_under_contention_leave_the_pool_usable():
     async def main():
-        delay = {"s": 0.3}
-        server, port = await serve(delay)
-        url = f"http://127.0.0.1:{port}/x"
-        limits = httpx.Limits(max_connections=2, max_keepalive_connections=1)
-        async with server, httpx.AsyncClient(limits=limits) as client:
+        async with slow_upstream() as (client, url, delay):
             await abandon_bursts(client, url, bursts=5)
             delay["s"] = 0.0
             await asyncio.sleep(0.5)  # the abandoned calls end by their own timeouts
@@ -69,12 +76,8 @@ def test_calls_given_up_under_contention_leave_the_pool_usable():
 
 def test_with_slots_no_call_waits_in_the_pool_and_every_slot_comes_back():
     async def main():
-        delay = {"s": 0.3}
-        server, port = await serve(delay)
-        url = f"http://127.0.0.1:{port}/x"
-        limits = httpx.Limits(max_connections=2, max_keepalive_connections=1)
         slots = asyncio.Semaphore(2)
-        async with server, httpx.AsyncClient(limits=limits) as client:
+        async with slow_upstream() as (client, url, delay):
             pool = client._transport._pool  # httpcore's queue: must stay empty
             waiting = []
 

@@ -28,10 +28,9 @@ from gameday.telemetry import conventions as c
 class HttpMetrics:
     """The HTTP metric family of one service, registered on an injected registry."""
 
-    def __init__(self, service: str, registry: CollectorRegistry,
-                 buckets: tuple[float, ...] = c.LATENCY_BUCKETS) -> None:
+    def __init__(self, service: str, registry: CollectorRegistry) -> None:
         self.service = service
-        self.bounds = tuple(sorted(buckets))
+        self.bounds = c.LATENCY_BUCKETS  # sorted
         self.in_flight = 0
         # (route, method, code) -> [count, histogram of (route, method)]; a histogram is
         # [sum, count in bucket 0, ..., count in bucket n-1, count above the last bound].

@@ -22,19 +22,7 @@ from gameday.telemetry.metrics import HttpMetrics, route_template
 
 _HEADER = REQUEST_ID_HEADER.encode()
 _MAX_ID = 64
-_random_bits = random.getrandbits
-
-
-def new_request_id() -> str:
-    """16 hex digits; not a secret, so the cheap PRNG rather than os.urandom."""
-    return _random_bits(64).to_bytes(8, "big").hex()
-
-
-def incoming_request_id(headers) -> str | None:
-    for key, value in headers:
-        if key == _HEADER:
-            return value.decode("latin-1")[:_MAX_ID] or None
-    return None
+_random_bits = random.getrandbits  # request ids are not secrets: the cheap PRNG
 
 
 class HttpTelemetryMiddleware:
@@ -72,7 +60,7 @@ class HttpTelemetryMiddleware:
                 rid = value.decode("latin-1")[:_MAX_ID] or None
                 break
         if rid is None:
-            rid = _random_bits(64).to_bytes(8, "big").hex()
+            rid = _random_bits(64).to_bytes(8, "big").hex()  # 16 hex digits
         token = request_id_var.set(rid)
         rid_header = (_HEADER, rid.encode("latin-1"))
         if scope["path"].startswith(UNCOUNTED_PREFIXES):
