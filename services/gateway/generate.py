@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import anyio
@@ -35,6 +35,7 @@ class OpenedStream:
     response: httpx.Response
     first: bytes
     rest: AsyncIterator[bytes]
+    release: Callable[[], None] = lambda: None  # gives the pool slot back; called once
 
     async def chunks(self) -> AsyncIterator[bytes]:
         if self.first:
@@ -47,7 +48,11 @@ class OpenedStream:
             yield STREAM_ERROR_EVENT
 
     async def aclose(self) -> None:
-        await self.response.aclose()
+        try:
+            await self.response.aclose()
+        finally:
+            release, self.release = self.release, lambda: None
+            release()
 
 
 @dataclass
@@ -70,18 +75,32 @@ async def open_generation(gw: Gateway, policy: Policy, body: dict,
         request = upstream.client.build_request("POST", f"{replica.url}/v1/generate",
                                                 json=body, headers=headers, timeout=timeout)
         deadline = asyncio.get_running_loop().time() + t.llm_ttft_s  # headers + first chunk
+        # A pool slot first, under the deadline, as in calls.request_json: then httpx never
+        # queues the request for a connection, where a cancelled wait leaks a slot of its
+        # pool for good (encode/httpcore#1093). The stream holds its slot until it closes.
+        slots = upstream.slots
+        held = False
         try:
             async with asyncio.timeout_at(deadline):
+                if slots is not None:
+                    await slots.acquire()
+                    held = True
                 response = await upstream.client.send(request, stream=True)
-        except (TimeoutError, httpx.TransportError) as err:
-            raise classify_transport_error(err) from None
+        except BaseException as err:
+            if held:
+                slots.release()
+            if isinstance(err, TimeoutError | httpx.TransportError):
+                raise classify_transport_error(err) from None
+            raise
         try:
             if response.status_code >= 500 or response.status_code == 429:
                 raise UpstreamFailure(
                     "error", status=response.status_code,
                     retry_after=parse_retry_after(response.headers.get("retry-after")))
             if response.status_code != 200:
-                content = await response.aread()
+                content = await response.aread()  # read to the end: the connection is back
+                if held:
+                    slots.release()
                 return Refused(response.status_code, content,
                                response.headers.get("content-type"))
             rest = response.aiter_bytes()
@@ -90,10 +109,13 @@ async def open_generation(gw: Gateway, policy: Policy, body: dict,
                     first = await anext(rest, b"")
             except (TimeoutError, httpx.TransportError) as err:
                 raise classify_transport_error(err) from None
-            return OpenedStream(response, first, rest)
+            return OpenedStream(response, first, rest,
+                                slots.release if held else lambda: None)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await response.aclose()
+            if held:
+                slots.release()
             raise
 
     return await upstream.call(policy, send)

@@ -100,3 +100,55 @@ def test_with_slots_no_call_waits_in_the_pool_and_every_slot_comes_back():
     assert most_waiting == 0
     assert free == 2
     assert answer == (200, {"ok": True})
+
+
+def test_llm_streams_given_up_leave_no_call_waiting_in_the_pool_and_every_slot_back():
+    """The same for the llm path, whose streams hold a slot until they close."""
+    from prometheus_client import CollectorRegistry
+
+    from services.gateway.generate import OpenedStream, open_generation
+    from services.gateway.metrics import GatewayMetrics
+    from services.gateway.settings import Settings
+    from services.gateway.state import Gateway
+
+    async def main():
+        delay = {"s": 0.3}
+        server, port = await serve(delay)
+        settings = Settings(llm_url=f"http://127.0.0.1:{port}", max_connections=2,
+                            timeouts={"llm_ttft_s": 0.05}, retry={"max_attempts": 1},
+                            breaker={"enabled": False})
+        gw = Gateway(settings, GatewayMetrics(CollectorRegistry()))
+        async with server:
+            await gw.start()
+            pool = gw.llm.client._transport._pool
+            waiting = []
+
+            async def watch():
+                while True:
+                    waiting.append(sum(1 for r in pool._requests if r.is_queued()))
+                    await asyncio.sleep(0.005)
+
+            watcher = asyncio.ensure_future(watch())
+            for _ in range(3):
+                calls = [asyncio.ensure_future(open_generation(gw, gw.policy, {}, {}))
+                         for _ in range(20)]
+                await asyncio.sleep(0.02)
+                for c in calls[::2]:
+                    c.cancel()
+                results = await asyncio.gather(*calls, return_exceptions=True)
+            delay["s"] = 0.0
+            await asyncio.sleep(0.5)
+            watcher.cancel()
+            opened = await open_generation(gw, gw.policy, {}, {})
+            first = opened.first if isinstance(opened, OpenedStream) else None
+            held_while_open = gw.llm.slots._value
+            await opened.aclose()
+            free = gw.llm.slots._value
+            await gw.stop()
+        return results, max(waiting), first, held_while_open, free
+
+    results, most_waiting, first, held_while_open, free = asyncio.run(main())
+    assert all(isinstance(r, UpstreamFailure | asyncio.CancelledError) for r in results)
+    assert most_waiting == 0
+    assert first == b'{"ok":true}'
+    assert (held_while_open, free) == (1, 2)

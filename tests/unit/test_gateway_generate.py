@@ -22,6 +22,11 @@ def stack(monkeypatch):
         yield client, fakes[LLM_URL].state.control, registry
 
 
+def all_slots_back(client) -> bool:
+    gw = client.app.state.gateway
+    return gw.llm.slots._value == gw.settings.max_connections
+
+
 def events(text):
     return [json.loads(line[len("data: "):]) for line in text.splitlines()
             if line.startswith("data: ")]
@@ -39,6 +44,7 @@ def test_stream_is_proxied_as_event_stream(stack):
         assert [e["token"] for e in got[:-1]] == ["w0 ", "w1 ", "w2 ", "w3 "]
         assert got[-1]["done"] is True
     assert control.request_ids == ["gen-1"] * 3
+    assert all_slots_back(client)
     assert control.bodies[-1] == {"prompt": "hi", "max_tokens": 4, "stream": True}
     assert registry.get_sample_value("gateway_upstream_requests_total",
                                      {"upstream": "llm", "outcome": "success"}) == 3
@@ -52,6 +58,7 @@ def test_upstream_503_is_passed_on_with_retry_after(stack):
     assert r.status_code == 503
     assert r.headers["Retry-After"] == "4"
     assert r.json()["upstream"] == "llm"
+    assert all_slots_back(client)
 
 
 def test_upstream_4xx_is_passed_on_as_is(stack):
@@ -59,6 +66,7 @@ def test_upstream_4xx_is_passed_on_as_is(stack):
     control.status = 422
     r = client.post("/v1/generate", json={"prompt": "hi"})
     assert r.status_code == 422 and r.json() == {"detail": "fake failure"}
+    assert all_slots_back(client)
 
 
 def test_no_first_token_in_time_is_a_504(stack):
@@ -68,6 +76,7 @@ def test_no_first_token_in_time_is_a_504(stack):
     assert r.status_code == 504 and r.json()["reason"] == "timeout"
     assert registry.get_sample_value("gateway_upstream_requests_total",
                                      {"upstream": "llm", "outcome": "timeout"}) == 1
+    assert all_slots_back(client)
 
 
 def test_bad_generate_input_is_a_422(stack):
