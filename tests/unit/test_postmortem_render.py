@@ -117,6 +117,29 @@ def test_run_without_alerts_or_mitigations(tmp_path):
     assert "| Detected (first alert firing) | - | - | - |" in text
 
 
+def test_a_fault_that_ran_out_its_ttl_ends_the_impact_when_it_expired(tmp_path):
+    # no fault_end: the services dropped the fault at its TTL, and the drill's clean-up
+    # found nothing left to clear, so nothing wrote an event
+    events = [e for e in EVENTS if e["kind"] not in ("fault_end", "recovered")]
+    events[1] = {**events[1], "fault": {**events[1]["fault"], "ttl_s": 45}}
+    facts = collect_facts(make_run(tmp_path / "r", events=events, score={}, status=None))
+    assert facts["impact"]["end"] == "2026-11-18 11:07:35"  # T0 + 10 + 45
+    assert facts["impact"]["duration"] == "45s"
+
+
+def test_fault_windows_end_at_clear_or_ttl_whichever_first():
+    from gameday.postmortem.timeline import Event, fault_windows
+
+    def start(ts, ttl):
+        return Event(ts, "fault_start", data={"fault": {"type": "latency", "ttl_s": ttl}})
+
+    events = [start(0, 60), Event(20, "fault_end"),  # cleared before its TTL
+              start(100, 30),                          # ran out its TTL
+              start(200, None), Event(500, "fault_end"),
+              Event(600, "fault_start")]               # nothing known of its end
+    assert fault_windows(events) == [(0, 20), (100, 130), (200, 500), (600, None)]
+
+
 def test_bad_timeline_line_names_file_and_line(tmp_path):
     run = make_run(tmp_path / "r")
     lines = (run / "timeline.jsonl").read_text().splitlines()

@@ -104,3 +104,27 @@ def test_existing_score_is_kept_unless_rescored(tmp_path):
     assert "failed (5xx): 7" in (run / "report.md").read_text()
     write_report(run, rescore=True)
     assert json.loads((run / "score.json").read_text())["requests"]["failed"] == 300
+
+
+def test_fault_window_on_the_charts_ends_when_the_fault_ran_out_its_ttl(tmp_path):
+    from types import SimpleNamespace
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from gameday.report.charts import Frame
+    from gameday.report.run import load_run
+    from tests.unit.test_report_support import DURATION, FAULT_START, START
+
+    events = [(t, kind, {**data, "fault": {**data["fault"], "ttl_s": 20}})
+              if kind == "fault_start" else (t, kind, data)
+              for t, kind, data in EVENTS if kind != "fault_end"]
+    run = load_run(make_run(tmp_path, events=events))
+    metrics = SimpleNamespace(start=START, end=START + DURATION,
+                              times=START + np.arange(DURATION, dtype=float))
+    fig, ax = plt.subplots()
+    Frame(run, metrics).decorate(ax)
+    span = ax.patches[0]  # the shaded fault window, in data coordinates along x
+    xs = span.get_patch_transform().transform(span.get_path().vertices)[:, 0]
+    plt.close(fig)
+    assert (min(xs), max(xs)) == (FAULT_START, FAULT_START + 20)

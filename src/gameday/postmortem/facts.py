@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gameday.errors import ValidationError
 
-from .timeline import TIMELINE, Event, first, read_timeline
+from .timeline import TIMELINE, Event, fault_windows, first, read_timeline
 
 SCORE = "score.json"
 SLO_STATUS = "slo-status.json"
@@ -173,8 +173,8 @@ def collect_facts(run_path: Path) -> dict:
     origin = start or (events[0].ts if events else None)
     requests = score.get("requests") or {}
     failed, total = _num(requests.get("failed")), _num(requests.get("total"))
-    fault_end = first(events, "fault_end")
-    end = times["recovered"] or (fault_end.ts if fault_end else None)
+    windows = fault_windows(events)
+    end = times["recovered"] or (windows[0][1] if windows else None)
     restarted = [p for p in stack.get("processes", []) if p.get("restarts")]
     return {
         "run": {"id": score.get("run_id") or stack.get("run_id") or run_path.name,

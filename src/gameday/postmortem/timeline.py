@@ -95,3 +95,21 @@ def first(events: list[Event], *kinds: str) -> Event | None:
 
 def last(events: list[Event], *kinds: str) -> Event | None:
     return next((e for e in reversed(events) if e.kind in kinds), None)
+
+
+def fault_windows(events: list[Event]) -> list[tuple[float, float | None]]:
+    """``(start, end)`` of each injected fault. A fault ends at the first ``fault_end`` after
+    it or when its TTL runs out, whichever comes first: the services drop an expired fault
+    on their own and nothing writes an event for that. ``end`` is None when neither is known."""
+    ends = [e.ts for e in events if e.kind == "fault_end"]
+    windows = []
+    for e in events:
+        if e.kind != "fault_start":
+            continue
+        fault = e.get("fault")
+        ttl = fault.get("ttl_s") if isinstance(fault, dict) else None
+        known = [t for t in ends if t >= e.ts][:1]
+        if isinstance(ttl, int | float) and not isinstance(ttl, bool) and ttl >= 0:
+            known.append(e.ts + ttl)
+        windows.append((e.ts, min(known) if known else None))
+    return windows

@@ -24,6 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from gameday.postmortem.timeline import fault_windows  # noqa: E402
 from gameday.slo.status import window_seconds  # noqa: E402
 from gameday.slo.windows import load_catalog  # noqa: E402
 
@@ -66,10 +67,8 @@ class Frame:
         return f"seconds since drill start ({at} UTC)"
 
     def decorate(self, ax) -> None:
-        starts = [e.ts for e in self.run.of_kind("fault_start")]
-        ends = [e.ts for e in self.run.of_kind("fault_end")]
-        for n, a in enumerate(starts):
-            b = next((t for t in ends if t >= a), max(self.end, self.metrics.end))
+        for n, (a, b) in enumerate(fault_windows(self.run.events)):
+            b = max(self.end, self.metrics.end) if b is None else b
             ax.axvspan(a - self.origin, b - self.origin, color="tab:red", alpha=0.12,
                        label="fault window" if n == 0 else None)
         seen = set()
