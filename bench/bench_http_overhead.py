@@ -20,7 +20,7 @@ The /v1/predict apps are the real classifier (runtime, batcher, simulated accele
 cold start set to 0); only the middleware differs. Needs wrk (skips with a message if
 missing).
 
-Run: .venv/bin/python bench/bench_http_overhead.py [--quick] [--rounds 9 --duration 3]
+Run: .venv/bin/python bench/bench_http_overhead.py [--quick] [--rounds 15 --duration 3]
 """
 
 from __future__ import annotations
@@ -182,10 +182,14 @@ def summarize(rps: dict[str, list[float]], max_loss: float) -> dict:
     A loss is the median over rounds of the loss against bare in the same round (paired:
     the variants of a round run back to back, so drift of a shared machine hits both)."""
     med = {v: bl.median(xs) for v, xs in rps.items()}
-    losses = {v: bl.median([bl.loss(x, b) for x, b in zip(xs, rps["bare"], strict=True)])
+    paired = {v: [bl.loss(x, b) for x, b in zip(xs, rps["bare"], strict=True)]
               for v, xs in rps.items()}
+    losses = {v: bl.median(xs) for v, xs in paired.items()}
+    # the spread of the rounds' losses: how far one round is from the next on this machine
+    quartiles = {v: [bl.percentile(xs, 25), bl.percentile(xs, 75)] for v, xs in paired.items()}
     gd, inst = losses.get("gameday"), losses.get("instrumentator")
-    return {"median_rps": med, "loss": losses, "max_loss": max_loss,
+    return {"median_rps": med, "loss": losses, "loss_quartiles": quartiles,
+            "max_loss": max_loss,
             "target_loss_met": gd is not None and gd <= max_loss,
             "beats_instrumentator": gd is not None and inst is not None and gd < inst}
 
@@ -212,12 +216,15 @@ def table(name: str, summary: dict, rps: dict[str, list[float]]) -> str:
         cratio = (summary.get("cpu_ratio") or {}).get(v)
         if cratio is None and c is not None:
             cratio = bl.ratio(c, cpu.get("bare"))
-        rows.append([v, summary["median_rps"][v], bl.pct(summary["loss"][v]), c,
+        q1, q3 = (summary.get("loss_quartiles") or {}).get(v, (None, None))
+        spread = f"{bl.pct(q1)} to {bl.pct(q3)}" if q1 is not None else "n/a"
+        rows.append([v, summary["median_rps"][v], bl.pct(summary["loss"][v]), spread, c,
                      bl.fmt(cratio, 2), rounds])
     return f"{name}\n" + bl.markdown_table(
-        ["variant", "median good rps", "loss vs bare", "server CPU us/request",
-         "CPU ratio to bare", "rps per round"], rows) + (
-        "\n(loss and CPU ratio: median over rounds of each round's ratio to bare)")
+        ["variant", "median good rps", "loss vs bare", "middle half of rounds",
+         "server CPU us/request", "CPU ratio to bare", "rps per round"], rows) + (
+        "\n(loss and CPU ratio: median over rounds of each round's ratio to bare; middle "
+        "half: the rounds' losses between their 25th and 75th percentiles)")
 
 
 def measure(endpoint: str, rounds: int, duration: float, warmup: float,
@@ -276,7 +283,7 @@ def cpu_seconds(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s (a smoke run)")
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per wrk run")
     parser.add_argument("--endpoint", choices=list(ENDPOINTS), action="append")
     parser.add_argument("--calibrate", action="store_true",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -64,15 +65,18 @@ class FakeProcess:
                 self.proc.wait()
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    fakes = {"features": FakeProcess("features"), "a": FakeProcess("classifier", "a"),
-             "b": FakeProcess("classifier", "b"), "llm": FakeProcess("llm")}
-    gateway = ServiceProcess("gateway", log_dir=tmp_path_factory.mktemp("gateway-logs"), env={
+@contextlib.contextmanager
+def gateway_with_fakes(log_dir, classifiers=("a", "b"), **env):
+    """(gateway process, fakes by name) with stand-in upstream processes: the feature store,
+    one classifier per name in ``classifiers`` and the llm; ``env`` adds GATEWAY_ settings."""
+    fakes = {"features": FakeProcess("features"),
+             **{name: FakeProcess("classifier", name) for name in classifiers},
+             "llm": FakeProcess("llm")}
+    gateway = ServiceProcess("gateway", log_dir=log_dir, env={
         "GATEWAY_FEATURES_URL": fakes["features"].url,
-        "GATEWAY_CLASSIFIER_URLS": f"{fakes['a'].url},{fakes['b'].url}",
+        "GATEWAY_CLASSIFIER_URLS": ",".join(fakes[name].url for name in classifiers),
         "GATEWAY_LLM_URL": fakes["llm"].url,
-        "GATEWAY_RETRY__BACKOFF_BASE_S": "0.005",
+        **env,
     })
     try:
         for fake in fakes.values():
@@ -85,6 +89,13 @@ def stack(tmp_path_factory):
         gateway.stop()
         for fake in fakes.values():
             fake.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with gateway_with_fakes(tmp_path_factory.mktemp("gateway-logs"),
+                            GATEWAY_RETRY__BACKOFF_BASE_S="0.005") as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)

@@ -9,31 +9,15 @@ import time
 import httpx
 import pytest
 
-from tests.integration.test_gateway_service import FakeProcess
-from tests.procs import ServiceProcess, auth
+from tests.integration.test_gateway_service import gateway_with_fakes
+from tests.procs import auth
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    fakes = {"features": FakeProcess("features"), "a": FakeProcess("classifier", "a"),
-             "llm": FakeProcess("llm")}
-    gateway = ServiceProcess("gateway", log_dir=tmp_path_factory.mktemp("gateway-logs"), env={
-        "GATEWAY_FEATURES_URL": fakes["features"].url,
-        "GATEWAY_CLASSIFIER_URLS": fakes["a"].url,
-        "GATEWAY_LLM_URL": fakes["llm"].url,
-        "GATEWAY_ADMISSION__MAX_IN_FLIGHT": "1",
-    })
-    try:
-        for fake in fakes.values():
-            fake.start()
-        for fake in fakes.values():
-            fake.wait_ready()
-        gateway.start()
-        yield gateway, fakes
-    finally:
-        gateway.stop()
-        for fake in fakes.values():
-            fake.stop()
+    with gateway_with_fakes(tmp_path_factory.mktemp("gateway-logs"), classifiers=("a",),
+                            GATEWAY_ADMISSION__MAX_IN_FLIGHT="1") as running:
+        yield running
 
 
 def sample(text: str, prefix: str) -> float:

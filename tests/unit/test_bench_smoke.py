@@ -84,9 +84,10 @@ def test_http_overhead_summary():
     assert s["loss"]["bare"] == 0
     assert s["loss"]["gameday"] == pytest.approx(0.05)
     assert s["target_loss_met"] and s["beats_instrumentator"]
-    assert "| gameday | 950.0 | 5.0% | n/a | n/a |" in m.table("trivial", s, rps)
+    assert s["loss_quartiles"]["gameday"] == pytest.approx([0.0402, 0.0597], abs=1e-4)
+    assert "| gameday | 950.0 | 5.0% | 4.0% to 6.0% | n/a | n/a |" in m.table("trivial", s, rps)
     s["cpu_us_per_request"] = {"bare": 100.0, "gameday": 110.0}
-    assert "| gameday | 950.0 | 5.0% | 110.0 | 1.10 |" in m.table("trivial", s, rps)
+    assert "| gameday | 950.0 | 5.0% | 4.0% to 6.0% | 110.0 | 1.10 |" in m.table("trivial", s, rps)
     assert not m.summarize(rps, 0.02)["target_loss_met"]
 
 

@@ -58,6 +58,19 @@ async def abandon_bursts(client, url: str, bursts: int, slots=None) -> list:
     return results
 
 
+def watch_queue(pool) -> tuple[list[int], asyncio.Task]:
+    """How many requests wait in httpcore's pool queue, sampled every 5 ms until the task
+    is cancelled."""
+    waiting: list[int] = []
+
+    async def watch():
+        while True:
+            waiting.append(sum(1 for r in pool._requests if r.is_queued()))
+            await asyncio.sleep(0.005)
+
+    return waiting, asyncio.ensure_future(watch())
+
+
 def test_calls_given_up_under_contention_leave_the_pool_usable():
     async def main():
         async with slow_upstream() as (client, url, delay):
@@ -79,14 +92,7 @@ def test_with_slots_no_call_waits_in_the_pool_and_every_slot_comes_back():
         slots = asyncio.Semaphore(2)
         async with slow_upstream() as (client, url, delay):
             pool = client._transport._pool  # httpcore's queue: must stay empty
-            waiting = []
-
-            async def watch():
-                while True:
-                    waiting.append(sum(1 for r in pool._requests if r.is_queued()))
-                    await asyncio.sleep(0.005)
-
-            watcher = asyncio.ensure_future(watch())
+            waiting, watcher = watch_queue(pool)
             results = await abandon_bursts(client, url, bursts=3, slots=slots)
             delay["s"] = 0.0
             await asyncio.sleep(0.5)
@@ -121,14 +127,7 @@ def test_llm_streams_given_up_leave_no_call_waiting_in_the_pool_and_every_slot_b
         async with server:
             await gw.start()
             pool = gw.llm.client._transport._pool
-            waiting = []
-
-            async def watch():
-                while True:
-                    waiting.append(sum(1 for r in pool._requests if r.is_queued()))
-                    await asyncio.sleep(0.005)
-
-            watcher = asyncio.ensure_future(watch())
+            waiting, watcher = watch_queue(pool)
             for _ in range(3):
                 calls = [asyncio.ensure_future(open_generation(gw, gw.policy, {}, {}))
                          for _ in range(20)]
