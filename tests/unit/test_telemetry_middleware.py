@@ -145,3 +145,35 @@ def test_the_captured_transport_is_released_after_the_request():
     asyncio.run(app(scope, receive, cycle.send))
     assert cycle.sent[0]["status"] == 200
     assert TRANSPORT_KEY not in scope
+
+
+def test_an_unhandled_error_is_a_plain_500_with_its_request_id_and_raised_on():
+    app, registry = make_app()
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get("/v1/boom", headers={"x-request-id": "boom-1"})
+    assert (r.status_code, r.text) == (500, "Internal Server Error")
+    assert r.headers["content-type"].startswith("text/plain")
+    assert r.headers["x-request-id"] == "boom-1"
+    assert count(registry, "/v1/boom", 500) == 1
+    with TestClient(app) as client, pytest.raises(RuntimeError, match="boom"):
+        client.get("/v1/boom")  # raised on to the server, which logs it
+
+
+def test_the_apps_own_500_handler_and_debug_page_are_kept():
+    from fastapi.responses import JSONResponse
+
+    app, registry = make_app()
+
+    @app.exception_handler(Exception)
+    async def handled(request, exc):
+        return JSONResponse({"oops": str(exc)}, status_code=500)
+
+    debug_app, _ = make_app()
+    debug_app.debug = True
+    with TestClient(app, raise_server_exceptions=False) as client, \
+            TestClient(debug_app, raise_server_exceptions=False) as debug_client:
+        r = client.get("/v1/boom")
+        page = debug_client.get("/v1/boom", headers={"accept": "text/html"})
+    assert (r.status_code, r.json()) == (500, {"oops": "boom"})
+    assert count(registry, "/v1/boom", 500) == 1
+    assert page.status_code == 500 and "RuntimeError" in page.text and "<html" in page.text

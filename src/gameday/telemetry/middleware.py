@@ -16,6 +16,8 @@ from __future__ import annotations
 import random
 from time import perf_counter as _clock
 
+from starlette.responses import PlainTextResponse
+
 from gameday.telemetry.conventions import UNCOUNTED_PREFIXES
 from gameday.telemetry.logs import REQUEST_ID_HEADER, request_id_var
 from gameday.telemetry.metrics import HttpMetrics, route_template
@@ -23,17 +25,24 @@ from gameday.telemetry.metrics import HttpMetrics, route_template
 _HEADER = REQUEST_ID_HEADER.encode()
 _MAX_ID = 64
 _random_bits = random.getrandbits  # request ids are not secrets: the cheap PRNG
+# Starlette's ServerErrorMiddleware answers an unhandled error with exactly this
+_INTERNAL_ERROR = PlainTextResponse("Internal Server Error", status_code=500)
 
 
 class HttpTelemetryMiddleware:
     """Binds the request id (echoed in ``x-request-id``), counts and times every request but
     /metrics and /admin, and hands requests to the fault middleware while faults are on."""
 
-    def __init__(self, app, metrics: HttpMetrics, routes=(), faults=None) -> None:
+    def __init__(self, app, metrics: HttpMetrics, routes=(), faults=None,
+                 answers_errors: bool = False) -> None:
         self.app = app
         self.metrics = metrics
         self.routes = routes
         self.faults = faults
+        # True when ``app`` is the stack without Starlette's ServerErrorMiddleware, whose
+        # default this layer does then: a plain 500 for an unhandled error raised before the
+        # answer started, the error raised on for the server to log.
+        self.answers_errors = answers_errors
         self.faulty = self.capture = self.release = None
         if faults is not None:
             # Imported here: gameday.faults imports telemetry conventions at load.
@@ -88,6 +97,12 @@ class HttpTelemetryMiddleware:
         metrics.in_flight += 1
         try:
             await inner(scope, receive, counting_send)
+        except Exception:
+            if code == 499:
+                if self.answers_errors:
+                    await _INTERNAL_ERROR(scope, receive, counting_send)
+                code = 500
+            raise
         except BaseException:
             if code == 499:
                 code = 500
