@@ -72,6 +72,26 @@ def failure_from_response(resp: httpx.Response) -> UpstreamFailure | None:
                            retry_after=parse_retry_after(resp.headers.get("retry-after")))
 
 
+def release_nothing() -> None:
+    return None
+
+
+async def take_slot(slots: asyncio.Semaphore | None) -> Callable[[], None]:
+    """Wait for one of ``slots`` (the caller holds its deadline); the function that gives it
+    back, safe to call more than once. With no slots, nothing to wait for or give back."""
+    if slots is None:
+        return release_nothing
+    await slots.acquire()
+    held = True
+
+    def release() -> None:
+        nonlocal held
+        if held:
+            held = False
+            slots.release()
+    return release
+
+
 async def request_json(client: httpx.AsyncClient, method: str, url: str, *, timeout_s: float,
                        connect_s: float, headers: dict, json: Any = None,
                        slots: asyncio.Semaphore | None = None) -> tuple[int, Any]:
@@ -93,12 +113,10 @@ async def request_json(client: httpx.AsyncClient, method: str, url: str, *, time
     call = None
     try:
         async with asyncio.timeout_at(deadline):
-            if slots is not None:
-                await slots.acquire()
+            release = await take_slot(slots)
             call = asyncio.ensure_future(client.request(method, url, json=json,
                                                         headers=headers, timeout=timeout))
-            if slots is not None:
-                call.add_done_callback(lambda _: slots.release())
+            call.add_done_callback(lambda _: release())
             resp = await asyncio.shield(call)
     except (TimeoutError, httpx.TransportError) as err:
         _abandon(call)

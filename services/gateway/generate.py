@@ -19,9 +19,14 @@ import httpx
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from services.gateway.calls import UpstreamFailure, classify_transport_error
+from services.gateway.calls import (
+    UpstreamFailure,
+    classify_transport_error,
+    failure_from_response,
+    release_nothing,
+    take_slot,
+)
 from services.gateway.policy import Policy
-from services.gateway.retry import parse_retry_after
 from services.gateway.state import Gateway
 from services.gateway.upstreams import Replica
 
@@ -35,7 +40,7 @@ class OpenedStream:
     response: httpx.Response
     first: bytes
     rest: AsyncIterator[bytes]
-    release: Callable[[], None] = lambda: None  # gives the pool slot back; called once
+    release: Callable[[], None]  # gives the pool slot back (calls.take_slot)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         if self.first:
@@ -51,8 +56,7 @@ class OpenedStream:
         try:
             await self.response.aclose()
         finally:
-            release, self.release = self.release, lambda: None
-            release()
+            self.release()
 
 
 @dataclass
@@ -78,29 +82,23 @@ async def open_generation(gw: Gateway, policy: Policy, body: dict,
         # A pool slot first, under the deadline, as in calls.request_json: then httpx never
         # queues the request for a connection, where a cancelled wait leaks a slot of its
         # pool for good (encode/httpcore#1093). The stream holds its slot until it closes.
-        slots = upstream.slots
-        held = False
+        release = release_nothing
         try:
             async with asyncio.timeout_at(deadline):
-                if slots is not None:
-                    await slots.acquire()
-                    held = True
+                release = await take_slot(upstream.slots)
                 response = await upstream.client.send(request, stream=True)
         except BaseException as err:
-            if held:
-                slots.release()
+            release()
             if isinstance(err, TimeoutError | httpx.TransportError):
                 raise classify_transport_error(err) from None
             raise
         try:
-            if response.status_code >= 500 or response.status_code == 429:
-                raise UpstreamFailure(
-                    "error", status=response.status_code,
-                    retry_after=parse_retry_after(response.headers.get("retry-after")))
+            failure = failure_from_response(response)
+            if failure is not None:
+                raise failure
             if response.status_code != 200:
                 content = await response.aread()  # read to the end: the connection is back
-                if held:
-                    slots.release()
+                release()
                 return Refused(response.status_code, content,
                                response.headers.get("content-type"))
             rest = response.aiter_bytes()
@@ -109,13 +107,11 @@ async def open_generation(gw: Gateway, policy: Policy, body: dict,
                     first = await anext(rest, b"")
             except (TimeoutError, httpx.TransportError) as err:
                 raise classify_transport_error(err) from None
-            return OpenedStream(response, first, rest,
-                                slots.release if held else lambda: None)
+            return OpenedStream(response, first, rest, release)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await response.aclose()
-            if held:
-                slots.release()
+            release()
             raise
 
     return await upstream.call(policy, send)
