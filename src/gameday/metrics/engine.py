@@ -4,14 +4,18 @@ Both run the same generated rule files. Callers ask an engine for an instant que
 the active alerts; they do not care which one answers.
 
 - ``EmbeddedEngine``: scrapes the stack each second into a bounded store, writes a
-  recording, and evaluates the rule groups after every scrape (each group at its interval).
+  recording, and evaluates each rule group on its own schedule, in a thread of its own:
+  Prometheus's slots (``gameday.metrics.schedule``), every due slot at its timestamp, the
+  late and missed ones counted.
 - ``PrometheusEngine``: reads a running Prometheus through its HTTP API.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -19,9 +23,11 @@ from gameday.metrics.promapi import PrometheusAPI
 from gameday.metrics.promql import evaluate
 from gameday.metrics.recording import RecordingWriter, replay
 from gameday.metrics.rules import RuleGroup, evaluate_groups, load_rule_file
+from gameday.metrics.schedule import EvaluationSchedule
 from gameday.metrics.scraper import Scraper, targets_from_urls
 from gameday.metrics.store import SampleStore
 
+log = logging.getLogger("gameday.metrics.engine")
 
 class Engine(Protocol):
     def query(self, expr: str, at: float | None = None) -> list[tuple[dict, float]]: ...
@@ -36,7 +42,8 @@ def load_groups(rule_files: list[Path], default_interval_s: float = 1.0) -> list
 class EmbeddedEngine:
     def __init__(self, rule_files: list[Path], store: SampleStore | None = None,
                  lookback_s: float = 300.0, max_age_s: float = 3 * 3600.0,
-                 evaluation_interval_s: float = 1.0) -> None:
+                 evaluation_interval_s: float = 1.0,
+                 clock: Callable[[], float] = time.time) -> None:
         """Groups without an ``interval`` run every ``evaluation_interval_s``: 1 s, as in the
         Prometheus config gameday writes (``PrometheusConfig.evaluation_interval``)."""
         self.store = store or SampleStore(max_age=max_age_s, lookback=lookback_s)
@@ -44,6 +51,11 @@ class EmbeddedEngine:
         self.scraper: Scraper | None = None
         self._lock = threading.Lock()
         self.last_tick: float | None = None
+        self.clock = clock
+        self.schedule = EvaluationSchedule.for_groups(self.groups)
+        self.on_evaluated: Callable[[float], None] | None = None  # after each batch of slots
+        self._stop = threading.Event()
+        self._evaluator: threading.Thread | None = None
 
     # -- feeding ------------------------------------------------------------------------
     def tick(self, t: float) -> None:
@@ -52,14 +64,50 @@ class EmbeddedEngine:
             evaluate_groups(self.groups, self.store, t)
             self.last_tick = t
 
+    def evaluate_due(self, now: float | None = None) -> int:
+        """Evaluate every slot due at ``now`` (the live schedule), oldest first, each at its
+        own timestamp; returns how many were evaluated."""
+        due = self.schedule.due(self.clock() if now is None else now)
+        for index, slot in due:
+            group = self.groups[index]
+            started = self.clock()
+            with self._lock:  # one group at a time: scrapes may land between groups
+                group.evaluate(self.store, slot)
+                self.last_tick = slot if self.last_tick is None else max(self.last_tick, slot)
+            self.schedule.done(index, slot, started, self.clock(), len(group.errors))
+        return len(due)
+
     def start_scraping(self, targets: dict[str, list[str]], interval_s: float = 1.0,
                        recording: Path | None = None) -> EmbeddedEngine:
+        """Scrape every ``interval_s`` and evaluate the rules on their own schedule."""
         writer = RecordingWriter(recording, time.time(), interval_s) if recording else None
-        # One lock: scrapes and evaluations never interleave.
+        # One lock: an ingest and a group's evaluation never interleave.
         self.scraper = Scraper(targets_from_urls(targets), self.store, interval_s=interval_s,
-                               recording=writer, on_tick=self.tick, lock=self._lock)
+                               recording=writer, lock=self._lock)
         self.scraper.start()
+        self.start_evaluating()
         return self
+
+    def start_evaluating(self) -> EmbeddedEngine:
+        self.schedule.start(self.clock())
+        self._evaluator = threading.Thread(target=self._evaluate_loop, daemon=True,
+                                           name="gameday-rules")
+        self._evaluator.start()
+        return self
+
+    def _evaluate_loop(self) -> None:
+        while not self._stop.is_set():
+            next_due = self.schedule.next_due()
+            if next_due is None:
+                return
+            if self._stop.wait(max(0.0, next_due - self.clock())):
+                return
+            try:
+                self.evaluate_due()
+                if self.on_evaluated is not None:
+                    self.on_evaluated(self.last_tick)
+            except Exception:  # a bug in one evaluation must not end the schedule
+                log.exception("rule evaluation failed")
 
     def replay(self, recording: Path, step_s: float = 1.0) -> dict:
         """Feed a recording and evaluate the rules along it, as if it were live."""
@@ -74,6 +122,9 @@ class EmbeddedEngine:
         return header
 
     def stop(self) -> None:
+        self._stop.set()
+        if self._evaluator is not None:
+            self._evaluator.join(5)
         if self.scraper is not None:
             self.scraper.stop()
 

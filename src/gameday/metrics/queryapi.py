@@ -9,6 +9,7 @@ from the embedded engine or from a real Prometheus: the part of the API gameday 
     GET      /api/v1/alerts                              -> pending and firing alerts
     GET      /api/v1/rules                               -> groups, rules, health
     GET      /-/ready, /-/healthy
+    GET      /metrics      the engine's own: rule-group iterations scheduled, missed, late
 
 Errors answer as Prometheus does: HTTP 400 ``{"status": "error", "errorType": "bad_data"}``.
 """
@@ -167,6 +168,10 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path.rstrip("/")
         if path in ("/-/ready", "/-/healthy"):
             self._send(200, "gameday embedded engine is ready.\n")
+            return
+        schedule = getattr(self.api.engine, "schedule", None)
+        if path == "/metrics" and schedule is not None:
+            self._send(200, schedule.render_metrics())
             return
         handlers = {"/api/v1/query": self.api.query, "/api/v1/query_range": self.api.query_range,
                     "/api/v1/alerts": lambda _p: self.api.alerts(),

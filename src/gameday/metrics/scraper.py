@@ -59,6 +59,7 @@ class Scraper:
     on_tick: Callable[[float], None] | None = None  # e.g. evaluate rules after each scrape
     scrapes: int = 0
     failures: int = 0
+    missed_ticks: int = 0  # scrape ticks skipped because the loop fell behind
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -110,6 +111,7 @@ class Scraper:
             next_at += self.interval_s
             delay = next_at - time.monotonic()
             if delay < 0:  # fell behind: skip missed ticks rather than bunch them up
+                self.missed_ticks += int(-delay // self.interval_s)
                 next_at = time.monotonic()
                 delay = 0
             self._stop.wait(delay)

@@ -2,10 +2,13 @@
 
 Started by the supervisor once every process is ready. Each second it scrapes every
 process into the embedded store, appends the scrape to ``<run>/recording.jsonl.gz``,
-evaluates the generated SLO rules, and writes ``<run>/slo-status.json`` (what
-``gameday slo status`` shows for a live run). It also serves the engine through a
-Prometheus-compatible query API on loopback (``embedded_url`` in stack.json; see
-``gameday.metrics.queryapi``). A failure here never takes the stack down.
+evaluates the generated SLO rules (on Prometheus's schedule, see
+``gameday.metrics.schedule``), and writes ``<run>/slo-status.json`` (what
+``gameday slo status`` shows for a live run), with a count of the rule evaluations that
+ran late or were skipped: when the machine is too busy, the log and the drill say so. It
+also serves the engine through a Prometheus-compatible query API on loopback
+(``embedded_url`` in stack.json; see ``gameday.metrics.queryapi``). A failure here never
+takes the stack down.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ log = logging.getLogger("gameday.stack.monitor")
 RECORDING = "recording.jsonl.gz"
 STATUS = "slo-status.json"
 DEFAULT_CATALOG = "drill-12h"
+WARN_EVERY_S = 30.0  # at most one "fell behind" warning in the log per this many seconds
 
 
 def default_rules_dir(catalog: str = DEFAULT_CATALOG) -> Path | None:
@@ -49,6 +53,7 @@ class Monitor:
         self.engine = EmbeddedEngine(files)
         self.interval_s = interval_s
         self._last_status = 0.0
+        self._warned = (0.0, 0, 0)  # (time, late, missed) at the last warning
         self.server = None
 
     @property
@@ -59,6 +64,7 @@ class Monitor:
     def start(self, serve: bool = True) -> Monitor:
         from gameday.metrics.queryapi import QueryServer
 
+        self._started = time.time()
         self.engine.start_scraping(self.targets, self.interval_s,
                                    recording=self.run_path / RECORDING)
         self.engine.scraper.on_tick = self._tick
@@ -67,19 +73,43 @@ class Monitor:
         return self
 
     def _tick(self, t: float) -> None:
-        self.engine.tick(t)
+        """After each scrape (the rules run on their own schedule): publish the status."""
         if t - self._last_status >= 1.0:
             self._last_status = t
             try:
                 self.write_status(t)
             except Exception as err:  # the monitor must not stop the scraper
                 log.warning("could not write SLO status: %r", err)
+            self._warn_if_behind(t)
+
+    def evaluation(self) -> dict:
+        """Counts of the rule schedule since the start (and of scrape ticks skipped)."""
+        body = self.engine.schedule.totals()
+        scraper = self.engine.scraper
+        body["scrape_ticks_missed"] = scraper.missed_ticks if scraper is not None else 0
+        body["last_evaluation_at"] = self.engine.last_tick
+        return body
+
+    def _warn_if_behind(self, t: float) -> None:
+        when, late, missed = self._warned
+        if t - when < WARN_EVERY_S:
+            return
+        totals = self.engine.schedule.totals()
+        if (totals["late"], totals["missed"]) != (late, missed):
+            log.warning("rule evaluation fell behind: %d evaluations late and %d skipped in "
+                        "the last %.0f s (%d late, %d skipped of %d scheduled since the "
+                        "start, lag up to %.1f s): the machine is too busy, SLO figures and "
+                        "alerts lag", totals["late"] - late, totals["missed"] - missed,
+                        t - when if when else t - self._started, totals["late"],
+                        totals["missed"], totals["scheduled"], totals["max_lag_s"])
+            self._warned = (t, totals["late"], totals["missed"])
 
     def write_status(self, t: float) -> None:
         from gameday.slo.status import collect_status
 
         body = {"updated_at": t, "rules": str(self.rules_dir) if self.rules_dir else None,
-                "slos": [s.as_dict() for s in collect_status(self.engine)]}
+                "slos": [s.as_dict() for s in collect_status(self.engine)],
+                "evaluation": self.evaluation()}
         fd, tmp = tempfile.mkstemp(dir=self.run_path, prefix=".slo-status-")
         with os.fdopen(fd, "w") as fh:
             json.dump(body, fh)
@@ -90,6 +120,31 @@ class Monitor:
             self.server.stop()
             self.server = None
         self.engine.stop()
+
+
+def evaluation_warning(evaluation: dict | None) -> str | None:
+    """One line for a learner when the embedded engine fell behind its rule schedule, from
+    the ``evaluation`` part of slo-status.json; None when every evaluation ran on time."""
+    if not evaluation:
+        return None
+    late, missed = evaluation.get("late", 0), evaluation.get("missed", 0)
+    if not late and not missed:
+        return None
+    return (f"embedded engine: {late} of {evaluation.get('scheduled', 0)} rule evaluations "
+            f"ran late (up to {evaluation.get('max_lag_s', 0):.1f} s after their time) and "
+            f"{missed} were skipped: the machine was too busy, so SLO figures and alerts "
+            f"lagged")
+
+
+def evaluation_notes(run_path: Path) -> list[str]:
+    """``evaluation_warning`` of a run's last published status, as a list (empty if none):
+    what a drill prints at its end."""
+    try:
+        body = json.loads((Path(run_path) / STATUS).read_text())
+    except (OSError, ValueError):
+        return []
+    text = evaluation_warning(body.get("evaluation"))
+    return [text] if text else []
 
 
 def read_status(run_path: Path, max_age_s: float = 10.0) -> dict:
