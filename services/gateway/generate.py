@@ -4,6 +4,9 @@ The upstream stream is opened (with retries, breaker and replicas like any call)
 first chunk awaited within the TTFT timeout; only then does the client's response start,
 so a slow or refusing llm can still be answered with a proper status. Closing the proxied
 stream (end, error or client disconnect) closes the upstream response.
+
+A :class:`TokenClock` times the token events on their way to the client (time to first
+token, inter-token latency) and settles what became of the request, once.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from time import perf_counter
 
 import anyio
 import httpx
@@ -26,6 +30,7 @@ from services.gateway.calls import (
     release_nothing,
     take_slot,
 )
+from services.gateway.metrics import StreamMetrics
 from services.gateway.policy import Policy
 from services.gateway.state import Gateway
 from services.gateway.upstreams import Replica
@@ -33,6 +38,50 @@ from services.gateway.upstreams import Replica
 log = logging.getLogger("services.gateway")
 
 STREAM_ERROR_EVENT = b'event: error\ndata: {"error": "upstream stream interrupted"}\n\n'
+# The key of a token event (`data: {"token": " seven", "index": 0}`). A JSON string value
+# cannot hold an unescaped quote, so these bytes only ever match the key.
+TOKEN_KEY = b'"token":'
+
+
+class TokenClock:
+    """Times one generate request as its client sees it, from the moment the route took it.
+
+    ``sent`` is called with every chunk just before it goes to the client: its first token
+    event gives the time to first token, the next ones the inter-token latencies (a chunk
+    carrying several tokens delivers them at once: 0 s between them). A request that ends
+    with no token sent is settled ``failed`` (or ``refused`` for an llm 4xx); a cancelled
+    request (server shutdown) is not counted.
+    """
+
+    __slots__ = ("metrics", "start", "last", "settled")
+
+    def __init__(self, metrics: StreamMetrics) -> None:
+        self.metrics = metrics
+        self.start = perf_counter()
+        self.last: float | None = None  # when the last token event was sent
+        self.settled = False
+
+    def sent(self, chunk: bytes) -> None:
+        n = chunk.count(TOKEN_KEY)
+        if not n:
+            return
+        now = perf_counter()
+        metrics = self.metrics
+        if self.last is None:
+            if not self.settled:
+                self.settled = True
+                metrics.first_token(now - self.start)
+        else:
+            metrics.inter_token(now - self.last)
+        for _ in range(n - 1):
+            metrics.inter_token(0.0)
+        self.last = now
+
+    def settle(self, outcome: str = "failed") -> None:
+        """The request ended with no token sent (a no-op once one was)."""
+        if not self.settled:
+            self.settled = True
+            self.metrics.settle(outcome)
 
 
 @dataclass
@@ -42,11 +91,13 @@ class OpenedStream:
     rest: AsyncIterator[bytes]
     release: Callable[[], None]  # gives the pool slot back (calls.take_slot)
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self, clock: TokenClock) -> AsyncIterator[bytes]:
         if self.first:
+            clock.sent(self.first)
             yield self.first
         try:
             async for chunk in self.rest:
+                clock.sent(chunk)
                 yield chunk
         except httpx.HTTPError as err:
             log.warning("llm stream interrupted", extra={"error": type(err).__name__})

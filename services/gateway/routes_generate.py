@@ -10,6 +10,7 @@ from services.gateway.calls import UpstreamFailure
 from services.gateway.generate import (
     ProxyStreamingResponse,
     Refused,
+    TokenClock,
     open_generation,
     upstream_body,
 )
@@ -34,15 +35,25 @@ router = APIRouter(tags=["inference"])
 async def generate(body: GenerateRequest, request: Request):
     # Admitted already (services/gateway/shedding.py): the request leaves admission when
     # this ASGI call returns, that is when the proxied stream has ended.
+    # Timed from here to each token event sent (gateway_time_to_first_token_seconds): what
+    # the client waits, the upstream's retries and queue included.
     gw: Gateway = request.app.state.gateway
+    clock = TokenClock(gw.metrics.streams)
     policy = gw.policy
     try:
         opened = await open_generation(gw, policy, upstream_body(body.model_dump()),
                                        forward_headers())
     except UpstreamFailure as failure:
+        clock.settle("failed")
         return unavailable_response(failure, policy.admission)
+    except Exception:  # answered 500: no token either
+        clock.settle("failed")
+        raise
     if isinstance(opened, Refused):
+        clock.settle("refused")
         return Response(opened.body, status_code=opened.status, media_type=opened.media_type)
+    # However the stream ends, a request that sent no token is settled failed.
     return ProxyStreamingResponse(
-        opened.chunks(), on_close=[opened.aclose], media_type="text/event-stream",
+        opened.chunks(clock), on_close=[opened.aclose, clock.settle],
+        media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
