@@ -42,7 +42,13 @@ def test_markdown_has_phases_budget_charts_and_timeline(run):
     assert "| Phase | At (UTC) | Since impact start |" in md
     assert "| Detected (first alert firing) | 2027-01-15 08:01:04 | 4s | 4s | 30s |" in md
     assert "| Recovered | 2027-01-15 08:01:40 | 40s | 20s | 2m00s |" in md
-    assert "| gateway-gateway-availability | 99.90% | 69.2% |" in md
+    score = json.loads((run / "score.json").read_text())
+    gw = next(s for s in score["slos"] if s["slo_id"] == "gateway-gateway-availability")
+    # the figure score.json computed, printed the one way (gameday.slo.consumption)
+    shown = f"{100 * gw['budget_consumed']:.2f}%"
+    assert shown == gw["budget_consumed_text"]
+    events = f"{round(gw['events']['bad']):,} / {round(gw['events']['total']):,}"
+    assert f"| gateway-gateway-availability | 99.90% | {shown} | {events} |" in md
     for name in CHARTS:
         assert f"](charts/{name})" in md
     assert "failed (5xx): 300" in md

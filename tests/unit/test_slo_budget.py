@@ -125,7 +125,31 @@ def test_steps_read_the_scaled_windows_and_trigger_actions():
     assert "2 of 4 SLO(s) need action" in text
     assert "TRIGGERED fast-burn: 1h burn 20.0x >= 14.4x" in text
     assert "ACTION: Freeze feature releases" in text
-    assert "overspent by 50.0% of the budget" in text
+    # no figure from the period rule's extrapolated "budget left"
+    assert "overspent" not in text and "budget left" not in text
+
+
+def test_windows_longer_than_the_data_are_not_judged_and_recommend_nothing():
+    """90 s of data judge the 1h step (1m in drill-12h) and nothing longer: no freeze."""
+    policy = load_policy(ROOT / "slos/policies.yaml")
+    short = drill_status(0.5, 3.0)  # the period rule extrapolates 3x from 90 s
+    short.use = {"span_s": 90.0, "bad": 1.0, "total": 2000.0, "consumed": 0.0104}
+    (b,) = evaluate_policy(policy, [short])
+    by_name = {r.step.name: r for r in b.results}
+    assert by_name["fast-burn"].judged and not by_name["fast-burn"].triggered
+    for name in ("budget-exhausted", "sustained-burn", "big-incident", "slow-burn",
+                 "steady-drain"):
+        assert not by_name[name].judged and not by_name[name].triggered, name
+    assert by_name["budget-exhausted"].unjudged == "the 12h window needs 12h of data, there " \
+        "is 90s"
+    assert not b.triggered and b.actions[0].startswith("Not enough data to decide")
+    assert "6m, 24m, 72m, 12h cannot be judged yet" in b.actions[0]
+    text = render([b], policy)
+    assert "Freeze" not in text and "Ship features" not in text
+    assert "CANNOT JUDGE 6h: the 6m window needs 6m of data, there is 90s" in text
+    assert "budget consumed: 1.04% of the 12h period's budget over 90s of data (1 of 2,000 " \
+        "events bad)" in text
+    assert b.as_dict()["steps"][0]["judged"] is False
 
 
 def write_outage(path, minutes_ok=3, minutes_bad=1, rps=50):
@@ -166,9 +190,18 @@ def test_cli_budget_from_a_recording(tmp_path, at_root):
     assert gw["slo_id"] == "gateway-gateway-availability" and gw["objective"] == 0.999
     steps = {s["name"]: s for s in gw["steps"]}
     assert steps["fast-burn"]["triggered"] and steps["fast-burn"]["burn"] > 900
-    assert gw["alerting"] and gw["actions"][0].startswith("Freeze feature releases")
+    # 4 minutes of data: the 1h step (1m) is judged; the 12h budget-exhausted step is not
+    assert steps["budget-exhausted"]["judged"] is False and not steps["budget-exhausted"][
+        "triggered"]
+    assert gw["alerting"] and gw["actions"][0].startswith("Page on-call now")
+    assert not any(a.startswith("Freeze") for a in gw["actions"])
+    # 3,000 bad of 12,000 events over 240 s: 3000 / (0.001 x 12000 x 43200 / 240)
+    assert gw["events"]["bad"] == pytest.approx(3000, rel=0.02)
+    assert gw["budget_consumed"] == pytest.approx(3000 / (0.001 * 12000 * 43200 / 240),
+                                                  rel=0.02)
     text = CliRunner().invoke(app, ["slo", "budget", "--from", str(rec), "--rules", str(rules)])
-    assert text.exit_code == 0 and "ACTION: Freeze feature releases" in text.stdout
+    assert text.exit_code == 0 and "ACTION: Page on-call now" in text.stdout
+    assert f"budget consumed: {gw['budget_consumed_text']} of the 12h period's" in text.stdout
 
 
 def test_cli_budget_bad_input_exits_2(tmp_path, at_root):

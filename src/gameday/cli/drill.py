@@ -162,12 +162,10 @@ def _summary(console, run_path, scenario, wheel, drill, written) -> None:
     for key, value in (score.get("durations_s") or {}).items():
         shown = f"{value:7.1f} s" if isinstance(value, int | float) else "      -"
         console.print(f"  time to {key:<12} {shown}", highlight=False, markup=False)
-    for slo in score.get("slos") or []:
-        used = slo.get("budget_consumed")
-        if isinstance(used, int | float) and used > 0.0005:
-            console.print(f"  budget consumed {slo['slo_id']}: {100 * used:.2f}% "
-                          f"(peak burn {slo.get('peak_burn') or 0:.0f}x)", highlight=False,
-                          markup=False)
+    from gameday.report.score import budget_lines
+
+    for line in budget_lines(score):
+        console.print(line, highlight=False, markup=False)
     verdict = score.get("verdict")
     if isinstance(verdict, dict):
         verdict = verdict.get("result") or verdict.get("status")

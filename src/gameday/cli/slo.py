@@ -97,17 +97,27 @@ def _render_status(statuses) -> None:
     from rich.table import Table
 
     from gameday.cli.render import make_console
+    from gameday.slo.consumption import format_consumed
+    from gameday.slo.names import format_duration
 
-    table = Table(title="SLO status", title_justify="left")
-    for col in ("SLO", "objective", "SLI now", "budget left", "burn rate by window", "alert",
-                "exhausted in"):
+    spans = sorted({round(st.span_s) for st in statuses if st.span_s == st.span_s})
+    periods = sorted({st.period_days for st in statuses if st.period_days == st.period_days})
+    title = "SLO status"
+    if len(spans) == 1 and len(periods) == 1:
+        title += (f" (budget used: share of the {format_duration(periods[0] * 86400)} "
+                  f"period's budget consumed over {format_duration(spans[0])} of data)")
+    table = Table(title=title, title_justify="left")
+    for col in ("SLO", "objective", "SLI now", "budget used", "bad / total events",
+                "burn rate by window", "alert"):
         table.add_column(col)
     colour = {"page": "red", "ticket": "yellow", "pending": "cyan", "ok": "green"}
     for st in statuses:
         burns = "  ".join(f"{w}:{b:.1f}x" for w, b in st.burn_by_window.items() if b == b)
-        table.add_row(st.slo_id, _pct(st.objective), _pct(st.sli), _pct(st.budget_remaining, 1),
-                      burns or "-", f"[{colour[st.state]}]{st.state}[/]",
-                      _fmt_duration(st.exhaustion_s))
+        use = st.use or {}
+        events = "-" if use.get("total") is None else \
+            f"{round(use.get('bad') or 0):,} / {round(use['total']):,}"
+        table.add_row(st.slo_id, _pct(st.objective), _pct(st.sli), format_consumed(st.consumed),
+                      events, burns or "-", f"[{colour[st.state]}]{st.state}[/]")
     make_console().print(table)
 
 
@@ -116,7 +126,7 @@ def _live_embedded(as_json: bool, watch: bool) -> None:
     import json
     import time
 
-    from gameday.slo.status import SLOStatus
+    from gameday.slo.status import from_json
     from gameday.stack.control import load_state
     from gameday.stack.monitor import read_status
 
@@ -126,12 +136,7 @@ def _live_embedded(as_json: bool, watch: bool) -> None:
         if as_json:
             typer.echo(json.dumps(body, indent=2))
         else:
-            statuses = []
-            for raw in body["slos"]:
-                fields = {k: (float("nan") if v is None else v) for k, v in raw.items()
-                          if k not in ("state", "exhaustion_s")}
-                statuses.append(SLOStatus(**fields))
-            _render_status(statuses)
+            _render_status([from_json(raw) for raw in body["slos"]])
             if body["stale"]:
                 typer.echo("warning: this status is more than 10 s old; is the stack running?",
                            err=True)
@@ -162,73 +167,109 @@ def status(
                                  "stack, started by 'gameday up --prometheus', else "
                                  "http://127.0.0.1:9090)."),
     recording: Path = typer.Option(None, "--from", help="Replay this recording (embedded)."),
+    run: str = typer.Option(None, "--run", help="A finished run (id or folder): its "
+                            "recording over the drill's window, as score.json reports it."),
     catalog: str = typer.Option("drill-12h", "--catalog",
                                 help="Generated rules to evaluate (embedded)."),
     rules_dir: Path = typer.Option(SPEC_DIR / "_gen", "--rules", help="Generated rules root."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     watch: bool = typer.Option(False, "--watch", help="Refresh until Ctrl-C."),
 ) -> None:
-    """Per SLO: objective, SLI now, budget left, burn rate per window, alert, exhaustion."""
+    """Per SLO: objective, SLI now, budget used (share of the period's budget consumed over
+    the data: the stack's run, the recording, or the drill window with --run), burn rate
+    per window, alert."""
     import json
     import time
 
-    from gameday.metrics.engine import EmbeddedEngine, PrometheusEngine
-    from gameday.slo.status import collect_status
-
-    if engine not in ("embedded", "prometheus"):
-        raise ValidationError(f"--engine: expected embedded or prometheus, got {engine!r}")
-    if engine == "prometheus":
-        source = PrometheusEngine(url or _stack_prometheus_url())
-    else:
-        if recording is None:
-            _live_embedded(as_json, watch)
-            return
-        if not recording.is_file():
-            raise ValidationError(f"--from: no such recording {str(recording)!r}")
-        files = sorted((rules_dir / catalog).glob("*.rules.yml"))
-        if not files:
-            raise ValidationError(f"--catalog: no generated rules in {rules_dir / catalog}; "
-                                  f"run 'gameday slo generate'")
-        source = EmbeddedEngine(files)
-        source.replay(recording)
+    if engine == "embedded" and recording is None and run is None:
+        _live_embedded(as_json, watch)
+        return
     while True:
-        statuses = collect_status(source)
+        statuses = _collect_statuses(engine, url or _stack_prometheus_url(), recording,
+                                     catalog, rules_dir, run)
         if as_json:
             typer.echo(json.dumps([s.as_dict() for s in statuses], indent=2))
         else:
             _render_status(statuses)
-        if not watch or recording is not None:
+        if not watch or engine == "embedded":
             return
         time.sleep(2)
 
 
 def _collect_statuses(engine: str, url: str, recording: Path | None, catalog: str,
-                      rules_dir: Path):
-    """SLO statuses from Prometheus, a replayed recording, or the current run's monitor."""
-    from gameday.metrics.engine import EmbeddedEngine, PrometheusEngine
-    from gameday.slo.status import SLOStatus, collect_status
-
+                      rules_dir: Path, run: str | None = None):
+    """SLO statuses, each with its budget use (gameday.slo.consumption), from Prometheus
+    (over the running stack's life), a finished run (its drill window), a replayed
+    recording (all of it) or the current run's monitor (since the stack started)."""
     if engine not in ("embedded", "prometheus"):
         raise ValidationError(f"--engine: expected embedded or prometheus, got {engine!r}")
+    if sum(x is not None for x in (recording, run)) > 1 or \
+            (engine == "prometheus" and (recording or run)):
+        raise ValidationError("--from, --run and --engine prometheus: pick one source")
     if engine == "prometheus":
-        return collect_status(PrometheusEngine(url))
+        return _prometheus_statuses(url, catalog, rules_dir)
+    if run is not None:
+        from gameday.report.budgets import run_statuses
+        from gameday.stack.runs import resolve_run
+
+        return run_statuses(resolve_run(run).path)
     if recording is None:
+        from gameday.slo.status import from_json
         from gameday.stack.control import load_state
         from gameday.stack.monitor import read_status
 
-        run, _ = load_state()
-        return [SLOStatus(**{k: (float("nan") if v is None else v) for k, v in raw.items()
-                             if k not in ("state", "exhaustion_s")})
-                for raw in read_status(run.path)["slos"]]
+        current, _ = load_state()
+        return [from_json(raw) for raw in read_status(current.path)["slos"]]
     if not recording.is_file():
         raise ValidationError(f"--from: no such recording {str(recording)!r}")
+    from gameday.report.budgets import replay_statuses
+
+    return replay_statuses(recording, _rule_files(rules_dir, catalog))
+
+
+def _rule_files(rules_dir: Path, catalog: str) -> list[Path]:
     files = sorted((rules_dir / catalog).glob("*.rules.yml"))
     if not files:
         raise ValidationError(f"--catalog: no generated rules in {rules_dir / catalog}; "
                               f"run 'gameday slo generate'")
-    source = EmbeddedEngine(files)
-    source.replay(recording)
-    return collect_status(source)
+    return files
+
+
+def _prometheus_statuses(url: str, catalog: str, rules_dir: Path):
+    """Statuses from Prometheus; budget use since the running stack started (else over the
+    SLO period, all that Prometheus holds of it)."""
+    import time
+
+    from gameday.errors import GamedayError
+    from gameday.metrics.engine import PrometheusEngine
+    from gameday.slo.consumption import load_slos_for_rules, measure
+    from gameday.slo.status import attach_use, collect_status
+
+    source = PrometheusEngine(url)
+    statuses = collect_status(source)
+    now = time.time()
+    started = None
+    try:
+        from gameday.stack.control import load_state
+
+        _, state = load_state()
+        started = getattr(state, "started_at", None)
+    except GamedayError:
+        pass
+    periods = {s.slo_id: s.period_days * 86400 for s in statuses
+               if s.period_days == s.period_days}
+    try:
+        models = load_slos_for_rules(_rule_files(rules_dir, catalog))
+    except ValidationError:
+        models = []
+    for slo in models:
+        period = periods.get(slo.id)
+        if period is None:
+            continue
+        start = started if isinstance(started, int | float) and 0 < now - started < period \
+            else now - period
+        attach_use(statuses, measure(source, [slo], start, now, period))
+    return statuses
 
 
 def _policy_windows() -> set[float] | None:
@@ -246,6 +287,8 @@ def budget(
     engine: str = typer.Option("embedded", "--engine", help="embedded or prometheus."),
     url: str = typer.Option("http://127.0.0.1:9090", "--url", help="Prometheus URL."),
     recording: Path = typer.Option(None, "--from", help="Replay this recording (embedded)."),
+    run: str = typer.Option(None, "--run", help="A finished run (id or folder): its "
+                            "recording over the drill's window, as score.json reports it."),
     policy_file: Path = typer.Option(None, "--policy", help="Error-budget policy (YAML; "
                                      "default: slos/policies.yaml)."),
     catalog: str = typer.Option("drill-12h", "--catalog",
@@ -261,7 +304,7 @@ def budget(
 
     policy = load_policy(policy_file or DEFAULT_POLICY, _policy_windows())
     budgets = evaluate_policy(policy, _collect_statuses(engine, url, recording, catalog,
-                                                        rules_dir))
+                                                        rules_dir, run))
     if as_json:
         typer.echo(json.dumps({"policy": policy.source, "slos": [b.as_dict() for b in budgets]},
                               indent=2))

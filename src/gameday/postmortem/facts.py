@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from gameday.errors import ValidationError
+from gameday.slo.consumption import events_text, format_consumed
 
 from .timeline import TIMELINE, Event, fault_windows, first, read_timeline
 
@@ -92,26 +93,37 @@ def _phases(times: dict[str, float | None]) -> list[dict]:
 
 
 def _slo_rows(score: dict, status: dict | None) -> list[dict]:
-    consumed: dict[str, float] = {}
+    """Budget consumed as score.json computed it (gameday.slo.consumption, the same figure
+    the drill, the report and ``slo status/budget --run`` print); the state at the end from
+    the last live status. No figure is derived here."""
+    rows: dict[str, dict] = {}
     given = score.get("slos") or []
-    items = given.items() if isinstance(given, dict) else \
-        ((s.get("slo_id", ""), s) for s in given if isinstance(s, dict))
-    for sid, body in items:
-        value = _num(body.get("budget_consumed")) if isinstance(body, dict) else _num(body)
-        if value is not None:
-            consumed[sid] = value
-    rows = {sid: {"slo_id": sid, "objective": "-", "consumed": percent(v), "remaining": "-",
-                  "state": "-", "source": "score.json"} for sid, v in consumed.items()}
+    for body in given if isinstance(given, list) else []:
+        if not isinstance(body, dict) or not body.get("slo_id"):
+            continue
+        sid = str(body["slo_id"])
+        rows[sid] = {"slo_id": sid, "objective": percent(_num(body.get("objective")), 2),
+                     "consumed": format_consumed(_num(body.get("budget_consumed"))),
+                     "events": events_text(body.get("events")), "state": "-",
+                     "source": "score.json"}
     for s in (status or {}).get("slos", []):
         sid = s.get("slo_id", "")
-        remaining = _num(s.get("budget_remaining"))
-        row = rows.setdefault(sid, {"slo_id": sid, "consumed": "-", "source": "slo-status.json"})
-        row["objective"] = percent(_num(s.get("objective")), 2)
-        row["remaining"] = percent(remaining)
-        row["state"] = s.get("state") or "-"
-        if row["consumed"] == "-" and remaining is not None:
-            row["consumed"] = percent(max(0.0, 1 - remaining))
+        if sid in rows:
+            rows[sid]["state"] = s.get("state") or "-"
     return [rows[k] for k in sorted(rows)]
+
+
+def budget_scope(score: dict) -> str:
+    """What the budget figures are, in words, from score.json's window and SLO period."""
+    from gameday.slo.names import format_duration
+
+    periods = {_num(s.get("period_s")) for s in score.get("slos") or [] if isinstance(s, dict)}
+    periods.discard(None)
+    span = _num((score.get("window") or {}).get("duration_s"))
+    if len(periods) != 1 or span is None:
+        return "share of the SLO period's error budget consumed during the drill"
+    return (f"share of the {format_duration(periods.pop())} period's error budget consumed "
+            f"during the drill's {format_duration(round(span))}")
 
 
 def _detecting(events: list[Event], score: dict, start: float | None) -> dict | None:
@@ -190,6 +202,7 @@ def collect_facts(run_path: Path) -> dict:
                    "failed_ratio": percent(failed / total, 2) if failed is not None and total
                    else "-"},
         "slos": _slo_rows(score, status),
+        "budget_scope": budget_scope(score),
         "detecting": _detecting(events, score, start),
         "alerts": _alerts(events),
         "faults": [{"at": utc(e.ts), "service": e.get("service") or "-",

@@ -22,7 +22,8 @@ from gameday.metrics.engine import EmbeddedEngine
 from gameday.metrics.exposition import histogram_quantile
 from gameday.metrics.recording import ingest_scrape, read_recording
 from gameday.metrics.store import is_stale
-from gameday.slo.backtest import consumed
+from gameday.slo.consumption import BudgetUse, count_events, load_slos_for_rules
+from gameday.slo.model import SLO
 from gameday.slo.status import window_seconds
 
 GATEWAY = "gateway"
@@ -60,6 +61,8 @@ class DrillMetrics:
     failed: np.ndarray  # gateway 5xx per step
     fallbacks: np.ndarray  # classify answers not from the live model (guesses, cache)
     buckets: dict[float, np.ndarray]  # classify latency: le -> observations per step
+    engine: EmbeddedEngine | None = None  # the replayed recording, for event counts
+    models: dict[str, SLO] = field(default_factory=dict)  # SLO id -> spec (its indicator)
 
     @property
     def times(self) -> np.ndarray:
@@ -75,21 +78,21 @@ class DrillMetrics:
     def total(self, series: np.ndarray, a: float, b: float) -> float:
         return float(series[self.index(a):self.index(b) + 1].sum())
 
-    def budget_consumed(self, slo_id: str, a: float, b: float) -> float | None:
-        """Fraction of the period's error budget burnt in [a, b]: the integral of the burn
-        rate (short-window error ratio / budget) over time, divided by the period."""
-        slo = self.slos.get(slo_id)
-        if slo is None or not slo.budget > 0:
+    def budget_use(self, slo_id: str, a: float, b: float) -> BudgetUse | None:
+        """Bad and total events of the SLO in (a, b] and the budget they consumed
+        (``gameday.slo.consumption``: the one arithmetic every surface shows)."""
+        slo, model = self.slos.get(slo_id), self.models.get(slo_id)
+        if slo is None or model is None or self.engine is None:
             return None
-        if slo.short_window is None:  # no traffic, so no errors
-            return 0.0
-        ratio = slo.ratios[slo.short_window]
-        i, j = self.index(a), self.index(b) + 1
-        samples = [(float(t), float(r)) for t, r in zip(self.times[i:j], ratio[i:j], strict=True)
-                   if not math.isnan(r)]
-        if not samples:
-            return 0.0
-        return consumed(samples, slo.budget, slo.period_s, self.step)
+        if self.engine is not None:
+            b = min(b, last_sample_time(self.engine.store, self.start))
+        bad, total = count_events(self.engine, model, a, b)
+        return BudgetUse(slo_id, slo.objective, slo.period_s, max(b - a, 0.0), bad, total)
+
+    def budget_consumed(self, slo_id: str, a: float, b: float) -> float | None:
+        """Fraction of the period's error budget the SLO's bad events in (a, b] used."""
+        use = self.budget_use(slo_id, a, b)
+        return None if use is None else use.consumed
 
     def peak_burn(self, slo_id: str, a: float, b: float) -> float | None:
         slo = self.slos.get(slo_id)
@@ -116,6 +119,12 @@ class DrillMetrics:
         return out
 
 
+def last_sample_time(store, default: float) -> float:
+    """Unix seconds of the newest sample in ``store`` (a window never reaches past it)."""
+    return max((ring[-1][0] / 1000 for _, ring in store.series([]) if len(ring)),
+               default=default)
+
+
 def load_metrics(recording: Path, rule_files: list[Path], step: float = 1.0) -> DrillMetrics:
     """Replay ``recording`` through ``rule_files`` and read the gateway's counters."""
     engine = EmbeddedEngine(rule_files, evaluation_interval_s=step)
@@ -126,8 +135,9 @@ def load_metrics(recording: Path, rule_files: list[Path], step: float = 1.0) -> 
     slos = _slo_series(engine, start, step, n)
     grid = {k: _pad(v, n) for k, v in counters.bins.items() if isinstance(k, str)}
     buckets = {k[1]: _pad(v, n) for k, v in counters.bins.items() if isinstance(k, tuple)}
+    models = {m.id: m for m in load_slos_for_rules(rule_files) if m.id in slos}
     return DrillMetrics(start, step, n, slos, grid["requests"], grid["failed"],
-                        grid["fallbacks"], buckets)
+                        grid["fallbacks"], buckets, engine, models)
 
 
 def _replay(engine: EmbeddedEngine, recording: Path, step: float, counters: Counters) -> dict:

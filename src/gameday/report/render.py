@@ -19,6 +19,7 @@ import jinja2
 
 from gameday.errors import ValidationError
 from gameday.postmortem.facts import PHASES, duration, percent, utc
+from gameday.slo.consumption import events_text, format_consumed
 
 from .charts import draw_charts
 from .run import Run, atomic_write, load_run
@@ -99,7 +100,8 @@ def build_context(run: Run, score: dict, charts: list[Path]) -> dict:
                      "failed_ratio": percent(requests.get("failed_ratio"), 2),
                      "fallbacks": requests.get("fallbacks")},
         "slos": [{"slo_id": s.get("slo_id"), "objective": percent(s.get("objective"), 2),
-                  "consumed": percent(s.get("budget_consumed")),
+                  "consumed": format_consumed(s.get("budget_consumed")),
+                  "events": events_text(s.get("events")),
                   "peak_burn": "-" if s.get("peak_burn") is None else f"{s['peak_burn']:.1f}x",
                   "traffic": "yes" if s.get("traffic") else "no"}
                  for s in score.get("slos") or [] if isinstance(s, dict)],

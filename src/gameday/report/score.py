@@ -16,6 +16,8 @@ import math
 import time
 from pathlib import Path
 
+from gameday.slo.consumption import format_consumed
+
 from .metrics import DrillMetrics, load_metrics
 from .run import DEFAULT_CATALOG, Run, atomic_write, find_rules, load_run, phase_times
 
@@ -24,9 +26,10 @@ VERSION = 1
 # score.json "durations_s" key -> phase it measures from impact start
 DURATIONS = (("detect", "detected"), ("acknowledge", "acknowledged"),
              ("mitigate", "mitigated"), ("recover", "recovered"))
-BUDGET_METHOD = ("integral over the drill window of the SLO's shortest-window error ratio "
-                 "(slo:sli_error:ratio_rate<short>) divided by its error budget, over the "
-                 "catalog's period")
+BUDGET_METHOD = ("bad events / (error budget x total events x period / drill span): the "
+                 "share of the catalog period's error budget the drill's bad events used, "
+                 "events counted from the SLI's counters over the drill window "
+                 "(gameday.slo.consumption)")
 
 
 def _clean(value):
@@ -115,12 +118,16 @@ def _slos(metrics: DrillMetrics | None, a: float, b: float) -> list[dict]:
         return []
     rows = []
     for sid, slo in metrics.slos.items():
-        short = slo.short_window
-        traffic = bool(short) and not all(math.isnan(x) for x in slo.ratios[short])
+        use = metrics.budget_use(sid, a, b)
         rows.append({"slo_id": sid, "objective": slo.objective,
-                     "budget_consumed": metrics.budget_consumed(sid, a, b),
-                     "peak_burn": metrics.peak_burn(sid, a, b), "traffic": traffic,
-                     "period_s": slo.period_s, "window": short})
+                     "budget_consumed": None if use is None else use.consumed,
+                     "budget_consumed_text": format_consumed(None if use is None
+                                                             else use.consumed),
+                     "events": None if use is None else {"bad": use.bad, "total": use.total,
+                                                         "span_s": use.span_s},
+                     "peak_burn": metrics.peak_burn(sid, a, b),
+                     "traffic": bool(use and use.total > 0),
+                     "period_s": slo.period_s, "window": slo.short_window})
     return rows
 
 
@@ -183,3 +190,23 @@ def _reason(check: dict) -> str:
     if check["actual_s"] is None:
         return f"{name}: never happened"
     return f"{name}: took {check['actual_s']:.0f}s, expected within {check['expected_s']:g}s"
+
+
+def budget_lines(score: dict) -> list[str]:
+    """The drill's closing budget lines, one per SLO, from score.json's own figures."""
+    from gameday.slo.consumption import events_text
+    from gameday.slo.names import format_duration
+
+    lines = []
+    for slo in score.get("slos") or []:
+        if not isinstance(slo, dict) or "budget_consumed" not in slo:
+            continue
+        period = slo.get("period_s")
+        of = (f" of the {format_duration(period)} period's budget"
+              if isinstance(period, int | float) and period > 0 else "")
+        peak = slo.get("peak_burn")
+        extra = f", peak burn {peak:.1f}x" if isinstance(peak, int | float) else ""
+        lines.append(f"  budget consumed {slo['slo_id']}: "
+                     f"{format_consumed(slo.get('budget_consumed'))}{of} "
+                     f"({events_text(slo.get('events'))} events bad{extra})")
+    return lines

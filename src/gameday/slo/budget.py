@@ -23,6 +23,7 @@ import yaml
 
 from gameday.errors import ValidationError
 
+from .consumption import format_consumed
 from .names import format_duration, parse_duration
 from .status import SLOStatus, window_seconds
 
@@ -170,10 +171,16 @@ class StepResult:
     step: Step
     burn: float  # burn rate over the step's window; NaN: no data (no traffic, no rule)
     budget_spent: float  # share of the period's budget spent in the window: burn x w / period
+    window_s: float = math.nan  # the step's window as the rules record it (scaled)
+    unjudged: str = ""  # why this step cannot be judged on the data (too short a span)
+
+    @property
+    def judged(self) -> bool:
+        return not self.unjudged
 
     @property
     def triggered(self) -> bool:
-        return self.burn >= self.step.burn_rate_threshold
+        return self.judged and self.burn >= self.step.burn_rate_threshold
 
 
 @dataclass
@@ -187,8 +194,14 @@ class SLOBudget:
         return [r for r in self.results if r.triggered]
 
     @property
+    def unjudged(self) -> list[StepResult]:
+        return [r for r in self.results if not r.judged]
+
+    @property
     def has_data(self) -> bool:
         st = self.status
+        if st.use is not None:
+            return bool(st.use.get("total"))
         return st.budget_remaining == st.budget_remaining or any(
             r.burn == r.burn for r in self.results)
 
@@ -196,7 +209,15 @@ class SLOBudget:
     def actions(self) -> list[str]:
         if not self.has_data:
             return [NO_DATA_ACTION]
-        return [r.step.action for r in self.triggered] or [self.ok_action]
+        if self.triggered:
+            return [r.step.action for r in self.triggered]
+        if self.unjudged:
+            windows = ", ".join(format_duration(w) for w in
+                                sorted({r.window_s for r in self.unjudged}))
+            return [f"Not enough data to decide: no step triggered on the windows the data "
+                    f"covers, and {windows} cannot be judged yet (see above). Record longer "
+                    f"before acting on this policy."]
+        return [self.ok_action]
 
     @property
     def alerting(self) -> bool:
@@ -206,11 +227,15 @@ class SLOBudget:
         st = self.status
         return _clean({
             "slo_id": st.slo_id, "service": st.service, "slo": st.slo,
-            "objective": st.objective, "budget_remaining": st.budget_remaining,
+            "objective": st.objective, "budget_consumed": st.consumed,
+            "budget_consumed_text": format_consumed(st.consumed),
+            "span_s": st.span_s, "events": None if st.use is None else
+            {"bad": st.use.get("bad"), "total": st.use.get("total")},
             "alerting": self.alerting, "actions": self.actions,
             "steps": [{"name": r.step.name, "window": r.step.window,
                        "burn_rate_threshold": r.step.burn_rate_threshold, "burn": r.burn,
                        "budget_spent": r.budget_spent, "triggered": r.triggered,
+                       "judged": r.judged, "unjudged_reason": r.unjudged or None,
                        "alert": r.step.alert,
                        "message": r.step.message_alert if r.triggered else r.step.message_ok,
                        "action": r.step.action} for r in self.results]})
@@ -226,11 +251,14 @@ def _clean(value):
     return value
 
 
+def _scale(status: SLOStatus, slo_period_s: float) -> float:
+    days = status.period_days
+    return days * 86400 / slo_period_s if days == days and days > 0 else 1.0
+
+
 def scaled_burn(status: SLOStatus, window_s: float, slo_period_s: float) -> float:
     """The SLO's burn rate over ``window_s`` (SLO-period terms) as the rules recorded it."""
-    days = status.period_days
-    scale = days * 86400 / slo_period_s if days == days and days > 0 else 1.0
-    want = window_s * scale
+    want = window_s * _scale(status, slo_period_s)
     for text, burn in status.burn_by_window.items():
         if abs(window_seconds(text) - want) < 1e-6 * max(want, 1):
             return burn
@@ -238,13 +266,21 @@ def scaled_burn(status: SLOStatus, window_s: float, slo_period_s: float) -> floa
 
 
 def evaluate_policy(policy: Policy, statuses: list[SLOStatus]) -> list[SLOBudget]:
-    """Per SLO, every step's burn rate and whether it triggered (valid policy assumed)."""
+    """Per SLO, every step's burn rate and whether it triggered (valid policy assumed). A
+    step whose window is longer than the data the status covers (``span_s``) is not judged:
+    a burn over a window that is mostly empty says nothing about the window."""
     out = []
     for st in statuses:
         results = []
         for step in policy.steps:
             burn = scaled_burn(st, step.window_s, policy.slo_period_s)
-            results.append(StepResult(step, burn, burn * step.window_s / policy.slo_period_s))
+            window = step.window_s * _scale(st, policy.slo_period_s)
+            reason = ""
+            if st.span_s == st.span_s and st.span_s < window:
+                reason = (f"the {format_duration(window)} window needs {format_duration(window)}"
+                          f" of data, there is {format_duration(round(st.span_s))}")
+            results.append(StepResult(step, burn, burn * step.window_s / policy.slo_period_s,
+                                      window, reason))
         out.append(SLOBudget(st, results, policy.ok_action))
     return out
 
@@ -254,10 +290,11 @@ def _pct(value: float, digits: int = 1) -> str:
     return "no data" if value != value else f"{value * 100:.{digits}f}%"
 
 
-def _bar(left: float, width: int = 20) -> str:
-    if left != left:
+def _bar(used: float, width: int = 20) -> str:
+    """How much of the budget is used: ``[####................]``."""
+    if used != used:
         return ""
-    full = round(max(0.0, min(1.0, left)) * width)
+    full = round(max(0.0, min(1.0, used)) * width)
     return "[" + "#" * full + "." * (width - full) + "]"
 
 
@@ -275,13 +312,19 @@ def render(budgets: list[SLOBudget], policy: Policy) -> str:
         st = b.status
         objective = "-" if st.objective != st.objective else f"{st.objective * 100:.6g}%"
         lines.append(f"{st.slo_id}: objective {objective} over {period}")
-        left = st.budget_remaining
-        over = f" (overspent by {_pct(-left)} of the budget)" if left < 0 else ""
-        lines.append(f"  error budget left: {_pct(max(left, 0.0)) if left == left else '-'} "
-                     f"{_bar(left)}{over}".rstrip())
-        burns = "  ".join(f"{r.step.window} {r.burn:.1f}x" if r.burn == r.burn
+        if st.use is not None:
+            days = st.period_days * 86400 if st.period_days == st.period_days else math.nan
+            of = f"the {format_duration(days)} period's" if days == days else "the period's"
+            lines.append(f"  budget consumed: {format_consumed(st.consumed)} of {of} budget "
+                         f"over {format_duration(round(st.span_s))} of data "
+                         f"({round(st.use.get('bad') or 0):,} of "
+                         f"{round(st.use.get('total') or 0):,} events bad) {_bar(st.consumed)}"
+                         .rstrip())
+        burns = "  ".join(f"{r.step.window} {r.burn:.1f}x" if r.burn == r.burn and r.judged
                           else f"{r.step.window} -" for r in _unique_windows(b.results))
         lines.append(f"  burn rate by window: {burns}")
+        for r in _unique_windows(b.unjudged):
+            lines.append(f"  CANNOT JUDGE {r.step.window}: {r.unjudged}")
         for r in b.triggered:
             lines.append(f"  TRIGGERED {r.step.name}: {r.step.window} burn {r.burn:.1f}x >= "
                          f"{r.step.burn_rate_threshold:g}x ({_pct(r.budget_spent)} of the "

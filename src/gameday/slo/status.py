@@ -37,6 +37,9 @@ class SLOStatus:
     period_days: float = math.nan
     burn_by_window: dict[str, float] = field(default_factory=dict)
     alerts: dict[str, str] = field(default_factory=dict)  # severity -> pending/firing
+    # budget consumed over the data span (gameday.slo.consumption.BudgetUse.as_dict()):
+    # the figure every surface shows; budget_remaining above is the period rule's estimate
+    use: dict | None = None
 
     @property
     def state(self) -> str:
@@ -54,6 +57,16 @@ class SLOStatus:
         if self.budget_remaining <= 0:
             return 0.0
         return self.budget_remaining * self.period_days * 86400 / self.current_burn
+
+    @property
+    def consumed(self) -> float:
+        value = (self.use or {}).get("consumed")
+        return float(value) if isinstance(value, int | float) else math.nan
+
+    @property
+    def span_s(self) -> float:
+        value = (self.use or {}).get("span_s")
+        return float(value) if isinstance(value, int | float) else math.nan
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -99,3 +112,21 @@ def collect_status(engine: Engine, at: float | None = None) -> list[SLOStatus]:
             if statuses[sid].alerts.get(severity) != "firing":
                 statuses[sid].alerts[severity] = alert["state"]
     return [statuses[k] for k in sorted(statuses)]
+
+
+def attach_use(statuses: list[SLOStatus], uses: dict) -> list[SLOStatus]:
+    """Put each SLO's ``BudgetUse`` on its status (``use``); returns ``statuses``."""
+    for st in statuses:
+        use = uses.get(st.slo_id)
+        if use is not None:
+            st.use = use.as_dict()
+    return statuses
+
+
+def from_json(raw: dict) -> SLOStatus:
+    """An SLOStatus back from ``as_dict()`` (slo-status.json)."""
+    fields = {k: (math.nan if v is None else v) for k, v in raw.items()
+              if k not in ("state", "exhaustion_s")}
+    if fields.get("use") is math.nan:
+        fields["use"] = None
+    return SLOStatus(**fields)
