@@ -105,15 +105,35 @@ class Monitor:
             self._warned = (t, totals["late"], totals["missed"])
 
     def write_status(self, t: float) -> None:
-        from gameday.slo.status import collect_status
+        from gameday.slo.status import attach_use, collect_status
 
+        statuses = collect_status(self.engine)
+        attach_use(statuses, self._budget_uses(statuses, t))
         body = {"updated_at": t, "rules": str(self.rules_dir) if self.rules_dir else None,
-                "slos": [s.as_dict() for s in collect_status(self.engine)],
+                "slos": [s.as_dict() for s in statuses],
                 "evaluation": self.evaluation()}
         fd, tmp = tempfile.mkstemp(dir=self.run_path, prefix=".slo-status-")
         with os.fdopen(fd, "w") as fh:
             json.dump(body, fh)
         os.replace(tmp, self.run_path / STATUS)
+
+    def _budget_uses(self, statuses, t: float) -> dict:
+        """Budget consumed per SLO since the stack started (gameday.slo.consumption),
+        counted every 5 s (the span grows with the run) and reused in between."""
+        from gameday.slo.consumption import load_slos_for_rules, measure
+
+        cached = getattr(self, "_uses", None)
+        if cached is not None and t - cached[0] < 5.0:
+            return cached[1]
+        if getattr(self, "_models", None) is None:
+            files = sorted(self.rules_dir.glob("*.rules.yml")) if self.rules_dir else []
+            self._models = load_slos_for_rules(files)
+        periods = {s.slo_id: s.period_days * 86400 for s in statuses
+                   if s.period_days == s.period_days}
+        models = [m for m in self._models if m.id in periods]
+        uses = measure(self.engine, models, getattr(self, "_started", t), t, periods)
+        self._uses = (t, uses)
+        return uses
 
     def stop(self) -> None:
         if self.server is not None:
