@@ -4,8 +4,11 @@
     read_events(run_path)   # -> [{"ts": ..., "kind": ..., ...}], sorted by ts, stable
 
 Appends never rewrite the file: one JSON line per event, opened in append mode, flushed and
-fsynced, so a crash loses at most the line being written. Reading shares the postmortem's
-parser (gameday.postmortem.timeline), which skips a torn last line.
+fsynced, so a crash loses at most the line being written. Every line is strict JSON in
+UTF-8 whatever the fields hold: strings are cleaned (a lone surrogate becomes U+FFFD),
+non-finite numbers become null and other objects their text (gameday.text.clean_json).
+Reading shares the postmortem's parser (gameday.postmortem.timeline), which skips and
+reports a bad line.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import json
 import os
 import time
 from pathlib import Path
+
+from gameday.text import clean_json
 
 TIMELINE = "timeline.jsonl"
 
@@ -30,11 +35,14 @@ def append_event(run_path: str | Path, kind: str, ts: float | None = None, **fie
     """Append one event and return it; ``ts`` defaults to now (Unix seconds)."""
     if not isinstance(kind, str) or not kind.strip():
         raise ValueError(f"timeline event: 'kind' must be a non-empty string, got {kind!r}")
-    event = {"ts": time.time() if ts is None else float(ts), "kind": kind, **fields}
-    line = json.dumps(event, default=str, separators=(",", ":")) + "\n"
+    event = clean_json({"ts": time.time() if ts is None else float(ts), "kind": kind,
+                        **fields})
+    if event["ts"] is None:
+        raise ValueError(f"timeline event: 'ts' must be a finite number, got {ts!r}")
+    line = json.dumps(event, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
     path = timeline_path(run_path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
+    with open(path, "ab") as fh:
         fh.write(line)
         fh.flush()
         os.fsync(fh.fileno())

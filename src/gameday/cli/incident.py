@@ -12,6 +12,7 @@ import httpx
 import typer
 
 from gameday.errors import NotFoundError, StackError, ValidationError
+from gameday.text import validate_text
 
 from .render import make_console
 
@@ -51,6 +52,8 @@ def _controller(run_id: str | None) -> tuple[str, str]:
 
 
 def _call(run_id: str | None, action: str, body: dict | None = None) -> dict:
+    # arguments come from the terminal: undecodable bytes arrive as lone surrogates
+    validate_text(body or {}, action)
     url, token = _controller(run_id)
     headers = {"Authorization": f"Bearer {token}"}
     try:

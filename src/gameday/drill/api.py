@@ -7,7 +7,10 @@
                                 the timeline, for Prometheus and Grafana annotations
 
 ``gameday incident ...`` is the client; it finds the URL in ``<run>/drill.json``. Bodies are
-JSON objects; answers are JSON with ``ok`` and a ``message`` or the data asked for.
+JSON objects; answers are JSON with ``ok`` and a ``message`` or the data asked for. Text in
+a body must be valid Unicode: an incident action holding a lone surrogate (``"\\ud800"``) is
+refused with 400 naming the field; in an Alertmanager payload it is replaced by U+FFFD
+(gameday.metrics.webhook), so one bad label does not lose a batch of pages.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+from gameday.errors import ValidationError
+from gameday.text import clean_json, validate_text
 
 ACTIONS = ("ack", "note", "mitigate", "escalate", "resolve", "diagnose", "role", "hint")
 MAX_BODY = 64 * 1024
@@ -53,7 +59,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                                                       "run's token file)"})
         return ok
 
-    def _body(self) -> dict | None:
+    def _body(self, refuse_bad_text: bool = True) -> dict | None:
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY:
             self._reply(413, {"ok": False, "message": f"body over {MAX_BODY} bytes"})
@@ -61,11 +67,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b"{}"
         try:
             body = json.loads(raw or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             self._reply(400, {"ok": False, "message": "body is not JSON"})
             return None
         if not isinstance(body, dict):
             self._reply(400, {"ok": False, "message": "body must be a JSON object"})
+            return None
+        if not refuse_bad_text:
+            return clean_json(body)
+        try:
+            validate_text(body, "body")
+        except ValidationError as err:
+            self._reply(400, {"ok": False, "message": str(err)})
             return None
         return body
 
@@ -93,7 +106,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             # bearer token too (Alertmanager's http_config.authorization.credentials_file)
             if self.alerts_need_token and not self._authorized():
                 return
-            body = self._body()
+            body = self._body(refuse_bad_text=False)
             if body is not None:
                 self._reply(*self.handle_alerts(body))
             return

@@ -5,6 +5,10 @@ API; ``WebhookReceiver`` is a standalone ``POST /alerts`` endpoint for tests and
 Alertmanager posts payload version 4: ``status``, ``receiver``, ``groupLabels``, ... and
 ``alerts``, each with ``status`` (firing or resolved), ``labels``, ``annotations``,
 ``startsAt``, ``endsAt`` (Go's zero time while unknown), ``fingerprint`` and ``generatorURL``.
+
+Text that is not valid Unicode (a lone surrogate, from a ``"\\ud800"`` escape) is replaced by
+U+FFFD rather than refused: one bad label must not cost a whole batch of pages, and
+Alertmanager would only retry the same payload.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from gameday.errors import ValidationError
+from gameday.text import clean_json
 
 STATUSES = ("firing", "resolved")
 MAX_BODY = 4 * 1024 * 1024
@@ -130,7 +135,7 @@ def parse_webhook(body) -> list[AlertNotice]:
     if status is not None and status not in STATUSES:
         raise ValidationError(f"webhook payload: status: must be firing or resolved, "
                               f"got {status!r}")
-    alerts = body.get("alerts")
+    alerts = clean_json(body.get("alerts"))
     if not isinstance(alerts, list):
         raise ValidationError(f"webhook payload: alerts: expected a list, got {alerts!r:.200}")
     return [_parse_alert(a, f"webhook payload: alerts[{i}]") for i, a in enumerate(alerts)]
@@ -165,8 +170,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(self.rfile.read(length) or b"null")
             notices = parse_webhook(body)
-        except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
-            self._answer(400, {"error": f"webhook payload: not JSON: {err}"})
+        except (ValueError, RecursionError) as err:  # JSONDecodeError, UnicodeDecodeError
+            self._answer(400, {"error": f"webhook payload: not JSON: {err}"[:300]})
             return
         except ValidationError as err:
             self._answer(400, {"error": str(err)})

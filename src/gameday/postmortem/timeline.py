@@ -1,8 +1,9 @@
 """Read ``<run>/timeline.jsonl``: one JSON object per line, the event shape of docs/timeline.md.
 
 Only ``ts`` (Unix seconds) and ``kind`` are required; every other field is kept as it is.
-A torn last line (the writer was killed mid-write) is skipped; any other bad line is an
-error that names the file and the line.
+A bad line (torn by a killed writer, not UTF-8, not JSON, not an event) is skipped with a
+warning that names the file and the line, so one bad line never costs the run its report
+or postmortem; text that is not valid Unicode (a lone surrogate) is replaced by U+FFFD.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gameday.errors import ValidationError
+from gameday.text import clean_json, find_bad_text
 
 TIMELINE = "timeline.jsonl"
 
@@ -54,7 +56,8 @@ def parse_event(obj: object, where: str) -> Event:
 
 
 def read_timeline(path: Path) -> tuple[list[Event], list[str]]:
-    """Events sorted by time (stable), and warnings (a skipped torn last line)."""
+    """Events sorted by time (stable), and warnings naming each line skipped or repaired.
+    Only a missing or unreadable file is an error."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -63,30 +66,48 @@ def read_timeline(path: Path) -> tuple[list[Event], list[str]]:
             from None
     except OSError as err:
         raise ValidationError(f"{path}: cannot read: {err.strerror or err}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise ValidationError(f"{path}:{line}: not UTF-8 text") from None
-    lines = text.split("\n")
-    torn_last = not text.endswith("\n")
+    lines = raw.split(b"\n")
+    torn_last = not raw.endswith(b"\n")
     events: list[Event] = []
     warnings: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    for number, data in enumerate(lines, start=1):
+        if not data.strip():
             continue
         where = f"{path}:{number}"
         try:
-            obj = json.loads(line)
-        except ValueError as err:
+            event = _parse_line(data, where)
+        except ValidationError as err:
             if torn_last and number == len(lines):
                 warnings.append(f"{where}: skipped an unfinished last line")
-                continue
-            raise ValidationError(f"{where}: not valid JSON: {err.msg}") from None
-        event = parse_event(obj, where)
+            else:
+                warnings.append(f"{err}; line skipped")
+            continue
+        if find_bad_text(event.data, "") is not None or find_bad_text(
+                [event.who, event.text, event.kind], "") is not None:
+            warnings.append(f"{where}: text that is not valid Unicode replaced by U+FFFD")
+            event = Event(event.ts, *clean_json([event.kind, event.who, event.text]),
+                          data=clean_json(event.data))
         events.append(Event(event.ts, event.kind, event.who, event.text, event.data, number))
     events.sort(key=lambda e: e.ts)
     return events, warnings
+
+
+def _parse_line(data: bytes, where: str) -> Event:
+    try:
+        line = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError(f"{where}: not UTF-8 text") from None
+    try:
+        obj = json.loads(line)
+    except ValueError as err:  # JSONDecodeError, or an integer of over 4300 digits
+        raise ValidationError(f"{where}: not valid JSON: {getattr(err, 'msg', err)}") from None
+    except RecursionError:
+        raise ValidationError(f"{where}: not valid JSON: nested too deeply") from None
+    try:
+        return parse_event(obj, where)
+    except OverflowError:  # a 'ts' integer beyond any float
+        raise ValidationError(f"{where}: 'ts' must be Unix seconds, got a number too large")\
+            from None
 
 
 def first(events: list[Event], *kinds: str) -> Event | None:
