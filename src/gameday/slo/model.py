@@ -57,6 +57,10 @@ class SLO:
     alert_name: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     runbook_url: str = ""
+    # Extra labels and annotations of the alert of one severity (page, ticket), from the
+    # metadata of its AlertPolicy and AlertCondition (a Sloth import's alerting labels).
+    alert_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    alert_annotations: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def error_budget(self) -> float:

@@ -17,7 +17,7 @@ from gameday.errors import ValidationError
 from . import names
 from .model import SLO, Catalog, Selector
 from .names import format_duration, format_number
-from .rules import alert_annotations, slo_labels
+from .rules import alert_annotations, alert_labels, slo_labels
 from .spec import matches
 
 TRAFFIC_PER_STEP = 1000.0
@@ -195,7 +195,7 @@ def build_tests(slo: SLO, catalog: Catalog, runbook_base: str) -> list[dict]:
                 per = [t for _, t, _ in incs]
             input_series.append({"series": text, "values": _values(per, steps)})
         exp_alerts = [
-            {"exp_labels": {**slo_labels(slo), **slo.labels, names.LABEL_SEVERITY: severity},
+            {"exp_labels": {**slo_labels(slo), **alert_labels(slo, severity)},
              "exp_annotations": alert_annotations(slo, severity, catalog, runbook_base)}
             for severity in slo.severities if severity in fired
         ]

@@ -109,10 +109,18 @@ def runbook_url(slo: SLO, alert: str, base: str) -> str:
     return slo.runbook_url or f"{base.rstrip('/')}/{alert}.md"
 
 
+def alert_labels(slo: SLO, severity: str) -> dict[str, str]:
+    """The SLO's labels, then its alert's own for this severity (Sloth's alerting labels,
+    page_alert/ticket_alert ones winning), then ``sloth_severity``."""
+    return {**slo.labels, **slo.alert_labels.get(severity, {}), names.LABEL_SEVERITY: severity}
+
+
 def alert_annotations(slo: SLO, severity: str, catalog: Catalog, base: str) -> dict[str, str]:
+    """gameday's summary, description and runbook_url; the alert's own annotations for this
+    severity win (as Sloth's do over its default title and summary)."""
     alert = slo.alert
     budget = format_number(round(slo.error_budget * 100, 9))
-    return {
+    defaults = {
         "summary": f"{slo.service}: SLO {slo.name} is burning its error budget too fast "
                    f"({severity})",
         "description": f"{slo.description}. Objective {format_number(round(slo.target * 100, 9))}% "
@@ -120,6 +128,7 @@ def alert_annotations(slo: SLO, severity: str, catalog: Catalog, base: str) -> d
                        f"windows from the {catalog.name} catalog.",
         "runbook_url": runbook_url(slo, alert, base),
     }
+    return {**defaults, **slo.alert_annotations.get(severity, {})}
 
 
 def build_alert_rules(slo: SLO, catalog: Catalog, runbook_base: str) -> list[dict]:
@@ -131,7 +140,7 @@ def build_alert_rules(slo: SLO, catalog: Catalog, runbook_base: str) -> list[dic
         rules.append({
             "alert": alert,
             "expr": alert_expr(slo, catalog, severity),
-            "labels": {**slo.labels, names.LABEL_SEVERITY: severity},
+            "labels": alert_labels(slo, severity),
             "annotations": alert_annotations(slo, severity, catalog, runbook_base),
         })
     return rules

@@ -4,6 +4,11 @@ Sloth's event queries must reduce to ``sum(rate(SELECTOR[{{.window}}]))`` (``rat
 ``increase``, ``sum`` optional): gameday's rules take metric selectors. A raw
 ``error_ratio_query`` is accepted only in the form ``<events query> / <events query>``;
 anything else is refused, since it cannot be written as an OpenSLO ratioMetric.
+
+Alert labels and annotations keep Sloth's places: ``alerting.labels``/``annotations`` (both
+alerts) go on the AlertPolicy's metadata, ``page_alert``/``ticket_alert`` ones on the
+AlertCondition of that severity, whose own win, as in Sloth. The service's and the SLO's
+``labels`` become the SLO's labels.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import yaml
 
 from gameday.errors import ValidationError
 
+from .alerting import validate_alert_map
 from .spec import parse_selector
 from .storage import dump_yaml
 
@@ -48,8 +54,35 @@ def _metric(selector: str) -> dict:
     return {"metricSource": {"type": "Prometheus", "spec": {"query": selector}}}
 
 
-def _condition(name: str, severity: str, factor: float, window: str) -> dict:
-    return {"kind": "AlertCondition", "metadata": {"name": name},
+def _metadata(name: str, labels: dict[str, str], annotations: dict[str, str]) -> dict:
+    meta: dict = {"name": name}
+    if labels:
+        meta["labels"] = labels
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+def _scalar(value: object) -> object:
+    """YAML scalars read as Sloth's string maps read them (``tier: 2`` is "2")."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value) if isinstance(value, (int, float)) else value
+
+
+def alert_metadata(name: str, raw: dict, field: str, at: str) -> dict:
+    """OpenSLO metadata carrying the ``labels`` and ``annotations`` of Sloth's ``field``."""
+    maps = []
+    for kind in ("labels", "annotations"):
+        values = raw.get(kind)
+        if isinstance(values, dict):
+            values = {k: _scalar(v) for k, v in values.items()}
+        maps.append(validate_alert_map(values, f"{at}: {field}.{kind}", labels=kind == "labels"))
+    return _metadata(name, *maps)
+
+
+def _condition(meta: dict, severity: str, factor: float, window: str) -> dict:
+    return {"kind": "AlertCondition", "metadata": meta,
             "spec": {"severity": severity,
                      "condition": {"kind": "burnrate", "op": "gte", "threshold": factor,
                                    "lookbackWindow": window}}}
@@ -79,22 +112,20 @@ def convert_slo(raw: dict, service: str, labels: dict, where: str) -> dict:
         raise ValidationError(f"{at}: sli needs events or raw (plugins are not supported)")
     alerting = raw.get("alerting") or {}
     conditions = []
-    if not (alerting.get("page_alert") or {}).get("disable"):
-        conditions.append(_condition(f"{name}-page", "page", 14.4, "1h"))
-    if not (alerting.get("ticket_alert") or {}).get("disable"):
-        conditions.append(_condition(f"{name}-ticket", "ticket", 3, "1d"))
+    for severity, factor, window in (("page", 14.4, "1h"), ("ticket", 3, "1d")):
+        alert = alerting.get(f"{severity}_alert") or {}
+        if not alert.get("disable"):
+            meta = alert_metadata(f"{name}-{severity}", alert, f"alerting.{severity}_alert", at)
+            conditions.append(_condition(meta, severity, factor, window))
+    policy = alert_metadata(f"{name}-burn", alerting, "alerting", at)
     annotations = {}
     runbook = (alerting.get("annotations") or {}).get("runbook")
     if runbook:
         annotations["gameday/runbook-url"] = str(runbook)
     if alerting.get("name"):
         annotations["gameday/alert-name"] = str(alerting["name"])
-    meta: dict = {"name": name}
-    all_labels = {**labels, **(raw.get("labels") or {}), **(alerting.get("labels") or {})}
-    if all_labels:
-        meta["labels"] = {str(k): str(v) for k, v in all_labels.items()}
-    if annotations:
-        meta["annotations"] = annotations
+    all_labels = {**labels, **(raw.get("labels") or {})}
+    meta = _metadata(name, {str(k): str(v) for k, v in all_labels.items()}, annotations)
     return {
         "apiVersion": "openslo/v1", "kind": "SLO", "metadata": meta,
         "spec": {
@@ -106,7 +137,7 @@ def convert_slo(raw: dict, service: str, labels: dict, where: str) -> dict:
             "timeWindow": [{"duration": "30d", "isRolling": True}],
             "budgetingMethod": "Occurrences",
             "objectives": [{"target": round(objective / 100, 9)}],
-            "alertPolicies": [{"kind": "AlertPolicy", "metadata": {"name": f"{name}-burn"},
+            "alertPolicies": [{"kind": "AlertPolicy", "metadata": policy,
                                "spec": {"conditions": conditions}}] if conditions else [],
         },
     }

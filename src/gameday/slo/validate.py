@@ -13,6 +13,7 @@ from prometheus_client.utils import floatToGoString
 from gameday.errors import ValidationError
 from gameday.telemetry import conventions
 
+from .alerting import alert_metadata, merge_alert_map
 from .model import SLO, Indicator, Selector
 from .names import SEVERITIES, parse_duration
 from .spec import Document, find_spec_files, load_documents, parse_selector
@@ -125,9 +126,10 @@ def validate_slo(doc: Document, index: Index) -> SLO:
     indicator = validate_indicator_ref(spec, index, where)
     target = validate_objectives(spec.get("objectives"), where)
     if spec.get("alertPolicies") is None:  # none given: alert as the catalog says
-        severities, runbook = SEVERITIES, ""
+        severities, runbook, alert_labels, alert_annotations = SEVERITIES, "", {}, {}
     else:
-        severities, runbook = validate_alert_policies(spec["alertPolicies"], index, where)
+        severities, runbook, alert_labels, alert_annotations = validate_alert_policies(
+            spec["alertPolicies"], index, where)
     annotations = doc.metadata.get("annotations") or {}
     labels = doc.metadata.get("labels") or {}
     if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
@@ -138,6 +140,7 @@ def validate_slo(doc: Document, index: Index) -> SLO:
         indicator=indicator, target=target, period_s=period_s, severities=severities,
         labels=dict(labels), alert_name=str(annotations.get(ALERT_NAME_ANNOTATION) or ""),
         runbook_url=str(annotations.get(RUNBOOK_ANNOTATION) or runbook or ""),
+        alert_labels=alert_labels, alert_annotations=alert_annotations,
     )
 
 
@@ -252,10 +255,23 @@ def validate_bucket(selector: Selector, where: str) -> None:
                               f"{floatToGoString(value)!r}, got {text!r}")
 
 
-def validate_alert_policies(raw: object, index: Index, where: str) -> tuple[tuple[str, ...], str]:
-    """Severities the SLO alerts on (from its policies' conditions) and a runbook URL."""
+AlertMaps = dict[str, dict[str, str]]  # severity -> name -> value
+
+
+def validate_alert_policies(raw: object, index: Index,
+                            where: str) -> tuple[tuple[str, ...], str, AlertMaps, AlertMaps]:
+    """Severities the SLO alerts on (from its policies' conditions), a runbook URL, and the
+    labels and annotations each severity's alert carries.
+
+    A policy's metadata labels/annotations go on the alerts of its conditions, a
+    condition's own on its alert, the condition's winning (as Sloth's page_alert and
+    ticket_alert win over alerting's). Annotations named with a '/' are settings
+    (``gameday/runbook-url``), not carried.
+    """
     if not isinstance(raw, list):
         raise ValidationError(f"{where}: alertPolicies must be a list, got {raw!r}")
+    labels: AlertMaps = {}
+    annotations: AlertMaps = {}
     severities: set[str] = set()
     runbook = ""
     for i, item in enumerate(raw):
@@ -264,21 +280,30 @@ def validate_alert_policies(raw: object, index: Index, where: str) -> tuple[tupl
             doc = index.get("AlertPolicy", item)
             if doc is None:
                 raise ValidationError(f"{at}: {item!r} is not a declared AlertPolicy")
-            spec, meta = doc.spec, doc.metadata
+            spec, meta, meta_at = doc.spec, doc.metadata, f"{doc.source}: alertpolicy {item!r}"
         elif isinstance(item, dict) and isinstance(item.get("spec"), dict):
-            spec, meta = item["spec"], item.get("metadata") or {}
+            spec, meta, meta_at = item["spec"], item.get("metadata") or {}, at
         else:
             raise ValidationError(f"{at} must be an AlertPolicy name or an inline AlertPolicy")
-        severities |= validate_alert_policy(spec, index, at)
+        common = alert_metadata(meta, meta_at)
+        for severity, cond_meta, cond_at in validate_alert_policy(spec, index, at):
+            severities.add(severity)
+            own = alert_metadata(cond_meta, cond_at)
+            for kind, into, part in (("label", labels, 0), ("annotation", annotations, 1)):
+                if common[part] or own[part]:
+                    merge_alert_map(into.setdefault(severity, {}),
+                                    {**common[part], **own[part]}, f"{at}: {kind}", severity)
         runbook = runbook or (meta.get("annotations") or {}).get(RUNBOOK_ANNOTATION, "")
-    return tuple(s for s in SEVERITIES if s in severities), runbook
+    return tuple(s for s in SEVERITIES if s in severities), runbook, labels, annotations
 
 
-def validate_alert_policy(spec: dict, index: Index, where: str) -> set[str]:
+def validate_alert_policy(spec: dict, index: Index,
+                          where: str) -> list[tuple[str, dict, str]]:
+    """(severity, metadata, where the metadata is) of each condition of a policy."""
     conditions = spec.get("conditions")
     if not isinstance(conditions, list) or not conditions:
         raise ValidationError(f"{where}: conditions must be a non-empty list")
-    found = set()
+    found = []
     for i, cond in enumerate(conditions):
         at = f"{where}: conditions[{i}]"
         if isinstance(cond, dict) and "conditionRef" in cond:
@@ -287,12 +312,13 @@ def validate_alert_policy(spec: dict, index: Index, where: str) -> set[str]:
             if doc is None:
                 raise ValidationError(f"{at}.conditionRef {ref!r} is not a declared "
                                       f"AlertCondition")
-            cond_spec = doc.spec
+            cond_spec, meta, meta_at = doc.spec, doc.metadata, \
+                f"{doc.source}: alertcondition {ref!r}"
         elif isinstance(cond, dict) and isinstance(cond.get("spec"), dict):
-            cond_spec = cond["spec"]
+            cond_spec, meta, meta_at = cond["spec"], cond.get("metadata") or {}, at
         else:
             raise ValidationError(f"{at} must be a conditionRef or an inline AlertCondition")
-        found.add(validate_alert_condition(cond_spec, at))
+        found.append((validate_alert_condition(cond_spec, at), meta, meta_at))
     return found
 
 
