@@ -25,9 +25,10 @@ FALLBACK_KINDS = ("default_features", "cached_answer", "most_frequent_class")
 # first_token (one was sent to the client), failed (none ever was: a 5xx or timeout answer,
 # or a stream that ended or broke before one), refused (an llm 4xx handed on as it is).
 GENERATE_OUTCOMES = ("first_token", "failed", "refused")
-# Who answered a classify request that got a 200: the live model (possibly on default or
-# stale features), the cache of earlier answers, or a most-frequent-class guess.
-ANSWERS = ("model", "model_degraded", "cached", "guess")
+# Who answered a classify request (client errors aside): the live model (possibly on
+# default or stale features), the cache of earlier answers, a most-frequent-class guess
+# (all three a 200), or nobody: error, a 5xx from the gateway's route or admission.
+ANSWERS = ("model", "model_degraded", "cached", "guess", "error")
 
 
 def answer_kind(reasons: list[str]) -> str:
@@ -70,9 +71,10 @@ class GatewayMetrics:
             registry=registry)
         self.classify_answers = Counter(
             "gateway_classify_answers",
-            "Classify requests answered (200), by who answered: model, model_degraded "
-            "(default or stale features), cached, guess (most frequent class). The "
-            "availability SLO counts only the live model's answers as good.",
+            "Classify requests answered, client errors aside, by who answered: model, "
+            "model_degraded (default or stale features), cached, guess (most frequent "
+            "class), error (a 5xx, nobody). The availability SLO counts cached, guess and "
+            "error as bad.",
             ["answer"], registry=registry)
         for kind in ANSWERS:
             self.classify_answers.labels(kind)

@@ -47,7 +47,11 @@ async def classify(body: ClassifyRequest, request: Request):
                             content={"detail": err.detail, "reason": "invalid_request",
                                      "upstream": "classifier"})
     except Unavailable as err:
+        gw.metrics.classify_answers.labels("error").inc()
         return unavailable_response(err.failure, admission)
+    except Exception:  # answered with a 500 by the telemetry layer: nobody answered
+        gw.metrics.classify_answers.labels("error").inc()
+        raise
     gw.metrics.classify_answers.labels(answer_kind(reasons)).inc()
     return {
         "entity_id": body.entity_id,

@@ -54,12 +54,12 @@ class SheddingMiddleware:
         policy = gw.policy.admission
         admission = gw.admission
         if not admission.try_enter(policy):
-            await self.refuse(send, policy, "max_in_flight")
+            await self.refuse(send, policy, "max_in_flight", scope["path"])
             return
         limit = admission.limit if adaptive and policy.adaptive_limit else None
         if limit is not None and not limit.try_enter(policy):
             admission.leave()
-            await self.refuse(send, policy, "adaptive_limit")
+            await self.refuse(send, policy, "adaptive_limit", scope["path"])
             return
         start = self.clock()
         try:
@@ -69,8 +69,10 @@ class SheddingMiddleware:
             if limit is not None:
                 limit.leave(gw.policy.admission, self.clock() - start)
 
-    async def refuse(self, send, policy, reason: str) -> None:
+    async def refuse(self, send, policy, reason: str, path: str = "") -> None:
         self.shed[reason].inc()
+        if path == "/v1/classify" and policy.shed_status >= 500:  # a 429 is the client's
+            self.gateway.metrics.classify_answers.labels("error").inc()
         headers, body = shed_answer(policy.shed_status, policy.retry_after_s, reason)
         await send({"type": "http.response.start", "status": policy.shed_status,
                     "headers": list(headers)})

@@ -39,17 +39,24 @@ class HttpMetrics:
         registry.register(_HttpCollector(self))
 
     def preinit(self, routes) -> None:
-        """Create the 200 series of every /v1 route at 0 before any request: a counter that
-        appears mid-run with a first sample above 0 is extrapolated differently by rate()
-        than one that starts at 0, which skews ratios of the two (Prometheus' advice:
-        initialise your counters)."""
+        """Create at 0, before any request, the series of every /v1 route for each code it
+        can answer that an SLO or a dashboard reads: its success code, 500 (any unhandled
+        error) and the 429 and 5xx answers it documents (``responses=`` of the route).
+        A counter that appears mid-run with a first sample above 0 loses that first
+        increment to rate(), which skews ratios (Prometheus' advice: initialise your
+        counters)."""
         for path, route in _flatten(routes):
             if not path.startswith("/v1/"):
                 continue
+            codes = {getattr(route, "status_code", None) or 200, 500}
+            for code in (getattr(route, "responses", None) or {}):
+                if str(code).isdigit() and (int(code) == 429 or int(code) >= 500):
+                    codes.add(int(code))
             for method in sorted(getattr(route, "methods", None) or ()):
                 if method in ("HEAD", "OPTIONS"):
                     continue
-                self._series_for(path, method, 200)
+                for code in sorted(codes):
+                    self._series_for(path, method, code)
 
     def observe(self, route: str, method: str, code: int, seconds: float) -> None:
         """Count one answered request and its duration."""
