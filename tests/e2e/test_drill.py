@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from gameday.slo.consumption import format_consumed
 from gameday.stack.process import pid_alive
 from tests.conftest import require_binary
 
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).with_name("fixtures") / "one-bad-replica.json"
 ORDER = ["run_start", "load_start", "steady_state", "fault_start", "alert_firing", "page",
          "ack", "mitigation", "recovered", "resolve", "run_end"]
@@ -115,6 +117,29 @@ def test_make_demo_runs_a_whole_auto_drill_and_writes_the_outputs(tmp_path):
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert children_gone(run) == []
     assert "drill over" in result.stdout and "0 error(s) apart from the prompts" in result.stdout
+    assert_one_budget_figure(tmp_path, run, score, result.stdout)
+
+
+def assert_one_budget_figure(cwd: Path, run: Path, score: dict, drill_output: str) -> None:
+    """Budget consumed, read from the six places a learner sees it: the drill's terminal,
+    `slo status --run`, `slo budget --run`, score.json, report.md and the postmortem draft."""
+    figures = {s["slo_id"]: s["budget_consumed_text"] for s in score["slos"]}
+    assert figures and figures["gateway-gateway-availability"] not in ("0.00%", "-"), figures
+    report = (run / "report.md").read_text()
+    draft = (run / "postmortem.md").read_text()
+    status = json.loads(gameday(cwd, "slo", "status", "--run", run.name, "--json").stdout)
+    budget = json.loads(gameday(cwd, "slo", "budget", "--run", run.name, "--json", "--policy",
+                                str(ROOT / "slos" / "policies.yaml")).stdout)
+    from_status = {s["slo_id"]: format_consumed(s["use"]["consumed"]) for s in status}
+    from_budget = {s["slo_id"]: s["budget_consumed_text"] for s in budget["slos"]}
+    for sid, text in figures.items():
+        assert f"budget consumed {sid}: {text} of the 12h period's budget" in drill_output, \
+            (sid, text, drill_output)
+        assert from_status[sid] == text and from_budget[sid] == text, (sid, text)
+        row = next(line for line in report.splitlines() if line.startswith(f"| {sid} |"))
+        assert row.split(" | ")[2] == text, (row, text)
+        row = next(line for line in draft.splitlines() if line.startswith(f"| {sid} |"))
+        assert row.split(" | ")[2] == text, (row, text)
 
 
 @pytest.mark.slow

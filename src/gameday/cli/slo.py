@@ -99,6 +99,7 @@ def _render_status(statuses) -> None:
     from gameday.cli.render import make_console
     from gameday.slo.consumption import format_consumed
     from gameday.slo.names import format_duration
+    from gameday.slo.status import window_seconds
 
     spans = sorted({round(st.span_s) for st in statuses if st.span_s == st.span_s})
     periods = sorted({st.period_days for st in statuses if st.period_days == st.period_days})
@@ -112,7 +113,9 @@ def _render_status(statuses) -> None:
         table.add_column(col)
     colour = {"page": "red", "ticket": "yellow", "pending": "cyan", "ok": "green"}
     for st in statuses:
-        burns = "  ".join(f"{w}:{b:.1f}x" for w, b in st.burn_by_window.items() if b == b)
+        # a window longer than the data is mostly empty: its ratio says nothing yet
+        burns = "  ".join(f"{w}:-" if st.span_s == st.span_s and window_seconds(w) > st.span_s
+                          else f"{w}:{b:.1f}x" for w, b in st.burn_by_window.items() if b == b)
         use = st.use or {}
         events = "-" if use.get("total") is None else \
             f"{round(use.get('bad') or 0):,} / {round(use['total']):,}"

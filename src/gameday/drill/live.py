@@ -56,6 +56,9 @@ class DrillView:
         self._services: dict = {}
         self._slos: list = []
         self._alerts: list = []
+        self._rules: str | None = None  # the monitor's rules folder (slo-status.json)
+        self._models: list | None = None
+        self._uses: dict = {}
         self._last_query = 0.0
         self._live: Live | None = None
 
@@ -100,8 +103,10 @@ class DrillView:
         try:
             body = json.loads((drill.run_path / "slo-status.json").read_text())
             self._slos = body.get("slos", [])
+            self._rules = body.get("rules") or self._rules
         except (OSError, ValueError):
             pass
+        self._uses = self._budget_since_start(drill) or self._uses
         self._alerts = drill.book.firing() if drill.book else []
         services: dict = {}
         for column, expr in SERVICE_QUERIES.items():
@@ -112,13 +117,33 @@ class DrillView:
                 continue
         self._services = services
 
+    def _budget_since_start(self, drill) -> dict:
+        """Budget consumed per SLO since the drill started, counted by the engine the drill
+        reads (gameday.slo.consumption: the arithmetic of score.json and the report)."""
+        from pathlib import Path
+
+        from gameday.slo.consumption import load_slos_for_rules, measure
+
+        started = (getattr(drill, "times", None) or {}).get("started")
+        if not started or drill.api is None or not self._rules:
+            return {}
+        if self._models is None:
+            self._models = load_slos_for_rules(sorted(Path(self._rules).glob("*.rules.yml")))
+        periods = {s.get("slo_id"): 86400 * s["period_days"] for s in self._slos
+                   if isinstance(s.get("period_days"), int | float)}
+        try:
+            return measure(_ApiEngine(drill.api), [m for m in self._models if m.id in periods],
+                           started, time.time(), periods)
+        except Exception:  # the panel must never stop a drill
+            return {}
+
     # -- drawing ------------------------------------------------------------------------------
     def render(self):
         elapsed = time.time() - self.started
         head = Text(f"{self.header}   phase: {self.current_phase}   {elapsed:5.0f} s",
                     style="bold")
         slo = Table(title="SLOs", expand=True)
-        for col in ("slo", "state", "SLI", "burn", "budget left"):
+        for col in ("slo", "state", "SLI", "burn", "budget used (drill)"):
             slo.add_column(col)
         for s in self._slos:
             burns = s.get("burn_by_window") or {}
@@ -127,7 +152,7 @@ class DrillView:
                         Text(s.get("state", "?"), style=STATE_STYLE.get(s.get("state"), "")),
                         _pct(s.get("sli")), f"{first[1]:.1f}x ({first[0]})"
                         if isinstance(first[1], int | float) else "-",
-                        _pct(s.get("budget_remaining")))
+                        _consumed(self._uses.get(s.get("slo_id"))))
         svc = Table(title="services", expand=True)
         for col in ("service", "req/s", "5xx", "p95 ms"):
             svc.add_column(col)
@@ -153,3 +178,19 @@ def _pct(v) -> str:
 
 def _num(v) -> str:
     return f"{v:.1f}" if isinstance(v, int | float) and v == v else "-"
+
+
+def _consumed(use) -> str:
+    from gameday.slo.consumption import format_consumed
+
+    return "-" if use is None else format_consumed(use.consumed)
+
+
+class _ApiEngine:
+    """``query(expr, at)`` over a Prometheus-compatible API client (either engine's)."""
+
+    def __init__(self, api) -> None:
+        self.api = api
+
+    def query(self, expr: str, at: float | None = None) -> list[tuple[dict, float]]:
+        return [(s.labels, s.value) for s in self.api.query(expr, at)]
