@@ -10,25 +10,23 @@ raises :class:`PromQLError` naming the construct.
 
 from __future__ import annotations
 
-import functools
 import math
 from datetime import timedelta
 
 import promql_parser as pp
 
-from gameday.errors import GamedayError
 from gameday.metrics import promql_functions as fn
+from gameday.metrics.promql_parse import PromQLError, parse, validate_query
 from gameday.metrics.store import Labels, SampleStore, to_ms
+
+__all__ = ["Matrix", "PromQLError", "Vector", "drop_name", "evaluate", "parse",
+           "validate_query"]
 
 Vector = list[tuple[Labels, float]]
 
 _MATCH_OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=",
               "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
 _AGGREGATIONS = {"sum", "min", "max", "avg", "count"}
-
-
-class PromQLError(GamedayError):
-    """A PromQL expression that cannot be parsed, is outside the subset, or fails."""
 
 
 class Matrix(list):
@@ -39,20 +37,14 @@ class Matrix(list):
         self.start_ms, self.end_ms, self.range_s = start_ms, end_ms, range_s
 
 
-@functools.lru_cache(maxsize=4096)
-def parse(expr: str):
-    """promql-parser's AST for ``expr`` (cached: rules evaluate the same text every tick)."""
-    try:
-        return pp.parse(expr)
-    except Exception as exc:  # promql-parser raises ValueError and friends
-        raise PromQLError(f"cannot parse PromQL {expr!r}: {exc}") from None
-
-
 def evaluate(store: SampleStore, expr: str | object, t: float) -> Vector | float:
     """Value of ``expr`` at time ``t`` (seconds): a vector of (labels, value) or a scalar."""
     text = expr if isinstance(expr, str) else str(expr)
     node = parse(expr) if isinstance(expr, str) else expr
-    result = _Evaluator(store, to_ms(t), text).eval(node)
+    try:
+        result = _Evaluator(store, to_ms(t), text).eval(node)
+    except RecursionError:  # the bounds in validate_query keep this out of reach
+        raise PromQLError("PromQL query nested too deeply") from None
     if isinstance(result, Matrix):
         raise PromQLError(f"range vector result is not supported as a query result in: {text}")
     return result
