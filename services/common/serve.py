@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import sys
 
 import uvicorn
 
+from gameday.errors import GamedayError
 from gameday.telemetry import configure_logging
 
 log = logging.getLogger("services.serve")
@@ -49,5 +51,10 @@ def serve(name: str, settings_cls, create_app) -> None:
     # httpx logs every request at INFO (the gateway's upstream calls): noise in JSON logs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     warn_if_exposed(settings.host)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
+    try:
+        app = create_app(settings)
+    except GamedayError as err:  # a setting that cannot hold: one line, exit 2
+        log.error(f"cannot start {name}: {err}", extra={"error": str(err)})
+        sys.exit(2)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
                 access_log=False)

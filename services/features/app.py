@@ -13,16 +13,18 @@ from services.features.lookups import FeatureLookup
 from services.features.metrics import FeatureMetrics
 from services.features.routes import api, health
 from services.features.settings import Settings
-from services.features.store import FeatureStore
+from services.features.store import FeatureStore, check_db_path
 
 
 def create_app(settings: Settings | None = None,
                registry: CollectorRegistry | None = None) -> FastAPI:
     settings = settings or Settings()
+    if settings.db_path:  # refuse at once a file that is not ours (seeding checks again)
+        check_db_path(settings.db_path, settings.db_force)
     registry = registry if registry is not None else CollectorRegistry()
     metrics = FeatureMetrics(registry)
     store = FeatureStore(pool_size=settings.pool_size, drift_ratio=settings.drift_ratio,
-                         drift_period_s=settings.drift_period_s)
+                         drift_period_s=settings.drift_period_s, force=settings.db_force)
     readiness = Readiness(reason="loading: seeding the feature store")
 
     app = FastAPI(

@@ -18,7 +18,10 @@ class Settings(BaseSettings):
     entities: int = Field(1000, ge=1, le=1_000_000, description="Entities seeded at start.")
     seed: int = Field(0, ge=0, description="Seed passed to the dataset's make_entity.")
     db_path: str | None = Field(
-        None, description="SQLite file, recreated at start; default: a fresh temporary folder.")
+        None, description="SQLite file, recreated at start if it is a feature store gameday "
+                          "made (refused otherwise); default: a fresh temporary folder.")
+    db_force: bool = Field(False, description="Replace whatever file is at db_path, even one "
+                                              "gameday did not make.")
     pool_size: int = Field(4, ge=1, le=64, description="Connections (threads) serving queries.")
     refresh_interval_s: float = Field(5.0, gt=0, le=3600,
                                       description="How often current feature values are rewritten.")

@@ -6,6 +6,11 @@ of then from the base values and the drift, as a point-in-time lookup in a featu
 
 Queries run on a small pool of threads, each with its own connection (WAL mode, so reads
 go on while the refresh writes); the asyncio loop never waits on SQLite.
+
+Seeding recreates the file, so it first proves the file is ours (:func:`check_db_path`): a
+SQLite database with the ``gameday_feature_store`` marker table that seeding writes. Any
+other file at the path (or a stray ``-wal``/``-shm``/``-journal`` beside it) is refused,
+naming the path, unless ``force`` is given.
 """
 
 from __future__ import annotations
@@ -30,7 +35,13 @@ MakeEntity = Callable[[int, int], tuple[list[float], int]]
 
 _BASE = ", ".join(f"b{j} REAL NOT NULL" for j in range(N_FEATURES))
 _CURRENT = ", ".join(f"f{j} REAL NOT NULL" for j in range(N_FEATURES))
+MARKER_TABLE = "gameday_feature_store"
+MARKER = ("made_by", "gameday services.features")
+SIDECARS = ("-wal", "-shm", "-journal")
+SQLITE_HEADER = b"SQLite format 3\x00"
 SCHEMA = f"""
+CREATE TABLE {MARKER_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO {MARKER_TABLE} VALUES ('{MARKER[0]}', '{MARKER[1]}');
 CREATE TABLE entity_features (
     entity_id TEXT PRIMARY KEY,
     idx INTEGER NOT NULL,
@@ -74,12 +85,59 @@ def format_entity_id(index: int, width: int = 4) -> str:
     return f"e{index:0{width}d}"
 
 
+def is_our_database(path: Path) -> bool:
+    """True when ``path`` is a SQLite file holding the marker row seeding writes."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                return False
+    except OSError:
+        return False
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+    except sqlite3.Error:
+        return False
+    try:
+        row = conn.execute(f"SELECT value FROM {MARKER_TABLE} WHERE key = ?",
+                           (MARKER[0],)).fetchone()
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+    return row is not None and row[0] == MARKER[1]
+
+
+def check_db_path(path: str | Path, force: bool = False) -> None:
+    """Raise ValidationError unless seeding may delete and recreate ``path``: nothing is
+    there, or an earlier feature store is, or ``force``. Names the path and the remedy."""
+    path = Path(path)
+    if force:
+        if path.is_dir() and not path.is_symlink():
+            raise ValidationError(f"features.db_path: {path} is a directory; give a file path")
+        return
+    remedy = ("choose another path, or set features.db_force=true to replace it")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise ValidationError(f"features.db_path: {path} is not a regular file; {remedy}")
+    if path.exists():
+        if not is_our_database(path):
+            raise ValidationError(f"features.db_path: {path} exists and is not a feature "
+                                  f"store gameday made (no {MARKER_TABLE} table); {remedy}")
+        return
+    for suffix in SIDECARS:
+        sidecar = Path(f"{path}{suffix}")
+        if sidecar.exists() or sidecar.is_symlink():
+            raise ValidationError(f"features.db_path: {sidecar} exists without {path}, so "
+                                  f"it is not ours to delete; {remedy}")
+
+
 class FeatureStore:
     """Feature vectors and labels in a SQLite file, with a pool of reader threads."""
 
     def __init__(self, path: str | Path | None = None, pool_size: int = 4,
-                 drift_ratio: float = 0.05, drift_period_s: float = 7200.0) -> None:
+                 drift_ratio: float = 0.05, drift_period_s: float = 7200.0,
+                 force: bool = False) -> None:
         self.path = Path(path) if path else None  # set before seeding
+        self.force = force  # replace whatever is at path (see check_db_path)
         self.drift_ratio = drift_ratio
         self.drift_period_s = drift_period_s
         self.amplitudes = [0.0] * N_FEATURES
@@ -121,10 +179,12 @@ class FeatureStore:
     # -- writes -----------------------------------------------------------------------
     def seed(self, entities: int, seed: int, make_entity: MakeEntity,
              now: float | None = None) -> int:
-        """Recreate the database file and fill it with ``entities`` rows from the dataset."""
+        """Recreate the database file and fill it with ``entities`` rows from the dataset;
+        ValidationError when the file there is not provably ours (see check_db_path)."""
         now = time.time() if now is None else now
+        check_db_path(self.path, self.force)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm", "-journal"):
+        for suffix in ("", *SIDECARS):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         self.id_width = entity_id_width(entities)
         rows = []
