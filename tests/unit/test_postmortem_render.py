@@ -80,7 +80,7 @@ def test_draft_fills_what_the_run_knows(run):
             "(runbooks/GatewayAvailabilityBudgetBurn.md) (page,") in text
     assert "32s after impact started" in text
     assert "| Acknowledged | 2026-11-18 11:07:40 | 50s | 18s |" in text
-    assert "| Recovered | 2026-11-18 11:08:55 | 2m05s | 45s |" in text
+    assert "| Recovered (steady state met again) | 2026-11-18 11:08:55 | 2m05s | 45s |" in text
     assert "`bad_model` on classifier: NaN outputs" in text
     assert "alice: `classifier.rollback`: rolled back to v1" in text
     assert "(judged right; answer key: bad_model on classifier)" in text

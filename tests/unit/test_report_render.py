@@ -41,7 +41,7 @@ def test_markdown_has_phases_budget_charts_and_timeline(run):
     assert "## Verdict: PASS" in md
     assert "| Phase | At (UTC) | Since impact start |" in md
     assert "| Detected (first alert firing) | 2027-01-15 08:01:04 | 4s | 4s | 30s |" in md
-    assert "| Recovered | 2027-01-15 08:01:40 | 40s | 20s | 2m00s |" in md
+    assert "| Recovered (steady state met again) | 2027-01-15 08:01:40 | 40s | 15s | 2m00s |" in md
     score = json.loads((run / "score.json").read_text())
     gw = next(s for s in score["slos"] if s["slo_id"] == "gateway-gateway-availability")
     # the figure score.json computed, printed the one way (gameday.slo.consumption)
@@ -52,7 +52,11 @@ def test_markdown_has_phases_budget_charts_and_timeline(run):
     for name in CHARTS:
         assert f"](charts/{name})" in md
     assert "failed (5xx): 300" in md
-    assert "| `classifier.restart` | no |" in md and "| `faults.clear` | yes |" in md
+    # levers graded by what they did, not by the HTTP answer of the call
+    assert "| `classifier.restart` | failed | failed | -2 |" in md
+    assert "| `faults.clear` | ok | helped | 0 | gateway-gateway-availability error ratio" in md
+    assert "## Verdict: PASS (98.0% of the points; pass at 60.0%)" in md
+    assert "| lever | -2 | 0 | classifier.restart failed: the call failed" in md
     assert "[GatewayAvailabilityBudgetBurn](" in md
     assert md.count("\n| ") >= len(EVENTS) + 5 + 5  # timeline rows, phases, SLOs
 

@@ -42,6 +42,9 @@ def write_recording(path: Path, seconds: int = DURATION) -> None:
         if guess:
             samples.append(Sample("gateway_classify_answers_total",
                                   (("answer", "guess"), ("replica", "0")), guess))
+        if bad:  # the gateway counts its classify 5xx as answers too (answer="error")
+            samples.append(Sample("gateway_classify_answers_total",
+                                  (("answer", "error"), ("replica", "0")), bad))
         samples += [Sample("http_request_duration_seconds_bucket",
                            tuple(sorted(base + (("le", le),))), hist[le]) for le in BUCKETS]
         writer.write_scrape(START + i, "gateway", "127.0.0.1:8080", {"replica": "0"}, samples)

@@ -71,6 +71,7 @@ class Scenario:
 
     def answer_key(self) -> dict:
         return {"root_cause": self.root_cause, "keywords": self.keywords,
+                "slos": list(self.slos),
                 "mitigations": [m.__dict__ for m in self.mitigations]}
 
 

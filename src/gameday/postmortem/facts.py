@@ -25,8 +25,9 @@ PHASES = (
     ("impact_start", "Impact started", ("fault_start",)),
     ("detected", "Detected (first alert firing)", ("alert_firing", "page")),
     ("acknowledged", "Acknowledged", ("ack",)),
-    ("mitigated", "First mitigation", ("mitigation",)),
-    ("recovered", "Recovered", ("recovered", "resolve")),
+    ("mitigated", "Mitigated (first lever that helped)", ("mitigation",)),
+    ("recovered", "Recovered (steady state met again)", ("recovered",)),
+    ("resolved", "Resolved (declared over)", ("resolve",)),
 )
 
 

@@ -27,7 +27,9 @@ from gameday.slo.model import SLO
 from gameday.slo.status import window_seconds
 
 GATEWAY = "gateway"
-GOOD_ANSWERS = re.compile(r"model|model_degraded")
+# answers that are not fallbacks: the live model's, and the 5xx the gateway also counts
+# as answer="error" (those are failed requests, counted from http_requests_total)
+GOOD_ANSWERS = re.compile(r"model|model_degraded|error")
 QUANTILES = (0.5, 0.95, 0.99)
 CONSTANTS = ("slo:objective:ratio", "slo:error_budget:ratio", "slo:time_period:days")
 _RATIO = re.compile(r"^slo:sli_error:ratio_rate(.+)$")

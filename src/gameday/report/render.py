@@ -36,6 +36,13 @@ def _env(autoescape: bool) -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
+def _lever_cost(grade) -> str:
+    from .points import LEVER_COST
+
+    cost = LEVER_COST.get(grade)
+    return f"-{cost}" if cost else "0"
+
+
 def _md_cell(value) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
@@ -109,8 +116,12 @@ def build_context(run: Run, score: dict, charts: list[Path]) -> dict:
         "detecting": score.get("detecting_alert"),
         "pages": [dict(p, at=utc(p.get("ts"))) for p in score.get("pages") or []],
         "mitigations": [dict(m, at=utc(m.get("ts")),
-                             ok="-" if m.get("ok") is None else ("yes" if m["ok"] else "no"))
+                             call="-" if m.get("ok") is None else ("ok" if m["ok"] else "failed"),
+                             cost=_lever_cost(m.get("grade")))
                         for m in score.get("mitigations") or []],
+        "points": score.get("points"),
+        "hints": dict(score.get("hints") or {}, events=[
+            dict(h, at=utc(h.get("ts"))) for h in (score.get("hints") or {}).get("events") or []]),
         "diagnosis": score.get("diagnosis"),
         "timeline": [{"offset": duration(e.ts - origin) if origin else "-", "at": utc(e.ts),
                       "who": e.who or "-", "kind": e.kind, "text": _describe(e)}

@@ -18,14 +18,17 @@ from pathlib import Path
 
 from gameday.slo.consumption import format_consumed
 
+from .grading import grade_all, signal_slo
 from .metrics import DrillMetrics, load_metrics
+from .points import HINT_COST, award
+from .points import verdict as points_verdict
 from .run import DEFAULT_CATALOG, Run, atomic_write, find_rules, load_run, phase_times
 
 SCORE = "score.json"
 VERSION = 1
 # score.json "durations_s" key -> phase it measures from impact start
 DURATIONS = (("detect", "detected"), ("acknowledge", "acknowledged"),
-             ("mitigate", "mitigated"), ("recover", "recovered"))
+             ("mitigate", "mitigated"), ("recover", "recovered"), ("resolve", "resolved"))
 BUDGET_METHOD = ("bad events / (error budget x total events x period / drill span): the "
                  "share of the catalog period's error budget the drill's bad events used, "
                  "events counted from the SLI's counters over the drill window "
@@ -61,6 +64,12 @@ def compute_score(run_path: Path, metrics: DrillMetrics | None = None,
     start, end = run.window(span)
     phases = phase_times(run.events)
     impact = phases["impact_start"]
+    answer = run.drill.get("answer_key") if isinstance(run.drill.get("answer_key"), dict) \
+        else {}
+    graded = grade_all(metrics, _signal_slo(run, metrics, answer), _mitigations(run))
+    # only a lever that helped mitigates; a call that moved nothing is not a mitigation
+    phases["mitigated"] = next((m["ts"] for m in graded if m["grade"] == "helped"
+                                and (impact is None or m["ts"] >= impact)), None)
     durations = {key: (phases[p] - impact if phases[p] is not None and impact is not None
                        else None) for key, p in DURATIONS}
     score = {
@@ -82,13 +91,54 @@ def compute_score(run_path: Path, metrics: DrillMetrics | None = None,
                    "slo_id": e.get("slo_id"), "runbook_url": e.get("runbook_url")}
                   for e in run.of_kind("page")],
         "diagnosis": _diagnosis(run),
-        "mitigations": [{"ts": e.ts, "lever": e.get("lever"), "who": e.who,
-                         "ok": e.get("ok"), "args": e.get("args"), "text": e.text or None}
-                        for e in run.of_kind("mitigation")],
+        "mitigations": graded,
+        "hints": _hints(run),
         "notes": list(run.notes),
     }
-    score["verdict"] = verdict(score, run.drill.get("expected") or {}, run.ended)
+    limits = time_limits(run.drill)
+    score["limits_s"] = limits
+    asked = score.get("mode") == "wheel" or bool((score["diagnosis"] or {}).get("attempts"))
+    score["points"] = award(score, limits, asked)
+    score["verdict"] = verdict(score, run.drill.get("expected") or {}, run.ended,
+                               interrupted=_interrupted(run))
     return _clean(score)
+
+
+def _mitigations(run: Run) -> list[dict]:
+    return [{"ts": e.ts, "lever": e.get("lever"), "who": e.who, "ok": e.get("ok"),
+             "args": e.get("args"), "text": e.text or None} for e in run.of_kind("mitigation")]
+
+
+def _signal_slo(run: Run, metrics: DrillMetrics | None, answer: dict) -> str | None:
+    """The SLO whose burn grades the levers: the scenario's first, else the page's."""
+    if metrics is None:
+        return None
+    names = [s for s in answer.get("slos") or [] if isinstance(s, str)]
+    names += [e.get("slo_id") for e in run.of_kind("page") if isinstance(e.get("slo_id"), str)]
+    return signal_slo(metrics, names)
+
+
+def _hints(run: Run) -> dict:
+    taken = [{"ts": e.ts, "who": e.who, "n": e.get("n")} for e in run.of_kind("hint")]
+    return {"taken": len(taken), "events": taken, "cost_each": HINT_COST}
+
+
+def _interrupted(run: Run) -> bool:
+    return bool(run.drill.get("interrupted")) or any(
+        e.get("interrupted") for e in run.of_kind("run_end"))
+
+
+def time_limits(drill: dict) -> dict:
+    """Seconds each phase may take (detect, mitigate and recover from impact start,
+    acknowledge from detection): drill.json's ``expected``, which the drill fills from the
+    scenario (tight for --auto, calibrated for people: docs/scoring.md)."""
+    expected = drill.get("expected") or {}
+    out = {}
+    for key in ("detect", "acknowledge", "mitigate", "recover"):
+        value = expected.get(f"{key}_s")
+        out[key] = float(value) if isinstance(value, int | float) and not isinstance(
+            value, bool) else None
+    return out
 
 
 def write_score(run_path: Path, **kwargs) -> Path:
@@ -153,9 +203,9 @@ def _diagnosis(run: Run) -> dict | None:
             "correct": final.get("correct") if judged else None, "attempts": len(stated)}
 
 
-def verdict(score: dict, expected: dict, ended: bool) -> dict:
-    """pass / fail / incomplete against drill.json's ``expected`` times (seconds from impact
-    start); without expectations a drill passes when it was detected and recovered."""
+def verdict(score: dict, expected: dict, ended: bool, interrupted: bool = False) -> dict:
+    """pass / fail / incomplete / reverted from the points scheme (report/points.py), with
+    the limit checks of drill.json's ``expected`` kept as ``checks``."""
     checks = []
     wanted = {key: expected.get(f"{key}_s") for key, _ in DURATIONS}
     if not any(isinstance(v, int | float) for v in wanted.values()):
@@ -172,15 +222,11 @@ def verdict(score: dict, expected: dict, ended: bool) -> dict:
     if diagnosis and diagnosis.get("expected") is not None and asked:
         checks.append({"check": "diagnosis", "expected_s": None, "actual_s": None,
                        "ok": diagnosis.get("correct") is True})
-    failed = [c for c in checks if not c["ok"]]
-    if not failed:
-        result = "pass"
-    elif not ended and all(c["actual_s"] is None for c in failed if c["check"] != "diagnosis"):
-        result = "incomplete"
-    else:
-        result = "fail"
-    reasons = [_reason(c) for c in failed]
-    return {"result": result, "checks": checks, "reasons": reasons}
+    if "points" not in score:  # a caller without the points scheme (old score dicts)
+        score = dict(score, points=award(score, {k: v for k, v in wanted.items()}, bool(asked)))
+    judged = points_verdict(score, ended, interrupted)
+    return {"result": judged["result"], "checks": checks, "reasons": judged["reasons"],
+            "percent": judged["percent"]}
 
 
 def _reason(check: dict) -> str:
