@@ -136,13 +136,17 @@ def test_the_engine_evaluates_every_slot_at_its_timestamp_even_after_a_stall(eng
     assert engine.evaluate_due() == 6  # three slots of each group in (1000, 1003)
     clock.t = 1_012.999  # a 10 s stall: ten slots per group came due meanwhile
     assert engine.evaluate_due() == 20
-    for name, offset in (("job:errors:ratio_rate5s", offsets[0]),
-                         ("job:errors:double", offsets[1])):
+    stamps = {}
+    for name in ("job:errors:ratio_rate5s", "job:errors:double"):
         [(_, ring)] = list(engine.store.series([("__name__", "=", name)]))
-        stamps = [ts for ts, _ in ring]
-        assert stamps == [1_000_000 + offset + 1000 * k for k in range(13)]
+        stamps[name] = [ts for ts, _ in ring]
         assert all(v == pytest.approx(1 / 11 * (2 if "double" in name else 1))
                    for _, v in ring)
+    sli = [1_000_000 + offsets[0] + 1000 * k for k in range(13)]
+    assert stamps["job:errors:ratio_rate5s"] == sli
+    # the meta group reads the sli group's output: from its first slot after the first sli
+    meta = [1_000_000 + offsets[1] + 1000 * k for k in range(13)]
+    assert stamps["job:errors:double"] == [t for t in meta if t >= sli[0]]
     totals = engine.schedule.totals()
     assert totals["scheduled"] == totals["evaluated"] == 26 and totals["missed"] == 0
     assert totals["late"] >= 18  # the stalled ones; nothing was skipped

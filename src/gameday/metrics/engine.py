@@ -138,6 +138,26 @@ class EmbeddedEngine:
             return result
         return [(dict(labels), value) for labels, value in result]
 
+    def raw_samples(self, expr: str, at: float) -> list[tuple[dict, list]] | None:
+        """What a bare range selector (``name{...}[2m]``) selects at ``at``: each series'
+        stored (time, value) points, as Prometheus answers such an instant query (a matrix).
+        None for any other expression."""
+        import promql_parser as pp
+
+        from gameday.metrics.promql import PromQLError, _Evaluator, parse
+        from gameday.metrics.store import to_ms
+
+        try:
+            node = parse(expr)
+        except PromQLError:
+            return None
+        if not isinstance(node, pp.MatrixSelector):
+            return None
+        with self._lock:
+            matrix = _Evaluator(self.store, to_ms(at), expr).select_range(node)
+        return [(dict(labels), [(t / 1000, v) for t, v in zip(ts, vs, strict=True)])
+                for labels, ts, vs in matrix]
+
     def query(self, expr: str, at: float | None = None) -> list[tuple[dict, float]]:
         result = self.evaluate(expr, at)
         return [({}, result)] if isinstance(result, float) else result

@@ -80,6 +80,12 @@ class QueryAPI:
         if not expr:
             raise GamedayError("missing parameter 'query'")
         at = _float_param(params, "time", self.now())
+        raw = getattr(self.engine, "raw_samples", None)
+        matrix = raw(expr, at) if raw is not None else None
+        if matrix is not None:  # a bare range selector: the stored points, as Prometheus
+            return {"resultType": "matrix", "result": [
+                {"metric": labels, "values": [[t, _fmt_value(v)] for t, v in points]}
+                for labels, points in matrix]}
         result = self.engine.evaluate(expr, at)
         if isinstance(result, float):
             return {"resultType": "scalar", "result": [at, _fmt_value(result)]}
