@@ -73,6 +73,8 @@ class SheddingMiddleware:
         self.shed[reason].inc()
         if path == "/v1/classify" and policy.shed_status >= 500:  # a 429 is the client's
             self.gateway.metrics.classify_answers.labels("error").inc()
+        elif path == "/v1/generate" and policy.shed_status >= 500:  # no token: not fast
+            self.gateway.metrics.streams.settle("failed")
         headers, body = shed_answer(policy.shed_status, policy.retry_after_s, reason)
         await send({"type": "http.response.start", "status": policy.shed_status,
                     "headers": list(headers)})

@@ -188,3 +188,26 @@ def test_the_slo_ratio_is_fast_first_tokens_over_first_tokens_and_failures(gatew
     good = sample(registry, f"{TTFT}_bucket", le="1.0")
     total = sum(sample(registry, OUTCOMES, outcome=o) for o in ("first_token", "failed"))
     assert (good, total) == (2, 4)
+
+
+def test_a_shed_generate_is_failed_with_503_and_not_judged_with_429(monkeypatch):
+    """Admission sheds before the route: a 503 is a request that got no token, a 429 (the
+    default, the kv-cache-exhaustion mitigation) a "retry later" the SLO does not judge."""
+    monkeypatch.setenv("GAMEDAY_ADMIN_TOKEN", TEST_TOKEN)
+    llm = SlowLlm()
+    llm.first_s = 0.5
+    registry = CollectorRegistry()
+    settings = Settings(features_url=FEATURES_URL, classifier_urls=[CLASSIFIER_A],
+                        llm_url=LLM_URL, retry={"max_attempts": 1},
+                        admission={"max_in_flight": 1})
+    app = create_app(settings, registry, transports={LLM_URL: llm})
+    with TestClient(app) as client:
+        with client.stream("POST", "/v1/generate", json={"prompt": "hi"}) as held:
+            assert held.status_code == 200  # holds the only admission slot until read
+            assert client.post("/v1/generate", json={"prompt": "hi"}).status_code == 429
+            assert outcomes(registry)["failed"] == 0
+            client.patch("/admin/policy", json={"admission": {"shed_status": 503}},
+                         headers={"Authorization": f"Bearer {TEST_TOKEN}"}).raise_for_status()
+            assert client.post("/v1/generate", json={"prompt": "hi"}).status_code == 503
+            held.read()
+    assert outcomes(registry) == {"first_token": 1, "failed": 1, "refused": 0}
