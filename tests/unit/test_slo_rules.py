@@ -46,11 +46,10 @@ def test_sli_rule_labels_and_expression():
                               "sloth_service": "gateway", "sloth_slo": "gateway-availability",
                               "sloth_window": "5m"}
     assert rule["expr"] == (
-        '1 - (\n'
-        '  (sum(rate(gateway_classify_answers_total{answer=~"model|model_degraded"}[5m]))'
-        ' or vector(0))\n  /\n'
-        '  (sum(rate(http_requests_total{service="gateway",route="/v1/classify",code!~"4.."}'
-        '[5m])) > 0)\n)\n')
+        '(sum(rate(gateway_classify_answers_total{answer=~"cached|guess|error"}[5m]))'
+        ' or vector(0))\n/\n'
+        '(sum(rate(gateway_classify_answers_total{answer=~"model|model_degraded|cached|guess|'
+        'error"}[5m])) > 0)\n')
 
 
 def test_bad_based_sli_is_bad_over_total():
@@ -104,8 +103,12 @@ def test_only_supported_promql_functions():
 
 def test_example_series_split_bad_and_rest():
     assert example_series(AVAIL) == [
-        ('gateway_classify_answers_total{answer="model"}', "part"),
-        ('http_requests_total{code="200",route="/v1/classify",service="gateway"}', "total")]
+        ('gateway_classify_answers_total{answer="cached"}', "part"),
+        ('gateway_classify_answers_total{answer="model"}', "rest")]
+    assert example_series(SLOS["gateway-classify-latency"]) == [
+        ('http_request_duration_seconds_bucket{le="0.3",route="/v1/classify",service="gateway"}',
+         "part"),
+        ('http_request_duration_seconds_count{route="/v1/classify",service="gateway"}', "total")]
     assert example_series(SLOS["features-availability"]) == [
         ('feature_store_queries_total{outcome="error"}', "part"),
         ('feature_store_queries_total{outcome="hit"}', "rest")]

@@ -89,8 +89,14 @@ def build_meta_recording_rules(slo: SLO, catalog: Catalog) -> list[dict]:
     ]
 
 
+# A ticket needs this many events in its long window (slos/README.md, "Minimum events"):
+# the error ratio of fewer events is too noisy to open one on, and tickets are not urgent.
+MIN_TICKET_EVENTS = 500
+
+
 def alert_expr(slo: SLO, catalog: Catalog, severity: str) -> str:
-    """Sloth's form: ``(short > f*budget and long > f*budget) or (...)``."""
+    """Sloth's form: ``(short > f*budget and long > f*budget) or (...)``; a ticket's
+    windows also need ``MIN_TICKET_EVENTS`` events in the long window."""
     match = slo_matchers(slo)
     budget = format_number(slo.error_budget)
     parts = []
@@ -101,6 +107,10 @@ def alert_expr(slo: SLO, catalog: Catalog, severity: str) -> str:
             f"({factor} * {budget})) without ({names.LABEL_WINDOW})"
             for w in (alert.short_s, alert.long_s)
         ]
+        if severity == "ticket":
+            long = format_duration(alert.long_s)
+            sides.append(f"    on () ({_rate(slo.indicator.total, long)} * "
+                         f"{format_number(alert.long_s)} >= {MIN_TICKET_EVENTS})")
         parts.append("(\n" + "\n    and\n".join(sides) + "\n)")
     return "\nor\n".join(parts) + "\n"
 
