@@ -24,7 +24,7 @@ from gameday.drill.experiment import ExperimentProcess
 from gameday.drill.incident import Incident
 from gameday.drill.scenario import Scenario
 from gameday.drill.stacks import open_stack
-from gameday.drill.steady import all_ok, check_steady
+from gameday.drill.steady import QuietClock, all_ok, check_steady
 from gameday.errors import StackError
 from gameday.timeline import append_event
 
@@ -42,6 +42,7 @@ class DrillOptions:
     ack_delay_s: float = 3.0
     warmup_s: float = 5.0
     steady_timeout_s: float = 90.0
+    settle_s: float = 15.0  # every alert quiet this long before the fault
     detect_timeout_s: float = 90.0
     recover_timeout_s: float = 120.0
     max_duration_s: float = 900.0
@@ -202,29 +203,34 @@ class Drill:
                   text=f"steady load, {self.opt.users} users")
 
     def _wait_steady(self) -> bool:
+        """The scenario's probes pass and no alert at all has fired for ``settle_s``; else,
+        after ``steady_timeout_s``, the drill stops before any fault with the reason."""
         self.set_phase("steady state")
         if self.stop_event.wait(self.opt.warmup_s):
             return False
         deadline = time.monotonic() + self.opt.steady_timeout_s
+        quiet = QuietClock(self.opt.settle_s)
         while not self.stop_event.is_set():
             results = check_steady(self.scenario.experiment, str(self.run_path))
             self._poll_alerts()
-            # An alert the scenario should raise may still be firing from start-up noise
-            # (few samples in the windows); then it could not fire anew for the fault.
-            noisy = [a.alert for a in self.book.firing() if a.alert in self.scenario.alerts]
+            now = time.monotonic()
+            quiet.observe([f"{a.alert} ({a.severity})" for a in self.book.firing()], now)
             self._refresh()
-            if all_ok(results) and not noisy:
-                self.emit("steady_state", who="drill", ok=True,
-                          text="steady state met before the fault")
+            if all_ok(results) and quiet.settled(now):
+                self.emit("steady_state", who="drill", ok=True, text="steady state met and "
+                          f"no alert for {self.opt.settle_s:g} s before the fault")
                 return True
-            if time.monotonic() > deadline:
+            if now > deadline:
                 bad = [f"{r.name}={r.value!r}" + (f" ({r.error})" if r.error else "")
-                       for r in results if not r.ok] + [f"{a} firing" for a in noisy]
-                self.emit("steady_state", who="drill", ok=False,
-                          text="steady state not met: " + ", ".join(bad))
-                self.outcome["error"] = "baseline steady state not met: " + ", ".join(bad)
+                       for r in results if not r.ok]
+                if not quiet.settled(now):
+                    bad.append("alerts " + quiet.describe(now))
+                text = (f"not steady within {self.opt.steady_timeout_s:g} s, no fault "
+                        "injected: " + "; ".join(bad))
+                self.emit("steady_state", who="drill", ok=False, text=text)
+                self.outcome["error"] = "baseline steady state not met: " + "; ".join(bad)
                 return False
-            self.stop_event.wait(2.0)
+            self.stop_event.wait(1.0)
         return False
 
     # -- the incident -----------------------------------------------------------------------

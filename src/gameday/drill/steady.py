@@ -51,3 +51,31 @@ def check_steady(experiment: dict, run_path: str) -> list[ProbeResult]:
 
 def all_ok(results: list[ProbeResult]) -> bool:
     return all(r.ok for r in results)
+
+
+class QuietClock:
+    """How long no alert has been firing: a drill injects its fault only after every alert
+    (not only the scenario's) has been quiet for ``settle_s`` seconds, so that nothing seen
+    after the fault was there before it."""
+
+    def __init__(self, settle_s: float) -> None:
+        self.settle_s = settle_s
+        self.quiet_since: float | None = None
+        self.firing: list[str] = []
+
+    def observe(self, firing: list[str], now: float) -> None:
+        self.firing = sorted(firing)
+        if self.firing:
+            self.quiet_since = None
+        elif self.quiet_since is None:
+            self.quiet_since = now
+
+    def settled(self, now: float) -> bool:
+        return self.quiet_since is not None and now - self.quiet_since >= self.settle_s
+
+    def describe(self, now: float) -> str:
+        """Why the alerts are not settled yet (for the drill's error message)."""
+        if self.firing:
+            return "still firing: " + ", ".join(self.firing)
+        quiet = 0.0 if self.quiet_since is None else now - self.quiet_since
+        return f"quiet for only {quiet:.0f} s of the {self.settle_s:g} s settle period"
