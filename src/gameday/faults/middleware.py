@@ -7,7 +7,6 @@ while a fault is on, inside its metrics, so what it does shows up as symptoms (s
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -69,12 +68,11 @@ class FaultMiddleware:
         for f in hit:
             by_type.setdefault(f.type, f)
 
-        delay = sum(
-            (f.params["delay_ms"] + self.rng.uniform(0, f.params["jitter_ms"])) / 1000.0
-            for f in hit if f.type == "latency"
-        )
-        if delay > 0:
-            await asyncio.sleep(delay)
+        # A held request (latency, hang) is let go as soon as its fault is cleared.
+        for f in hit:
+            if f.type == "latency":
+                delay = (f.params["delay_ms"] + self.rng.uniform(0, f.params["jitter_ms"]))
+                await self.store.hold(f, delay / 1000.0)
 
         crash = by_type.get("crash")
         if crash is not None and crash.params.get("on_request"):
@@ -82,8 +80,7 @@ class FaultMiddleware:
             os._exit(crash.params["exit_code"])
         if "hang" in by_type:
             f = by_type["hang"]
-            max_s = f.params.get("max_s")
-            await asyncio.sleep(min(max_s, f.remaining_s()) if max_s else f.remaining_s())
+            await self.store.hold(f, f.params.get("max_s") or f.remaining_s())
         if "abort" in by_type:
             await self._abort(scope, send)
             return

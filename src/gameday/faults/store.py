@@ -2,10 +2,16 @@
 
 With a file, faults survive a restart of the process until their TTL (a crash fault then
 makes a crash loop, as a bad config does), and expired ones are dropped on load.
+
+Requests a fault holds (hang, latency) wait in :meth:`FaultStore.hold`, which returns as
+soon as the fault is removed, cleared or expires: a cleared fault lets go of what it holds
+at once, whichever thread cleared it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -37,6 +43,7 @@ class FaultStore:
         self.types = types
         self.path = Path(path) if path else None
         self._faults: dict[str, Fault] = {}
+        self._holds: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
         self._lock = threading.Lock()
         if self.path and self.path.exists():
             self._load()
@@ -70,14 +77,46 @@ class FaultStore:
             found = self._faults.pop(fault_id, None) is not None
             if found:
                 self._save()
+                self._release([fault_id])
         return found
 
     def clear(self) -> int:
         with self._lock:
             n = len(self._faults)
+            self._release(list(self._faults))
             self._faults.clear()
             self._save()
         return n
+
+    # -- holding requests ---------------------------------------------------------------
+    async def hold(self, fault: Fault, seconds: float) -> None:
+        """Wait ``seconds`` at most, and no longer than ``fault`` is held: its removal,
+        a clear or its expiry ends the wait at once."""
+        seconds = min(seconds, fault.remaining_s())
+        if seconds <= 0:
+            return
+        entry = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            if fault.id not in self._faults:
+                return
+            self._holds.setdefault(fault.id, []).append(entry)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(entry[1].wait(), seconds)
+        finally:
+            with self._lock:
+                held = self._holds.get(fault.id)
+                if held is not None and entry in held:
+                    held.remove(entry)
+                    if not held:
+                        del self._holds[fault.id]
+
+    def _release(self, fault_ids: list[str]) -> None:
+        """Wake every request held by these faults (called with the lock held)."""
+        for fid in fault_ids:
+            for loop, event in self._holds.pop(fid, []):
+                with contextlib.suppress(RuntimeError):  # that loop has closed
+                    loop.call_soon_threadsafe(event.set)
 
     # -- reads ------------------------------------------------------------------------
     @property
@@ -94,6 +133,7 @@ class FaultStore:
                 del self._faults[f.id]
             if gone:
                 self._save()
+                self._release([f.id for f in gone])
         for f in gone:
             log.info("fault expired", extra={"fault_id": f.id, "fault_type": f.type})
         return gone
