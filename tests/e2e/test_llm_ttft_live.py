@@ -67,7 +67,9 @@ def test_steady_generate_is_quiet_and_a_slow_llm_pages_its_ttft_slo(tmp_path):
             print(f"\n{QUIET_S} s of steady load: {SLO} states {sorted(states)}, "
                   f"worst burn per window {worst}")
             assert "page" not in states and "ticket" not in states, states
-            assert worst and max(worst.values()) <= 1.0, worst
+            # 1x at most in every window but the 5 s one, where a single first token held
+            # up by the shared CPU is already 3x (it pages only with the 1 min window)
+            assert worst and max(b for w, b in worst.items() if w != "5s") <= 1.0, worst
 
             gw0, en0 = ttft_counts(gateway, "gateway_time_to_first_token_seconds"), \
                 ttft_counts(llm, "llm_time_to_first_token_seconds")
