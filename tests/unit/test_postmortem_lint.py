@@ -1,5 +1,7 @@
 """``gameday postmortem lint``: one test per class of problem, and a clean document."""
 
+from pathlib import Path
+
 import pytest
 
 from gameday.errors import ValidationError
@@ -117,9 +119,30 @@ def test_action_item_with_an_unknown_type():
         ("action-type", "type must be one of mitigate, prevent, process, got 'fix'")]
 
 
-def test_action_item_without_tracking_link_is_a_warning():
+def test_action_item_without_tracking_link_is_an_error():
     assert codes(CLEAN.replace("| https://example.com/T-1 |", "|  |")) == \
-        [("warning", "action-tracking")]
+        [("error", "action-tracking")]
+
+
+def test_hollow_postmortems_fail():
+    """Empty required sections and no action items are errors (exit 1), not warnings."""
+    lines = CLEAN.splitlines()
+    start = lines.index("## Summary") + 1
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("## "))
+    hollow = "\n".join(lines[:start] + [""] + lines[end:]) + "\n"
+    assert ("error", "empty-section") in codes(hollow)
+    assert "'## Summary' is empty" in [f.message for f in lint_text(hollow)]
+    start = lines.index("## Timeline") + 1
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("## "))
+    no_timeline = "\n".join(lines[:start] + ["", "| Time | Event |", "|---|---|", ""]
+                            + lines[end:]) + "\n"
+    assert "'## Timeline' is empty: no timeline entries" in [f.message
+                                                            for f in lint_text(no_timeline)]
+    start = lines.index("## Action items") + 1
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("## ")), len(lines))
+    no_items = "\n".join(lines[:start] + ["", "| Action | Type | Owner | Due date | Tracking |",
+                                          "|---|---|---|---|---|", ""] + lines[end:]) + "\n"
+    assert ("error", "action-none") in codes(no_items)
 
 
 def test_action_items_without_a_table():
@@ -167,5 +190,11 @@ def test_unreadable_files(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(ValidationError, match="bin.md: not UTF-8 text"):
         lint_file(binary)
-    with pytest.raises(ValidationError, match="cannot read"):
+    with pytest.raises(ValidationError, match="not a regular file"):
         lint_file(tmp_path)
+    with pytest.raises(ValidationError, match="/dev/zero: not a regular file"):
+        lint_file(Path("/dev/zero"))  # read without limit once; the kernel killed it
+    big = tmp_path / "big.md"
+    big.write_bytes(b"a" * ((1 << 20) + 1))
+    with pytest.raises(ValidationError, match="big.md: larger than 1024 KiB"):
+        lint_file(big)

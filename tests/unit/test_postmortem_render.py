@@ -35,7 +35,7 @@ SCORE = {"version": 1, "scenario": "classifier-bad-model", "mode": "auto",
                    "budget_consumed": 0.31, "period_s": 43200,
                    "events": {"bad": 412.0, "total": 5000.0, "span_s": 150}}],
          "diagnosis": {"stated": "bad model", "expected": "bad_model on classifier",
-                       "correct": True}}
+                       "correct": True, "attempts": 1}}
 STATUS = {"updated_at": T0 + 140, "slos": [
     {"slo_id": "gateway-gateway-availability", "objective": 0.999, "budget_remaining": 0.68,
      "state": "ok"},
@@ -68,7 +68,9 @@ def test_draft_fills_what_the_run_knows(run):
     text = render_postmortem(collect_facts(run))
     assert text.startswith("# Postmortem: classifier-bad-model (run 20261118-110630-abcd)")
     assert "Impact window: 2026-11-18 11:06:50 to 2026-11-18 11:08:55 UTC (2m05s)" in text
-    assert "Failed requests: 412 of 5000 (8.24%)." in text
+    assert "Gateway requests that failed with a 5xx: 412 of 5000 (8.24%)." in text
+    assert "Bad by the SLO gateway-gateway-availability (what its SLI counts as bad): 412 of " \
+        "5,000 events (8.24%)." in text
     # budget consumed is score.json's figure, printed as every surface prints it; nothing
     # is derived from the live status's period rule (its "budget left" extrapolates)
     assert "Error budget per SLO (share of the 12h period's error budget consumed during " \
@@ -82,7 +84,7 @@ def test_draft_fills_what_the_run_knows(run):
     assert "| Acknowledged | 2026-11-18 11:07:40 | 50s | 18s |" in text
     assert "| Recovered (steady state met again) | 2026-11-18 11:08:55 | 2m05s | 45s |" in text
     assert "`bad_model` on classifier: NaN outputs" in text
-    assert "alice: `classifier.rollback`: rolled back to v1" in text
+    assert "| alice | `classifier.rollback` | ok | - | 0 | rolled back to v1 |" in text
     assert "(judged right; answer key: bad_model on classifier)" in text
     assert "| 2026-11-18 11:07:50 | 1m00s | alice | note | errors \\| all from classifier |" \
         in text
@@ -122,7 +124,7 @@ def test_run_without_alerts_or_mitigations(tmp_path):
     text = render_postmortem(collect_facts(make_run(tmp_path / "r", events=events, score={},
                                                     status=None, stack=None)))
     assert "No alert fired during the run." in text
-    assert "No mitigation was recorded in the timeline." in text
+    assert "No lever was pulled." in text
     assert "| Detected (first alert firing) | - | - | - |" in text
 
 
@@ -221,3 +223,31 @@ def test_template_errors_name_the_template(run, tmp_path):
     bad.write_text("# x\n{{ no_such_thing.attr }}\n")
     with pytest.raises(ValidationError, match=r"bad\.md\.j2:2: template error"):
         render_postmortem(collect_facts(run), bad)
+
+
+def test_draft_says_only_what_happened(tmp_path):
+    """Auto mode with no diagnosis: nothing said about one; an alert that resolved and
+    fired again is two rows; levers carry the grade score.json gave them."""
+    events = EVENTS + [
+        {"ts": T0 + 150, "kind": "alert_firing", "alert": "GatewayAvailabilityBudgetBurn",
+         "severity": "page"},
+        {"ts": T0 + 170, "kind": "alert_resolved", "alert": "GatewayAvailabilityBudgetBurn",
+         "severity": "page"}]
+    score = dict(SCORE, mode="auto", diagnosis={"stated": None, "expected": "x",
+                                                "correct": None, "attempts": 0},
+                 mitigations=[{"ts": T0 + 60, "who": "bob", "lever": "eject_replica",
+                               "ok": True, "grade": "no effect", "cost": 5,
+                               "why": "the burn did not fall by half"}],
+                 verdict={"result": "fail", "reasons": ["recover: never happened"]},
+                 points={"percent": 25.0})
+    text = render_postmortem(collect_facts(make_run(tmp_path / "r", events=events,
+                                                    score=score)))
+    assert "Diagnosis stated" not in text and "None" not in text
+    rows = [line for line in text.splitlines()
+            if line.startswith("| GatewayAvailabilityBudgetBurn | page |")]
+    assert len(rows) == 2 and rows[0].endswith("| 2026-11-18 11:08:50 | 1m28s |")
+    assert rows[1].endswith("| 2026-11-18 11:09:30 | 20s |")
+    assert "| bob | `eject_replica` | ok | no effect | -5 | the burn did not fall by half |" \
+        in text
+    assert "Drill verdict: fail (25.0% of the points): recover: never happened." in text
+    assert "${" not in text

@@ -186,7 +186,7 @@ def before_activity_control(context: dict, **kwargs) -> None:
             raise InterruptExecution(reason)
     func = _func(context)
     if func in IMPACT_FUNCS and _state["phase"] == "method":
-        args = context.get("provider", {}).get("arguments", {}) or {}
+        args = _expanded(context.get("provider", {}).get("arguments", {}) or {}, kwargs)
         _record("fault_start", service=args.get("service") or _impact_service(func),
                 fault={"type": func, "params": args}, name=context.get("name"),
                 text=f"{context.get('name')}: {func} {summary(args, 120)}")
@@ -194,6 +194,18 @@ def before_activity_control(context: dict, **kwargs) -> None:
         return  # recorded by the action, or after it with what was started
     _record("activity_start", name=context.get("name"), activity_type=context.get("type"),
             phase=_state["phase"])
+
+
+def _expanded(args: dict, kwargs: dict) -> dict:
+    """The activity's arguments with ``${name}`` configuration values put in, as chaoslib
+    does when it runs the activity (the control sees them before that)."""
+    try:
+        from chaoslib import substitute
+
+        out = substitute(args, kwargs.get("configuration") or {}, kwargs.get("secrets") or {})
+        return out if isinstance(out, dict) else args
+    except Exception:  # an unexpandable value is shown as written, never a failed drill
+        return args
 
 
 def _impact_service(func: str) -> str:

@@ -144,15 +144,63 @@ def _detecting(events: list[Event], score: dict, start: float | None) -> dict | 
 
 
 def _alerts(events: list[Event]) -> list[dict]:
-    seen: dict[tuple, dict] = {}
+    """One row per firing interval, exactly as fired and resolved: an alert that resolved
+    and fired again is two rows."""
+    rows: list[dict] = []
+    open_rows: dict[tuple, dict] = {}
     for e in events:
         key = (e.get("alert") or e.text, e.get("severity") or "-")
-        if e.kind == "alert_firing" and key not in seen:
-            seen[key] = {"alert": key[0], "severity": key[1], "firing": utc(e.ts),
-                         "resolved": "-"}
-        elif e.kind == "alert_resolved" and key in seen:
-            seen[key]["resolved"] = utc(e.ts)
-    return list(seen.values())
+        if e.kind == "alert_firing" and key not in open_rows:
+            row = {"alert": key[0], "severity": key[1], "firing": utc(e.ts), "resolved": "-",
+                   "lasted": "-", "ts": e.ts}
+            rows.append(row)
+            open_rows[key] = row
+        elif e.kind == "alert_resolved" and key in open_rows:
+            row = open_rows.pop(key)
+            row["resolved"] = utc(e.ts)
+            row["lasted"] = duration(e.ts - row["ts"])
+    return rows
+
+
+def _bad_events(score: dict) -> list[dict]:
+    """Per SLO that counted bad events: what the SLI itself counted as bad (5xx, fallback
+    answers, slow answers, wrong predictions), from score.json's events."""
+    out = []
+    for s in score.get("slos") or []:
+        ev = s.get("events") if isinstance(s, dict) else None
+        if not isinstance(ev, dict) or not _num(ev.get("bad")) or not _num(ev.get("total")):
+            continue
+        bad, total = float(ev["bad"]), float(ev["total"])
+        out.append({"slo_id": s.get("slo_id"), "bad": f"{round(bad):,}",
+                    "total": f"{round(total):,}", "ratio": percent(bad / total, 2)})
+    return out
+
+
+def _graded(score: dict, events: list[Event]) -> list[dict]:
+    """Every lever pulled, with its grade from score.json (report/grading.py), else only
+    what the timeline says."""
+    given = [m for m in score.get("mitigations") or [] if isinstance(m, dict)]
+    if given:
+        return [{"at": utc(_num(m.get("ts"))), "who": m.get("who") or "-",
+                 "lever": m.get("lever") or "-", "text": m.get("text") or "",
+                 "call": "failed" if m.get("ok") is False else "ok",
+                 "grade": m.get("grade") or "-", "why": m.get("why") or "",
+                 "cost": _num(m.get("cost")) or 0} for m in given]
+    return [{"at": utc(e.ts), "who": e.who or "-", "lever": e.get("lever") or "-",
+             "text": e.text, "call": "failed" if e.get("ok") is False else "ok",
+             "grade": "-", "why": "", "cost": 0} for e in events if e.kind == "mitigation"]
+
+
+def _diagnosis(score: dict) -> dict | None:
+    """The diagnosis, only when one was given: nothing is said about one never asked."""
+    d = score.get("diagnosis")
+    if not isinstance(d, dict) or not d.get("attempts") or not d.get("stated"):
+        return None
+    correct = d.get("correct")
+    return {"stated": d["stated"], "expected": d.get("expected"),
+            "judged": "right" if correct is True else ("wrong" if correct is False
+                                                       else "not judged"),
+            "attempts": d.get("attempts")}
 
 
 def _fault_type(e: Event) -> str:
@@ -201,7 +249,7 @@ def collect_facts(run_path: Path) -> dict:
                    "failed": None if failed is None else int(failed),
                    "total": None if total is None else int(total),
                    "failed_ratio": percent(failed / total, 2) if failed is not None and total
-                   else "-"},
+                   else "-", "fallbacks": _num(requests.get("fallbacks"))},
         "slos": _slo_rows(score, status),
         "budget_scope": budget_scope(score),
         "detecting": _detecting(events, score, start),
@@ -209,10 +257,13 @@ def collect_facts(run_path: Path) -> dict:
         "faults": [{"at": utc(e.ts), "service": e.get("service") or "-",
                     "type": _fault_type(e), "text": e.text}
                    for e in events if e.kind == "fault_start"],
-        "mitigations": [{"at": utc(e.ts), "who": e.who or "-", "lever": e.get("lever") or "-",
-                         "text": e.text} for e in events if e.kind == "mitigation"],
-        "diagnosis": score.get("diagnosis") if isinstance(score.get("diagnosis"), dict)
-        else None,
+        "mitigations": _graded(score, events),
+        "bad_events": _bad_events(score),
+        "hints": [{"at": utc(e.ts), "who": e.who or "-", "n": e.get("n") or "?"}
+                  for e in events if e.kind == "hint"],
+        "points": score.get("points") if isinstance(score.get("points"), dict) else None,
+        "verdict": score.get("verdict") if isinstance(score.get("verdict"), dict) else None,
+        "diagnosis": _diagnosis(score),
         "timeline": [{"at": utc(e.ts), "offset": duration(e.ts - origin) if origin else "-",
                       "who": e.who or "-", "kind": e.kind, "text": _describe(e)}
                      for e in events],

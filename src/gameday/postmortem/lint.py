@@ -40,10 +40,21 @@ class Table:
     rows: list[tuple[int, list[str]]]  # (line number, cells)
 
 
+MAX_BYTES = 1 << 20  # a postmortem is prose: 1 MiB is far beyond any real one
+
+
 def read_postmortem(path: Path) -> str:
+    """The text of ``path``: a regular file of at most ``MAX_BYTES``, in UTF-8."""
     path = Path(path)
     try:
-        return path.read_text(encoding="utf-8")
+        if path.exists() and not path.is_file():
+            raise ValidationError(f"{path}: not a regular file")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise ValidationError(f"{path}: larger than {MAX_BYTES // 1024} KiB; not a "
+                                  f"postmortem")
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise ValidationError(f"{path}: no such file") from None
     except UnicodeDecodeError:
@@ -113,17 +124,46 @@ def _empty(cell: str) -> bool:
     return cell.strip().strip("`*_") in ("", "-", "n/a", "?", "tbd", "TBD")
 
 
+def _has_content(lines, first: int, last: int) -> bool:
+    """Any line of text in [first, last] that is not a heading, a table rule or blank."""
+    for number in range(first, last + 1):
+        text = lines[number - 1].strip()
+        if not text or HEADING_RE.match(text) or re.fullmatch(r"[|:\-\s]+", text):
+            continue
+        if text.startswith("|") and all(_empty(c) for c in _split_row(text)):
+            continue
+        return True
+    return False
+
+
+def _subsection(lines, headings, title: str) -> tuple[int, int] | None:
+    for i, (number, level, text) in enumerate(headings):
+        if level >= 3 and text.lower() == title.lower():
+            end = next((n - 1 for n, lv, _ in headings[i + 1:] if lv <= level), len(lines))
+            return number + 1, end
+    return None
+
+
 def check_sections(lines, headings) -> list[Finding]:
+    """Every required section is there and says something (a prompt counts: it is
+    reported on its own)."""
     found = []
     for title in SECTIONS:
-        if _section(lines, headings, title) is None:
+        span = _section(lines, headings, title)
+        if span is None:
             found.append(Finding("error", 0, "missing-section", f"no '## {title}' section"))
-    titles = {t.lower() for _, level, t in headings if level >= 3}
+        elif title != "Lessons learned" and not _has_content(lines, *span):
+            found.append(Finding("error", span[0] - 1, "empty-section",
+                                 f"'## {title}' is empty"))
     if _section(lines, headings, "Lessons learned"):
         for title in LESSONS:
-            if title.lower() not in titles:
+            span = _subsection(lines, headings, title)
+            if span is None:
                 found.append(Finding("error", 0, "missing-section",
                                      f"no '### {title}' under Lessons learned"))
+            elif not _has_content(lines, *span):
+                found.append(Finding("error", span[0] - 1, "empty-section",
+                                     f"'### {title}' is empty"))
     return found
 
 
@@ -145,8 +185,12 @@ def check_action_items(lines, headings) -> list[Finding]:
     if table is None:
         return [Finding("error", span[0] - 1, "action-table",
                         "action items need a table with Type and Owner columns")]
-    if not table.rows:
-        return [Finding("warning", span[0] - 1, "action-none", "no action items")]
+    if not table.rows or all(all(_empty(c) for c in cells) for _, cells in table.rows):
+        return [Finding("error", span[0] - 1, "action-none",
+                        "no action items: an incident worth a review leaves at least one")]
+    if "tracking" not in table.header:
+        return [Finding("error", span[0] - 1, "action-table",
+                        "action items need a Tracking column (a link to each item's ticket)")]
     col = {name: table.header.index(name) for name in ("owner", "type", "tracking")
            if name in table.header}
     found = []
@@ -162,8 +206,8 @@ def check_action_items(lines, headings) -> list[Finding]:
         elif not PROMPT_RE.search(kind) and kind.strip("`*_ ").lower() not in ACTION_TYPES:
             found.append(Finding("error", number, "action-type",
                                  f"type must be one of {', '.join(ACTION_TYPES)}, got {kind!r}"))
-        if "tracking" in col and _empty(get("tracking")):
-            found.append(Finding("warning", number, "action-tracking",
+        if _empty(get("tracking")):
+            found.append(Finding("error", number, "action-tracking",
                                  "action item without a tracking link"))
     return found
 
@@ -173,7 +217,11 @@ def check_timeline(lines, headings) -> list[Finding]:
     if span is None:
         return []
     found, previous = [], None
-    for table in _tables(lines, span):
+    tables = _tables(lines, span)
+    if not any(any(not _empty(c) for c in cells) for t in tables for _, cells in t.rows):
+        found.append(Finding("error", span[0] - 1, "empty-section",
+                             "'## Timeline' is empty: no timeline entries"))
+    for table in tables:
         for number, cells in table.rows:
             if not cells or PROMPT_RE.search(cells[0]):
                 continue

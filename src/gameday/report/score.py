@@ -20,7 +20,7 @@ from gameday.slo.consumption import format_consumed
 
 from .grading import grade_all, signal_slo
 from .metrics import DrillMetrics, load_metrics
-from .points import HINT_COST, award
+from .points import HINT_COST, LEVER_COST, award
 from .points import verdict as points_verdict
 from .run import DEFAULT_CATALOG, Run, atomic_write, find_rules, load_run, phase_times
 
@@ -66,7 +66,8 @@ def compute_score(run_path: Path, metrics: DrillMetrics | None = None,
     impact = phases["impact_start"]
     answer = run.drill.get("answer_key") if isinstance(run.drill.get("answer_key"), dict) \
         else {}
-    graded = grade_all(metrics, _signal_slo(run, metrics, answer), _mitigations(run))
+    graded = [dict(m, cost=LEVER_COST.get(m["grade"], 0)) for m in
+              grade_all(metrics, _signal_slo(run, metrics, answer), _mitigations(run))]
     # only a lever that helped mitigates; a call that moved nothing is not a mitigation
     phases["mitigated"] = next((m["ts"] for m in graded if m["grade"] == "helped"
                                 and (impact is None or m["ts"] >= impact)), None)
