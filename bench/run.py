@@ -5,6 +5,9 @@
     .venv/bin/python bench/run.py --only overload,batching [--quick]
 
 Each bench_*.py takes ``--quick``; wrk-based benches print SKIPPED when wrk is missing.
+bench_engine_agreement.py (both engines on the live stack) needs prometheus, else SKIPPED;
+it runs 5 minutes of traffic, 60 s with ``--quick``.
+bench_quiet_drills.py runs 20 whole drills (about 40 minutes more); ``--quick`` runs one.
 A failing bench is reported and the others still run; the exit status is 1 if any failed.
 """
 

@@ -16,7 +16,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 NAMES = ["benchlib", "run", "bench_middleware", "bench_http_overhead", "bench_batching",
          "bench_overload", "bench_footprint", "bench_slo_eval", "bench_stack_startup",
-         "bench_drill"]
+         "bench_drill", "bench_quiet_drills", "bench_engine_agreement"]
 
 
 def load(name: str):
@@ -246,3 +246,53 @@ def test_overload_settle_says_when_the_gateway_does_not_come_back():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens there once closed
     assert m.settle(f"http://127.0.0.1:{port}", "token", 0, give_up_s=0.5) is False
+
+
+def test_quiet_drills_judges_alerts_before_and_after_the_fault():
+    m = load("bench_quiet_drills")
+    expected = ["GatewayAvailabilityBudgetBurn"]
+    events = [{"ts": 10.0, "kind": "run_start"},
+              {"ts": 20.0, "kind": "alert_firing", "alert": "ClassifierPredictionQualityBudgetBurn",
+               "severity": "ticket"},
+              {"ts": 30.0, "kind": "fault_start"},
+              {"ts": 31.0, "kind": "alert_firing", "alert": "GatewayClassifyLatencyBudgetBurn",
+               "severity": "page"},
+              {"ts": 34.5, "kind": "alert_firing", "alert": "GatewayAvailabilityBudgetBurn",
+               "severity": "page"}]
+    got = m.judge(events, expected)
+    assert got == {"fault_injected": True, "alerts_before_fault": 1,
+                   "before": ["ClassifierPredictionQualityBudgetBurn (ticket) -10.0 s"],
+                   "expected_fired": True, "detect_s": 4.5,
+                   "other_alerts_after": ["GatewayClassifyLatencyBudgetBurn"]}
+    # no fault: every alert came before it, and nothing was detected
+    dirty = m.judge(events[:2], expected)
+    assert (dirty["fault_injected"], dirty["alerts_before_fault"], dirty["expected_fired"]) == \
+        (False, 1, False)
+    text = m.report([{"scenario": "x", "wall_s": 60.0, **got}])
+    assert "1 alert(s) before a fault in 1 drill(s) (target 0: MISSED)" in text
+
+
+def test_engine_agreement_families_and_report():
+    from gameday.metrics.agreement import Point
+
+    m = load("bench_engine_agreement")
+    points = [Point("slo:sli_error:ratio_rate5s", (), 1.0, 0.0, 0.0, 0.1),
+              Point("slo:sli_error:ratio_rate5s", (), 2.0, 0.10, 0.12, 0.1),
+              Point("slo:sli_error:ratio_rate5s", (), 3.0, 0.20, 0.21, 0.1),
+              Point("slo:objective:ratio", (), 1.0, 0.999, 0.999, 1e-9)]
+    fam = m.families(points)
+    ratio = fam["slo:sli_error:ratio_rate5s"]
+    assert (ratio["pairs"], ratio["nonzero"], ratio["outside"]) == (3, 2, 0)
+    assert ratio["median_abs"] == pytest.approx(0.015) and ratio["worst_rel"] == \
+        pytest.approx(0.02 / 0.12)
+    counts = {"prometheus_rule_group_iterations_total": 300.0,
+              "prometheus_rule_group_iterations_missed_total": 2.0,
+              "prometheus_rule_evaluation_failures_total": 0.0,
+              "gameday_rule_group_iterations_late_total": 0.0}
+    text = m.report({"families": fam, "pairs": 4, "only_prometheus": 1, "only_embedded": 0,
+                     "prometheus": counts, "embedded": {**counts, "gameday_rule_group_"
+                                                        "iterations_late_total": 5.0},
+                     "evaluation": {"max_lag_s": 1.5, "scrape_ticks_missed": 0},
+                     "requests": 100, "duration_s": 60, "window_s": 50, "compare_s": 1.0})
+    assert "| sli_error:ratio_rate5s | 3 | 2 | 0.015 | 0.02 | 10.7% | 16.7% | 0.1 | 0 |" in text
+    assert "prometheus: 300 iterations, 2 missed" in text and "5 late (caught up)" in text
