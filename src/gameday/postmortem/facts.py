@@ -185,7 +185,7 @@ def _graded(score: dict, events: list[Event]) -> list[dict]:
                  "lever": m.get("lever") or "-", "text": m.get("text") or "",
                  "call": "failed" if m.get("ok") is False else "ok",
                  "grade": m.get("grade") or "-", "why": m.get("why") or "",
-                 "cost": _num(m.get("cost")) or 0} for m in given]
+                 "cost": int(_num(m.get("cost")) or 0)} for m in given]
     return [{"at": utc(e.ts), "who": e.who or "-", "lever": e.get("lever") or "-",
              "text": e.text, "call": "failed" if e.get("ok") is False else "ok",
              "grade": "-", "why": "", "cost": 0} for e in events if e.kind == "mitigation"]
