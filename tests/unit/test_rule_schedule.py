@@ -180,3 +180,29 @@ def test_the_warning_a_learner_reads_and_the_drill_notes(tmp_path):
         {"updated_at": 1.0, "slos": [], "evaluation": {"scheduled": 300, "late": 12,
                                                        "missed": 10, "max_lag_s": 2.26}}))
     assert evaluation_notes(tmp_path) == [text]
+
+
+def test_the_monitor_logs_a_warning_when_evaluation_falls_behind(tmp_path, caplog):
+    from gameday.stack.monitor import Monitor
+
+    rules = tmp_path / "r.rules.yml"
+    rules.write_text(yaml.safe_dump(RULES))
+    monitor = Monitor(tmp_path, {}, tmp_path)
+    sched = monitor.engine.schedule
+    for slots in sched.slots:
+        slots.offset_ms = 500
+    sched.start(1_000.0)
+    caplog.set_level("WARNING", logger="gameday.stack.monitor")
+    for _, slot in sched.due(1_001.0):
+        sched.done(0, slot, slot + 0.01, slot + 0.02)
+    monitor._warn_if_behind(1_040.0)
+    assert caplog.records == []  # on time: nothing to say
+    for index, slot in sched.due(1_006.0):  # a 5 s stall, caught up
+        sched.done(index, slot, 1_006.0, 1_006.1)
+    monitor._warn_if_behind(1_080.0)
+    [record] = caplog.records
+    assert "rule evaluation fell behind: 8 evaluations late and 0 skipped" in record.message
+    assert "the machine is too busy" in record.message
+    monitor._warn_if_behind(1_090.0)  # at most one warning per 30 s
+    assert len(caplog.records) == 1
+    assert monitor.evaluation()["late"] == 8

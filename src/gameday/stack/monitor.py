@@ -54,6 +54,7 @@ class Monitor:
         self.interval_s = interval_s
         self._last_status = 0.0
         self._warned = (0.0, 0, 0)  # (time, late, missed) at the last warning
+        self._started = time.time()
         self.server = None
 
     @property
@@ -100,7 +101,7 @@ class Monitor:
                         "the last %.0f s (%d late, %d skipped of %d scheduled since the "
                         "start, lag up to %.1f s): the machine is too busy, SLO figures and "
                         "alerts lag", totals["late"] - late, totals["missed"] - missed,
-                        t - when if when else t - self._started, totals["late"],
+                        t - (when or self._started), totals["late"],
                         totals["missed"], totals["scheduled"], totals["max_lag_s"])
             self._warned = (t, totals["late"], totals["missed"])
 
