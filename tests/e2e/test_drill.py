@@ -185,7 +185,13 @@ def test_interactive_wheel_drill_driven_by_a_script(tmp_path):
         hint = gameday(tmp_path, "incident", "hint", "--who", "ann").stdout
         assert "Compare the classifier replicas" in hint
         gameday(tmp_path, "incident", "note", "replica 0 answers 500s", "--who", "bob")
-        gameday(tmp_path, "incident", "diagnose", "classifier replica 0 returns 500 errors",
+        choices = gameday(tmp_path, "incident", "diagnose", "--choices").stdout
+        assert "classifier replica 0" in choices and "answers 500 to every request" in choices
+        early = gameday(tmp_path, "incident", "resolve", "--who", "ann", check=False)
+        assert early.returncode != 0 and "steady-state hypothesis does not hold" in \
+            early.stderr
+        gameday(tmp_path, "incident", "diagnose", "replica 0 returns 500 errors", "--component",
+                "classifier replica 0", "--failure-mode", "answers 500 to every request",
                 "--who", "ann")
         bad = gameday(tmp_path, "incident", "mitigate", "no_such_lever", check=False)
         assert bad.returncode == 2 and "unknown lever 'no_such_lever'" in bad.stderr

@@ -10,7 +10,7 @@ import pytest
 from gameday.drill.alerts import ActiveAlert, AlertBook, from_prometheus
 from gameday.drill.api import IncidentServer
 from gameday.drill.incident import Incident, levers
-from gameday.drill.judge import judge_diagnosis
+from gameday.drill.judge import diagnosis_choices, judge_choice, pick
 from gameday.drill.scenario import list_scenarios, load_scenario, parse_scenario, pick_wheel
 from gameday.errors import ValidationError
 
@@ -21,6 +21,8 @@ EXTENSION = {
     "runbook": "runbooks/ClassifierPredictionQualityBudgetBurn.md",
     "hints": ["Look at model quality", "Which version is live?"],
     "root_cause": "A bad model version v2 was rolled out to the classifier",
+    "diagnosis": {"component": "classifier, every replica",
+                  "failure_mode": "bad model version deployed"},
     "keywords": ["model|version|v2", "rollout|deploy|rolled"],
     "mitigations": [{"lever": "rollback_model", "arguments": {}, "text": "roll back"}],
     "expected": {"detect_within_s": 60, "recover_within_s": 90},
@@ -64,14 +66,30 @@ def test_bad_scenarios_name_file_and_field(tmp_path):
         parse_scenario(tmp_path / "z.json")
 
 
-def test_judging_a_diagnosis():
-    root = EXTENSION["root_cause"]
-    keys = EXTENSION["keywords"]
-    assert judge_diagnosis("someone deployed model v2, a bad version", root, keys)["correct"]
-    assert not judge_diagnosis("the feature store is slow", root, keys)["correct"]
-    # without keywords, the root cause's own words count
-    assert judge_diagnosis("bad classifier model rolled out", root)["correct"]
-    assert not judge_diagnosis("network partition", root)["correct"]
+CATALOG = [{"component": c, "failure_mode": m} for c, m in (
+    ("classifier, every replica", "bad model version deployed"),
+    ("feature store", "slow queries, retried timeouts"), ("llm", "KV-cache slots exhausted"),
+    ("classifier replica 0", "accelerator XID errors fail batches"),
+    ("gateway, incoming traffic", "demand above capacity, nothing shed"),
+    ("classifier replica 1", "crash loop: exits after each start"))]
+
+
+def test_judging_a_diagnosis_by_choice_not_by_words():
+    key = EXTENSION["diagnosis"]
+    choices = diagnosis_choices(key, CATALOG, seed="run-1")
+    assert key["component"] in choices["components"] and len(choices["components"]) == 4
+    assert key["failure_mode"] in choices["failure_modes"]
+    assert len(choices["failure_modes"]) == 5
+    assert choices == diagnosis_choices(key, CATALOG, seed="run-1")  # stable for a drill
+    assert judge_choice(key["component"], key["failure_mode"], key)["correct"] is True
+    wrong = next(c for c in choices["components"] if c != key["component"])
+    judged = judge_choice(wrong, key["failure_mode"], key)
+    assert judged["correct"] is False and judged["why"] == "failure mode right, component wrong"
+    n = choices["components"].index(key["component"]) + 1
+    assert pick(str(n), choices["components"], "component") == key["component"]
+    assert pick(key["component"].upper(), choices["components"], "c") == key["component"]
+    with pytest.raises(ValueError, match="component: 'not the kv cache' is not one of"):
+        pick("not the kv cache", choices["components"], "component")
 
 
 def test_alert_book_fires_pages_and_resolves():
@@ -117,7 +135,20 @@ def test_incident_actions_and_api(tmp_path):
         assert r.status_code == 400 and "unknown lever 'inject_fault'" in r.json()["message"]
         r = httpx.post(server.url + "/incident/diagnose",
                        json={"who": "ann", "text": "bad model version v2 rollout"}, headers=auth)
+        assert r.status_code == 200 and "not judged" in r.json()["message"]  # words only
+        key = EXTENSION["diagnosis"]
+        r = httpx.post(server.url + "/incident/diagnose", headers=auth, json={
+            "who": "ann", "component": key["component"], "failure_mode": key["failure_mode"],
+            "text": "canary accuracy fell to 40% after the deploy"})
         assert r.status_code == 200
+        r = httpx.post(server.url + "/incident/judge", headers=auth,
+                       json={"who": "fac", "correct": False})
+        assert r.status_code == 400 and "needs a reason" in r.json()["message"]
+        # resolving before the steady state holds again is refused, with the reason
+        r = httpx.post(server.url + "/incident/resolve", json={"who": "ann"}, headers=auth)
+        assert r.status_code == 409 and "steady-state hypothesis does not hold" in \
+            r.json()["message"]
+        inc.recovered_at = 1.0
         r = httpx.post(server.url + "/incident/role", json={"who": "bob", "role": "pilot"},
                        headers=auth)
         assert r.status_code == 400 and "unknown role 'pilot'" in r.json()["message"]
@@ -130,8 +161,8 @@ def test_incident_actions_and_api(tmp_path):
     finally:
         server.stop()
     kinds = [k for k, _ in events]
-    assert kinds == ["ack", "hint", "diagnosis", "resolve"]
-    assert events[2][1]["correct"] is True
+    assert kinds == ["ack", "hint", "diagnosis", "diagnosis", "resolve_refused", "resolve"]
+    assert events[2][1]["correct"] is None and events[3][1]["correct"] is True
     assert "inject_fault" not in levers() and "rollback_model" in levers()
 
 

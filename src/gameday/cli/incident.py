@@ -19,18 +19,25 @@ from .render import make_console
 app = typer.Typer(help="Respond to the running drill: ack, note, mitigate, resolve...",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
 RUN_OPTION = typer.Option(None, "--run", help="Run id (default: the current run).")
-WHO_OPTION = typer.Option(None, "--who", help="Your name or role (default: $USER).")
+WHO_OPTION = typer.Option(None, "--who", help="Your name (default: $GAMEDAY_WHO, else your "
+                                                "login name, never 'root').")
 
 
 def _who(who: str | None) -> str:
+    """Who acts: --who, $GAMEDAY_WHO, the login name; a shared account (root) says nothing
+    about who did it, so it becomes 'responder'."""
     import getpass
+    import os
 
     if who:
         return who
+    if os.environ.get("GAMEDAY_WHO", "").strip():
+        return os.environ["GAMEDAY_WHO"].strip()
     try:
-        return getpass.getuser()
+        name = getpass.getuser()
     except Exception:
         return "responder"
+    return "responder" if name in ("root", "") else name
 
 
 def _controller(run_id: str | None) -> tuple[str, str]:
@@ -91,10 +98,16 @@ def status(run_id: str = RUN_OPTION,
     console = make_console()
     sc = data["scenario"]
     console.print(f"[bold]{sc['title']}[/]", highlight=False)
+    now = data.get("burn_now") or {}
     for p in data["pages"]:
-        console.print(f"PAGE {p.get('alert')} [{p.get('severity')}] slo {p.get('slo_id')} "
-                      f"burn {p.get('burn_rate')}x runbook {p.get('runbook_url')}",
-                      highlight=False, markup=False)
+        kind = "TICKET" if p.get("severity") == "ticket" else "PAGE"
+        current = now.get(p.get("slo_id")) or {}
+        burn = current.get("burn")
+        now_text = f"now {burn:.1f}x ({current.get('window')})" \
+            if isinstance(burn, int | float) else "now -"
+        console.print(f"{kind} {p.get('alert')} [{p.get('severity')}] slo {p.get('slo_id')} "
+                      f"burn at page {p.get('burn_rate')}x, {now_text}; runbook "
+                      f"{p.get('runbook_url')}", highlight=False, markup=False)
     if not data["pages"]:
         console.print("no page yet", highlight=False)
     console.print(f"acknowledged: {'yes' if data['acked_at'] else 'no'}", highlight=False)
@@ -105,12 +118,26 @@ def status(run_id: str = RUN_OPTION,
         console.print(f"hint {i}: {h}", highlight=False, markup=False)
     console.print("levers: " + ", ".join(lv["lever"] for lv in data["levers"]),
                   highlight=False, markup=False)
+    _print_choices(console, data.get("diagnosis_choices") or {})
+
+
+def _print_choices(console, choices: dict) -> None:
+    for field, title in (("components", "components"), ("failure_modes", "failure modes")):
+        options = choices.get(field) or []
+        if options:
+            console.print(f"diagnosis {title}: " + "; ".join(
+                f"{i}. {o}" for i, o in enumerate(options, 1)), highlight=False, markup=False)
 
 
 @app.command("ack")
-def ack(run_id: str = RUN_OPTION, who: str = WHO_OPTION) -> None:
-    """Acknowledge the page."""
-    _say(_call(run_id, "ack", {"who": _who(who)}))
+def ack(alert: str = typer.Argument(None, help="The alert to acknowledge (default: the first "
+                                                "page)."),
+        run_id: str = RUN_OPTION, who: str = WHO_OPTION) -> None:
+    """Acknowledge a page: the one named, else the first."""
+    body = {"who": _who(who)}
+    if alert:
+        body["alert"] = alert
+    _say(_call(run_id, "ack", body))
 
 
 @app.command("note")
@@ -166,10 +193,33 @@ def hint(run_id: str = RUN_OPTION, who: str = WHO_OPTION) -> None:
 
 
 @app.command("diagnose")
-def diagnose(text: str = typer.Argument(..., help="The root cause you suspect."),
+def diagnose(text: str = typer.Argument(None, help="Why you think so (kept for the debrief, "
+                                                   "not judged)."),
+             component: str = typer.Option(None, "--component", "-c",
+                                           help="The component at fault: its text or its "
+                                                "number in the choices."),
+             mode: str = typer.Option(None, "--failure-mode", "-m",
+                                      help="How it fails: text or number in the choices."),
+             choices: bool = typer.Option(False, "--choices", help="Only list the choices."),
              run_id: str = RUN_OPTION, who: str = WHO_OPTION) -> None:
-    """State the suspected root cause (judged against the answer key at the end)."""
-    _say(_call(run_id, "diagnose", {"text": text, "who": _who(who)}))
+    """State the root cause: pick a component and a failure mode from the drill's choices
+    (judged exactly at the debrief); free text alone is recorded but not judged."""
+    if choices or (component is None and mode is None and not text):
+        _print_choices(make_console(), _call(run_id, "status").get("diagnosis_choices") or {})
+        return
+    body = {"text": text or "", "who": _who(who)}
+    if component is not None or mode is not None:
+        body.update(component=component, failure_mode=mode)
+    _say(_call(run_id, "diagnose", body))
+
+
+@app.command("judge")
+def judge(right: bool = typer.Option(..., "--right/--wrong", help="The facilitator's "
+                                     "judgement of the last diagnosis."),
+          reason: str = typer.Option(..., "--reason", help="Why the judgement changes."),
+          run_id: str = RUN_OPTION, who: str = WHO_OPTION) -> None:
+    """Facilitator: override the judgement of the last diagnosis, with a reason."""
+    _say(_call(run_id, "judge", {"correct": right, "reason": reason, "who": _who(who)}))
 
 
 @app.command("resolve")

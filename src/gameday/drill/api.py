@@ -25,7 +25,8 @@ from urllib.parse import urlsplit
 from gameday.errors import ValidationError
 from gameday.text import clean_json, validate_text
 
-ACTIONS = ("ack", "note", "mitigate", "escalate", "resolve", "diagnose", "role", "hint")
+ACTIONS = ("ack", "note", "mitigate", "escalate", "resolve", "diagnose", "role", "hint",
+           "judge")
 MAX_BODY = 64 * 1024
 
 Handler = Callable[[str, dict], tuple[int, dict]]

@@ -180,9 +180,7 @@ class Drill:
                 "roles": self.opt.roles, "catalog": "drill-12h",
                 "controller_url": self.server.url if self.server else None,
                 "pid": os.getpid(), "phase": self.phase,
-                "expected": {k: v for k, v in (
-                    ("detect_s", self.scenario.detect_within_s),
-                    ("recover_s", self.scenario.recover_within_s)) if v is not None},
+                "expected": self.scenario.limits(self.opt.mode),
                 "started_at": self.times.get("started"), "ended_at": self.times.get("ended"),
                 "options": asdict(self.opt), "times": self.times, **extra}
         if reveal:
@@ -268,6 +266,7 @@ class Drill:
                                                  str(self.run_path))):
                     recovered = time.time()
                     self.times["recovered"] = recovered
+                    self.incident.recovered_at = recovered  # resolving is allowed from now
                     self.emit("recovered", who="drill", text="steady state met again")
                     self.set_phase("recovered")
                     if self.opt.mode == "auto":
@@ -280,12 +279,21 @@ class Drill:
                           text=f"no alert {self.opt.detect_timeout_s:g} s after the fault")
                 break
             if detected is not None and recovered is None and \
-                    now - detected > self.opt.recover_timeout_s + self.opt.detect_timeout_s:
+                    now - detected > self._recover_limit_s():
                 self.emit("recovery_timeout", who="drill", text="not recovered in time")
                 break
             self._refresh()
             self.stop_event.wait(0.5)
         self.outcome.update({"detected": detected, "recovered": recovered})
+
+    def _recover_limit_s(self) -> float:
+        """How long after detection the drill waits for recovery: the options' bound, or
+        for a person the scenario's calibrated recover limit plus a minute."""
+        bound = self.opt.recover_timeout_s + self.opt.detect_timeout_s
+        people = self.scenario.limits(self.opt.mode).get("recover_s")
+        if self.opt.mode != "auto" and isinstance(people, int | float):
+            bound = max(bound, people + 60.0)
+        return bound
 
     def _detecting_alert(self):
         """The first alert since the experiment began that this scenario expects (any page

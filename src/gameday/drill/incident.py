@@ -10,8 +10,9 @@ import inspect
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from gameday.drill.judge import judge_diagnosis
+from gameday.drill.judge import diagnosis_choices, judge_choice, pick
 from gameday.drill.scenario import Scenario
 
 # Levers a responder may pull; breaking things (inject_fault, pause, load) is the chaos
@@ -50,7 +51,18 @@ class Incident:
         self.hints_shown = 0
         self.roles: dict[str, str] = {}
         self.pages: list[dict] = []
+        # set by the drill when the steady-state hypothesis holds again after the impact;
+        # resolving is refused before that
+        self.recovered_at: float | None = None
+        self._choices: dict | None = None
         self._lock = threading.Lock()
+
+    def choices(self) -> dict:
+        """The diagnosis choices this drill offers (the same for the whole drill)."""
+        if self._choices is None:
+            self._choices = diagnosis_choices(self.scenario.diagnosis, _catalog(self.scenario),
+                                              seed=Path(self.run_path).name)
+        return self._choices
 
     # -- the API ------------------------------------------------------------------------
     def act(self, action: str, body: dict) -> tuple[int, dict]:
@@ -69,6 +81,9 @@ class Incident:
                      "roles": self.roles,
                      "hints": self.scenario.hints[:self.hints_shown],
                      "hints_left": len(self.scenario.hints) - self.hints_shown,
+                     "burn_now": _burn_now(self.run_path),
+                     "recovered_at": self.recovered_at,
+                     "diagnosis_choices": self.choices(),
                      "levers": lever_help()}
 
     def _ack(self, body: dict, who: str) -> tuple[int, dict]:
@@ -76,9 +91,18 @@ class Incident:
             return 200, {"ok": True, "message": "already acknowledged"}
         if not self.pages:
             return 409, {"ok": False, "message": "nothing to acknowledge yet: no page"}
+        asked = body.get("alert")
+        if asked is not None:
+            page = next((p for p in self.pages if p.get("alert") == asked), None)
+            if page is None:
+                have = ", ".join(sorted({str(p.get("alert")) for p in self.pages}))
+                return 409, {"ok": False, "message": f"no page for {asked!r}; paged: {have}"}
+        else:
+            page = self.pages[0]  # the first page, the one that woke the responder
         self.acked_at = time.time()
-        alert = body.get("alert") or self.pages[-1].get("alert")
-        self.emit("ack", who=who, alert=alert, text=f"{who} acknowledged {alert}")
+        alert = page.get("alert")
+        self.emit("ack", who=who, alert=alert, severity=page.get("severity"),
+                  text=f"{who} acknowledged {alert}")
         return 200, {"ok": True, "message": f"acknowledged {alert}"}
 
     def _note(self, body: dict, who: str) -> tuple[int, dict]:
@@ -110,14 +134,47 @@ class Incident:
         return 200, {"ok": True, "hint": hint, "n": self.hints_shown}
 
     def _diagnose(self, body: dict, who: str) -> tuple[int, dict]:
-        text = str(body["text"]).strip()
-        if not text:
-            raise ValueError("empty diagnosis")
-        verdict = judge_diagnosis(text, self.scenario.root_cause, self.scenario.keywords)
-        entry = {"who": who, "text": text, **verdict, "ts": time.time()}
+        """A component and a failure mode picked from ``choices()`` (judged exactly), plus
+        free text for the debrief (never judged)."""
+        text = str(body.get("text") or "").strip()
+        choices = self.choices()
+        given = body.get("component") is not None or body.get("failure_mode") is not None
+        if not given and not text:
+            raise ValueError("pick a component and a failure mode (see 'choices' in the "
+                             "status), and say why in text if you like")
+        if given:
+            if body.get("component") is None or body.get("failure_mode") is None:
+                raise ValueError("a diagnosis names both a component and a failure mode")
+            component = pick(body["component"], choices["components"], "component")
+            mode = pick(body["failure_mode"], choices["failure_modes"], "failure_mode")
+            verdict = judge_choice(component, mode, self.scenario.diagnosis)
+        else:
+            component = mode = None
+            verdict = {"correct": None, "why": "free text only: not judged (pick a component "
+                                               "and a failure mode to be judged)"}
+        entry = {"who": who, "text": text, "component": component, "failure_mode": mode,
+                 **verdict, "ts": time.time()}
         self.diagnoses.append(entry)
-        self.emit("diagnosis", who=who, text=text[:2000], correct=verdict["correct"])
-        return 200, {"ok": True, "message": "diagnosis recorded; judged at the debrief"}
+        stated = f"{component}: {mode}" if given else text
+        self.emit("diagnosis", who=who, text=text[:2000], component=component,
+                  failure_mode=mode, stated=stated[:2000], correct=verdict["correct"])
+        return 200, {"ok": True, "message": "diagnosis recorded; judged at the debrief"
+                     if given else verdict["why"]}
+
+    def _judge(self, body: dict, who: str) -> tuple[int, dict]:
+        """The facilitator overrides the judgement of the last diagnosis, with a reason."""
+        if not self.diagnoses:
+            return 409, {"ok": False, "message": "no diagnosis to judge yet"}
+        correct = body.get("correct")
+        if not isinstance(correct, bool):
+            raise ValueError(f"'correct' must be true or false, got {correct!r}")
+        reason = str(body.get("reason") or "").strip()
+        if not reason:
+            raise ValueError("an override needs a reason")
+        self.diagnoses[-1]["correct"] = correct
+        self.emit("diagnosis_judged", who=who, correct=correct, text=reason[:2000])
+        return 200, {"ok": True, "message": f"diagnosis judged {'right' if correct else 'wrong'}"
+                                            f" by {who}"}
 
     def _mitigate(self, body: dict, who: str) -> tuple[int, dict]:
         lever = str(body["lever"])
@@ -143,15 +200,59 @@ class Incident:
         return (200 if ok else 502), {"ok": ok, "message": message, "output": _short(output)}
 
     def _resolve(self, body: dict, who: str) -> tuple[int, dict]:
-        if self.resolved_at is None:
-            self.resolved_at = time.time()
-            self.emit("resolve", who=who, text=f"{who} declared the incident over")
+        if self.resolved_at is not None:
+            return 200, {"ok": True, "message": "already resolved; the drill wraps up"}
+        if self.recovered_at is None:
+            self.emit("resolve_refused", who=who,
+                      text=f"{who} tried to resolve before the steady state was met again")
+            return 409, {"ok": False, "message": "not resolved: the scenario's steady-state "
+                         "hypothesis does not hold yet (the drill checks it every few "
+                         "seconds); keep mitigating, watch the SLO burn, and resolve once "
+                         "it has recovered"}
+        self.resolved_at = time.time()
+        self.emit("resolve", who=who, text=f"{who} declared the incident over")
         return 200, {"ok": True, "message": "incident resolved; the drill wraps up"}
 
     # -- the controller's side ------------------------------------------------------------
     def paged(self, fields: dict) -> None:
         with self._lock:
             self.pages.append(fields)
+
+
+def _catalog(scenario: Scenario) -> list[dict]:
+    """Every known scenario's diagnosis (distractors): its own folder's, and the shipped
+    scenarios' when that folder holds few."""
+    from gameday.drill.scenario import default_experiments_dir, list_scenarios
+
+    found: dict[tuple, dict] = {}
+    for folder in (scenario.path.parent, default_experiments_dir()):
+        try:
+            for other in list_scenarios(folder):
+                if other.diagnosis:
+                    found[(other.diagnosis["component"], other.diagnosis["failure_mode"])] = \
+                        other.diagnosis
+        except Exception:  # a broken neighbour must not break the drill
+            continue
+        if len(found) >= 6:
+            break
+    return list(found.values())
+
+
+def _burn_now(run_path: str) -> dict:
+    """Each SLO's burn over its shortest window now, from the live status (slo-status.json)."""
+    import json
+
+    try:
+        body = json.loads((Path(run_path) / "slo-status.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for s in body.get("slos") or []:
+        burns = s.get("burn_by_window") or {}
+        first = next(iter(burns.items()), None)
+        if first and isinstance(first[1], int | float):
+            out[s.get("slo_id")] = {"window": first[0], "burn": first[1]}
+    return out
 
 
 def _short(output, limit: int = 500):

@@ -1,49 +1,64 @@
-"""Judging a learner's diagnosis against the scenario's answer key (wheel of misfortune).
+"""Judging a responder's diagnosis: a choice, judged exactly, never by keywords.
 
-A diagnosis is right when it names a third of the key terms: the scenario's ``keywords``
-when it lists them (any one group of synonyms separated by ``|`` counts once), else the
-significant words of its root cause. Generous on purpose: the debrief is where people talk.
+A diagnosis names a component and a failure mode picked from lists the drill offers: the
+scenario's own (its ``diagnosis`` block, the answer key) among distractors drawn from the
+other scenarios' components and failure modes, shuffled with the drill's seed. It is right
+when both picks equal the answer key, whatever else is said; free text is kept for the
+debrief and never judged (a negation such as "not the kv cache" cannot score, and a right
+answer in short words cannot be missed). A facilitator may override a judgement, with a
+reason (``judge`` action).
 """
 
 from __future__ import annotations
 
-import re
+import random
 
-STOPWORDS = {
-    "the", "and", "for", "with", "from", "that", "this", "into", "when", "than", "then",
-    "are", "was", "were", "its", "their", "which", "while", "after", "before", "because",
-    "only", "still", "does", "not", "but", "all", "one", "two", "has", "have", "had", "over",
-    "under", "each", "every", "more", "less", "some", "any", "out", "off", "too", "very",
-}
+N_COMPONENTS = 4  # the right one among these many
+N_MODES = 5
 
 
-def words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9][a-z0-9_-]+", text.lower())
-            if len(w) > 2 and w not in STOPWORDS}
+def _options(right: str, pool: list[str], n: int, rng: random.Random) -> list[str]:
+    others = sorted({p for p in pool if p and p != right})
+    rng.shuffle(others)
+    picked = [right, *others[: max(0, n - 1)]]
+    rng.shuffle(picked)
+    return picked
 
 
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
+def diagnosis_choices(key: dict | None, catalog: list[dict], seed: int | str | None = None
+                      ) -> dict:
+    """``{"components": [...], "failure_modes": [...]}`` offered for ``key`` (the scenario's
+    ``diagnosis``), distractors from ``catalog`` (every scenario's ``diagnosis``)."""
+    if not key:
+        return {"components": [], "failure_modes": []}
+    rng = random.Random(f"{seed}:{key['component']}:{key['failure_mode']}")
+    return {"components": _options(key["component"], [c["component"] for c in catalog],
+                                   N_COMPONENTS, rng),
+            "failure_modes": _options(key["failure_mode"],
+                                      [c["failure_mode"] for c in catalog], N_MODES, rng)}
 
 
-def _any_match(keys: set[str], said: set[str]) -> bool:
-    """A key matches a word that equals it or, for keys of 4+ letters, starts with it
-    (keywords may be prefixes: ``throttl`` matches ``throttled``)."""
-    return any(w == k or (len(k) >= 4 and w.startswith(k)) for k in keys for w in said)
+def pick(value: object, options: list[str], field: str) -> str:
+    """The option ``value`` names: the text itself, or its number (1-based) in the list."""
+    text = str(value).strip()
+    if text.isdigit() and 1 <= int(text) <= len(options):
+        return options[int(text) - 1]
+    for option in options:
+        if text.lower() == option.lower():
+            return option
+    listed = "; ".join(f"{i}. {o}" for i, o in enumerate(options, 1))
+    raise ValueError(f"{field}: {text!r} is not one of the choices ({listed})")
 
 
-def judge_diagnosis(text: str, root_cause: str, keywords: list[str] | None = None) -> dict:
-    said = {_stem(w) for w in words(text)}
-    if keywords:
-        groups = [{_stem(w) for alt in k.split("|") for w in words(alt)} for k in keywords]
-        hits = [k for k, g in zip(keywords, groups, strict=True) if _any_match(g, said)]
-        need = max(1, -(-len(keywords) // 3))  # a third of the key terms, rounded up
-        return {"correct": len(hits) >= need, "matched": hits, "needed": need,
-                "of": len(keywords)}
-    key = {_stem(w) for w in words(root_cause)}
-    hits = sorted(key & said)
-    need = max(1, min(3, len(key) // 3))
-    return {"correct": len(hits) >= need, "matched": hits, "needed": need, "of": len(key)}
+def judge_choice(component: str, failure_mode: str, key: dict | None) -> dict:
+    """``{"correct": bool | None, ...}``: exact on both; None when there is no key."""
+    if not key:
+        return {"correct": None, "why": "the scenario has no diagnosis key"}
+    right_c = component == key["component"]
+    right_m = failure_mode == key["failure_mode"]
+    why = ("component and failure mode right" if right_c and right_m else
+           "component right, failure mode wrong" if right_c else
+           "failure mode right, component wrong" if right_m else "component and failure "
+           "mode wrong")
+    return {"correct": right_c and right_m, "component_right": right_c,
+            "failure_mode_right": right_m, "why": why}

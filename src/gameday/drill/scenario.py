@@ -52,6 +52,18 @@ class Scenario:
     detect_within_s: float | None
     recover_within_s: float | None
     stack: dict = field(default_factory=dict)  # replicas, memory_limits, sets for `gameday up`
+    diagnosis: dict | None = None  # {"component", "failure_mode"}: the answer key as a choice
+    people: dict = field(default_factory=dict)  # interactive limits (expected.people)
+
+    def limits(self, mode: str) -> dict:
+        """drill.json's ``expected`` (seconds): tight for --auto, the calibrated ``people``
+        limits for a person (docs/scoring.md); acknowledge counts from detection."""
+        out = {"detect_s": self.detect_within_s, "recover_s": self.recover_within_s}
+        if mode != "auto" and self.people:
+            out.update(acknowledge_s=self.people.get("acknowledge_within_s"),
+                       mitigate_s=self.people.get("mitigate_within_s"),
+                       recover_s=self.people.get("recover_within_s"))
+        return {k: v for k, v in out.items() if v is not None}
 
     def stack_args(self) -> dict:
         """Keyword arguments of build_spec for the stack this scenario needs."""
@@ -71,6 +83,7 @@ class Scenario:
 
     def answer_key(self) -> dict:
         return {"root_cause": self.root_cause, "keywords": self.keywords,
+                "diagnosis": self.diagnosis,
                 "slos": list(self.slos),
                 "mitigations": [m.__dict__ for m in self.mitigations]}
 
@@ -113,9 +126,10 @@ def _alert_names(alerts: list, where: str) -> list[str]:
 
 
 BLOCK_FIELDS = ("name", "scenario", "title", "briefing", "severity", "slos", "alerts",
-                "runbook", "hints", "root_cause", "mitigations", "signal", "expected",
-                "keywords", "stack")
-EXPECTED_FIELDS = ("detect_within_s", "recover_within_s")
+                "runbook", "hints", "root_cause", "diagnosis", "mitigations", "signal",
+                "expected", "keywords", "stack")
+EXPECTED_FIELDS = ("detect_within_s", "recover_within_s", "people")
+PEOPLE_FIELDS = ("acknowledge_within_s", "mitigate_within_s", "recover_within_s")
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4", "SEV5")
 
 
@@ -139,15 +153,36 @@ def _check_block(b: dict, where: str) -> None:
         if key not in EXPECTED_FIELDS:
             raise ValidationError(f"{where}: extensions[gameday].expected: unknown field "
                                   f"{key!r}; fields: {', '.join(EXPECTED_FIELDS)}")
+        if key == "people":
+            _check_seconds(value, PEOPLE_FIELDS, f"{where}: extensions[gameday].expected.people")
+            continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
             raise ValidationError(f"{where}: extensions[gameday].expected.{key}: expected "
                                   f"seconds from 1 to 3600, got {value!r}")
+    diagnosis = b.get("diagnosis")
+    if diagnosis is not None:
+        if not isinstance(diagnosis, dict) or set(diagnosis) != {"component", "failure_mode"} \
+                or not all(isinstance(v, str) and v.strip() for v in diagnosis.values()):
+            raise ValidationError(f"{where}: extensions[gameday].diagnosis: expected "
+                                  f"{{\"component\": TEXT, \"failure_mode\": TEXT}}, got "
+                                  f"{diagnosis!r}")
     known = levers()
     for i, m in enumerate(b.get("mitigations") or []):
         lever = m.get("lever") if isinstance(m, dict) else None
         if isinstance(lever, str) and lever not in known:
             raise ValidationError(f"{where}: extensions[gameday].mitigations[{i}].lever: "
                                   f"{lever!r} is not a lever; levers: {', '.join(sorted(known))}")
+
+
+def _check_seconds(block, fields: tuple, where: str) -> None:
+    if not isinstance(block, dict):
+        raise ValidationError(f"{where}: expected an object, got {block!r}")
+    for key, value in block.items():
+        if key not in fields:
+            raise ValidationError(f"{where}: unknown field {key!r}; fields: {', '.join(fields)}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
+            raise ValidationError(f"{where}.{key}: expected seconds from 1 to 3600, got "
+                                  f"{value!r}")
 
 
 def parse_scenario(path: Path) -> Scenario:
@@ -193,6 +228,9 @@ def parse_scenario(path: Path) -> Scenario:
         detect_within_s=expected.get("detect_within_s"),
         recover_within_s=expected.get("recover_within_s"),
         stack=_stack_block(_field(b, "stack", dict, where, {}, required=False), where),
+        diagnosis={k: str(v).strip() for k, v in b["diagnosis"].items()}
+        if isinstance(b.get("diagnosis"), dict) else None,
+        people=dict(expected.get("people") or {}),
     )
 
 

@@ -199,9 +199,19 @@ def _diagnosis(run: Run) -> dict | None:
                                               "correct": None, "attempts": 0}
     judged = [e for e in stated if isinstance(e.get("correct"), bool)]
     final = judged[-1] if judged else stated[-1]
+    correct = final.get("correct") if judged else None
+    # a facilitator's override (``gameday incident judge``) after it wins, with its reason
+    override = [e for e in run.of_kind("diagnosis_judged")
+                if e.ts >= final.ts and isinstance(e.get("correct"), bool)]
+    key = run.drill.get("answer_key") if isinstance(run.drill.get("answer_key"), dict) else {}
+    choice = key.get("diagnosis") if isinstance(key.get("diagnosis"), dict) else None
     return {"stated": final.get("stated") or final.text or None, "who": final.who,
-            "ts": final.ts, "expected": final.get("expected") or expected,
-            "correct": final.get("correct") if judged else None, "attempts": len(stated)}
+            "ts": final.ts, "expected": final.get("expected") or (
+                f"{choice['component']}: {choice['failure_mode']}" if choice else expected),
+            "text": final.text or None,
+            "correct": override[-1].get("correct") if override else correct,
+            "overridden": {"by": override[-1].who, "reason": override[-1].text}
+            if override else None, "attempts": len(stated)}
 
 
 def verdict(score: dict, expected: dict, ended: bool, interrupted: bool = False) -> dict:
