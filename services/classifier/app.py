@@ -5,15 +5,16 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry
 
 from gameday.faults import install_faults
 from gameday.telemetry import install_telemetry
 from services.classifier.admin import build_admin_router
-from services.classifier.routes import build_router, validation_error
+from services.classifier.routes import build_router
 from services.classifier.runtime import ClassifierRuntime
 from services.classifier.settings import Settings
+from services.common.errors import install_error_handlers
+from services.common.limits import MAX_BODY_BYTES
 
 
 def create_app(settings: Settings | None = None,
@@ -31,13 +32,13 @@ def create_app(settings: Settings | None = None,
 
     app = FastAPI(title="gameday classifier", version="1.0",
                   description="A numpy classifier with dynamic batching and model versions.",
-                  lifespan=lifespan)
+                  lifespan=lifespan, max_body_size=MAX_BODY_BYTES)
     store = install_faults(app, service="classifier")
     install_telemetry(app, service="classifier", registry=registry)
     runtime = ClassifierRuntime(settings, store, registry)
     app.state.runtime = runtime
     app.state.settings = settings
-    app.add_exception_handler(RequestValidationError, validation_error)
+    install_error_handlers(app)
     app.include_router(build_router(runtime))
     app.include_router(build_admin_router(runtime.deployment, app.state.require_admin_token))
     return app

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.classifier.dataset import N_CLASSES, N_FEATURES
+from services.common.fields import Text
 
 MAX_ABS = 1e6  # features are standardised-scale numbers; beyond this is garbage, not data
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-MAX_ABS, le=MAX_ABS)]
@@ -74,7 +75,7 @@ class PredictResponse(BaseModel):
 class DeployRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: str = Field(examples=["v2"])
+    version: Text = Field(examples=["v2"])
 
 
 class ModelState(BaseModel):

@@ -1,16 +1,23 @@
-"""JSON error bodies: ``{"error": ...}`` for our own errors and for invalid input (422)."""
+"""JSON error bodies: ``{"error": ...}`` for our own errors and for invalid input (422).
+
+Every service installs the one 422 handler here (``install_error_handlers``): whatever the
+client sent (NaN, 1e400, a lone surrogate, 10 MB of text), the answer is strict ASCII JSON
+that echoes at most ``MAX_ECHO_CHARS`` of each bad value and ``MAX_ERRORS`` errors.
+"""
 
 from __future__ import annotations
 
 import json
 
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from gameday.text import clean_json
+
 MAX_ECHO_CHARS = 80
+MAX_ERRORS = 10
 
 
 class UnreadableBody(BaseModel):
@@ -34,24 +41,46 @@ def error_response(status: int, message: str, retry_after_s: int | None = None,
 
 
 def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= MAX_ECHO_CHARS else text[:MAX_ECHO_CHARS - 3] + "..."
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > MAX_ECHO_CHARS:
+        text = text[:MAX_ECHO_CHARS - 3] + "..."
+    return ascii(text)[1:-1] if not text.isascii() else text
+
+
+def _brief(error: dict) -> dict:
+    """One pydantic error, every value shortened (``input``, ``loc`` parts, ``ctx``)."""
+    out = {"type": error.get("type"), "msg": _short(error.get("msg", "invalid")),
+           "loc": [x if isinstance(x, int) else _short(x) for x in error.get("loc", ())]}
+    if "input" in error:
+        out["input"] = _short(repr(error["input"]))
+    if error.get("ctx"):
+        out["ctx"] = {_short(k): v if isinstance(v, int | bool) else _short(str(v))
+                      for k, v in error["ctx"].items()}
+    return out
 
 
 def describe_validation_error(errors: list[dict]) -> str:
     parts = []
-    for e in errors:
-        where = ".".join(str(x) for x in e.get("loc", ())) or "request"
-        parts.append(f"{where}: {e.get('msg', 'invalid')}, got {_short(e.get('input'))}")
+    for e in errors[:MAX_ERRORS]:
+        where = ".".join(str(_short(x) if isinstance(x, str) else x)
+                         for x in e.get("loc", ())) or "request"
+        parts.append(f"{where}: {_short(e.get('msg', 'invalid'))}, "
+                     f"got {_short(repr(e.get('input')))}")
+    if len(errors) > MAX_ERRORS:
+        parts.append(f"and {len(errors) - MAX_ERRORS} more")
     return "invalid request: " + "; ".join(parts)
+
+
+def validation_response(exc: RequestValidationError) -> Response:
+    """422 with the first errors, each echoing a short ASCII prefix of the bad value."""
+    errors = exc.errors()
+    body = {"error": describe_validation_error(errors),
+            "detail": [_brief(e) for e in errors[:MAX_ERRORS]]}
+    return Response(json.dumps(clean_json(body), allow_nan=False), status_code=422,
+                    media_type="application/json")
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        errors = [{**e, "input": _short(e["input"])} if "input" in e else e
-                  for e in exc.errors()]
-        body = {"error": describe_validation_error(exc.errors()), "detail": errors}
-        # ASCII-escaped JSON: whatever the client sent (lone surrogates too) is echoed safely.
-        return Response(json.dumps(jsonable_encoder(body)), status_code=422,
-                        media_type="application/json")
+        return validation_response(exc)

@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 from gameday.faults import install_faults
 from gameday.telemetry import install_telemetry
 from services.common.errors import install_error_handlers
+from services.common.limits import MAX_BODY_BYTES
 from services.features.lifecycle import Readiness, build_lifespan
 from services.features.lookups import FeatureLookup
 from services.features.metrics import FeatureMetrics
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None,
         description="Per-entity feature vectors and labels served from SQLite.",
         version="1.0.0",
         lifespan=build_lifespan(store, settings, metrics, readiness),
+        max_body_size=MAX_BODY_BYTES,
     )
     faults = install_faults(app, service="features")
     install_telemetry(app, service="features", registry=registry)

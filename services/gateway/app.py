@@ -12,6 +12,8 @@ from prometheus_client import CollectorRegistry
 
 from gameday.faults import install_faults
 from gameday.telemetry import install_telemetry
+from services.common.errors import install_error_handlers
+from services.common.limits import MAX_BODY_BYTES
 from services.gateway import routes_classify, routes_generate, routes_health
 from services.gateway.admin import build_admin_router
 from services.gateway.metrics import GatewayMetrics
@@ -37,10 +39,12 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
             await gateway.stop()
 
     app = FastAPI(title="gameday gateway", version="0.1.0", lifespan=lifespan,
-                  description="Public API: classify and generate, with resilience levers.")
+                  description="Public API: classify and generate, with resilience levers.",
+                  max_body_size=MAX_BODY_BYTES)
     app.state.gateway = gateway
     install_faults(app, service="gateway")
     install_telemetry(app, service="gateway", registry=registry)
+    install_error_handlers(app)
     # Innermost, inside telemetry: shed requests are counted like any other answer.
     app.user_middleware.append(Middleware(SheddingMiddleware, gateway=gateway))
     app.include_router(routes_health.router)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.fields import Text
+
 ENTITY_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 
 class ClassifyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     entity_id: str = Field(pattern=ENTITY_ID_PATTERN, examples=["e0001"])
     label: int | None = Field(None, ge=0, le=1_000_000,
@@ -35,9 +37,9 @@ class ClassifyResponse(BaseModel):
 
 
 class GenerateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    prompt: str = Field(min_length=1, max_length=20_000, examples=["Once upon a time"])
+    prompt: Text = Field(min_length=1, max_length=20_000, examples=["Once upon a time"])
     max_tokens: int | None = Field(None, ge=1, le=8192, examples=[32])
     temperature: float | None = Field(None, ge=0, le=5, examples=[0.8])
     seed: int | None = Field(None, examples=[42])
@@ -53,7 +55,7 @@ class ErrorBody(BaseModel):
 class UrlsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    urls: list[str] = Field(min_length=1, max_length=32,
+    urls: list[Text] = Field(min_length=1, max_length=32,
                             examples=[["http://127.0.0.1:8082", "http://127.0.0.1:8083"]])
 
 

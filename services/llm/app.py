@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 from gameday.faults import install_faults
 from gameday.telemetry import install_telemetry
 from services.common.errors import install_error_handlers
+from services.common.limits import MAX_BODY_BYTES
 from services.llm.lifecycle import Readiness, build_lifespan
 from services.llm.metrics import LlmMetrics
 from services.llm.pressure import lost_slots
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None,
                     "vLLM-like scheduler (KV-cache slots, waiting queue, preemption).",
         version="1.0.0",
         lifespan=build_lifespan(engine, settings, metrics, readiness),
+        max_body_size=MAX_BODY_BYTES,
     )
     faults = install_faults(app, service="llm")
     install_telemetry(app, service="llm", registry=registry)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from services.common.errors import UNREADABLE_BODY
+from services.common.fields import Text
 
 MAX_PROMPT_CHARS = 8000
 
 
 class GenerateRequest(BaseModel):
-    prompt: str = Field(max_length=MAX_PROMPT_CHARS, examples=["In the beginning"])
+    prompt: Text = Field(max_length=MAX_PROMPT_CHARS, examples=["In the beginning"])
     max_tokens: int = Field(64, ge=1, le=512, examples=[32],
                             description="Most tokens to generate.")
     temperature: float = Field(1.0, ge=0.0, le=2.0, examples=[0.8],
@@ -20,7 +21,7 @@ class GenerateRequest(BaseModel):
     stream: bool = Field(True, description="Server-sent events, one per token, if true.")
     ignore_eos: bool = Field(False, description="Keep generating past the end of a text.")
 
-    model_config = {"json_schema_extra": {"examples": [
+    model_config = {"allow_inf_nan": False, "json_schema_extra": {"examples": [
         {"prompt": "Four score and", "max_tokens": 24, "temperature": 0.8, "seed": 7,
          "stream": True},
     ]}}

@@ -25,16 +25,22 @@ from pydantic import ValidationError as PydanticValidationError
 from gameday.errors import ValidationError
 from gameday.faults.catalog import Params
 from gameday.faults.model import Fault, FaultSpec
+from gameday.text import validate_text
 
 log = logging.getLogger("gameday.faults")
 
 
+def _short(value, limit: int = 80) -> str:
+    text = ascii(value)  # never a lone surrogate or a 10 MB echo in an answer
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def format_pydantic_error(where: str, err: PydanticValidationError) -> str:
     parts = []
-    for e in err.errors():
-        field = ".".join(str(x) for x in e["loc"]) or "(body)"
-        value = e.get("input")
-        parts.append(f"{where}: field '{field}': {e['msg']}, got {value!r}")
+    for e in err.errors()[:10]:
+        field = ".".join(_short(x, 40).strip("'") if isinstance(x, str) else str(x)
+                         for x in e["loc"]) or "(body)"
+        parts.append(f"{where}: field '{field}': {e['msg']}, got {_short(e.get('input'))}")
     return "; ".join(parts)
 
 
@@ -51,6 +57,7 @@ class FaultStore:
     # -- checks, then changes -------------------------------------------------------
     def validate(self, spec: FaultSpec) -> dict:
         """Return the fault's parameters with defaults filled in, or raise naming the bad value."""
+        validate_text(spec.model_dump(), "fault")
         model = self.types.get(spec.type)
         if model is None:
             known = ", ".join(sorted(self.types))
