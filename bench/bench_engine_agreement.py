@@ -48,6 +48,7 @@ def families(points) -> dict[str, dict]:
                      "median_rel": statistics.median(rels) if rels else 0.0,
                      "worst_rel": max(rels, default=0.0),
                      "max_tol": max((p.tol for p in pts), default=0.0),
+                     "closest": max((p.share for p in moving), default=0.0),
                      "outside": sum(not p.ok for p in pts)}
     return out
 
@@ -60,7 +61,10 @@ def report(res: dict) -> str:
     table = bl.markdown_table(["slo:* rule", "pairs", "non-zero", "median abs", "worst abs",
                                "median rel", "worst rel", "max tolerance", "outside"], rows)
     p, e, ev = res["prometheus"], res["embedded"], res["evaluation"]
+    closest = max(res["families"].items(), key=lambda kv: kv[1].get("closest", 0.0))
     lines = [table, "",
+             f"closest to its tolerance: {closest[0]} used {closest[1].get('closest', 0):.0%} "
+             f"of it",
              f"pairs at the same timestamp: {res['pairs']}; stored by one engine only: "
              f"prometheus {res['only_prometheus']}, embedded {res['only_embedded']}",
              f"prometheus: {p['prometheus_rule_group_iterations_total']:.0f} iterations, "

@@ -124,11 +124,11 @@ def describe(result: dict) -> str:
     """The comparison as a table a human reads (per recording rule)."""
     cmp: Comparison = result["comparison"]
     lines = [f"{'recording rule':44} {'points':>6} {'med abs':>9} {'worst abs':>9} "
-             f"{'med rel':>8} {'worst rel':>9} {'max tol':>9} {'outside':>7}"]
+             f"{'med rel':>8} {'worst rel':>9} {'max tol':>9} {'closest':>7} {'outside':>7}"]
     for name, f in cmp.families().items():
         lines.append(f"{name:44} {f['points']:6d} {f['median_abs']:9.2g} {f['worst_abs']:9.2g} "
                      f"{f['median_rel']:8.1%} {f['worst_rel']:9.1%} {f['max_tol']:9.2g} "
-                     f"{f['outside']:7d}")
+                     f"{f['closest']:7.0%} {f['outside']:7d}")
     lines.append(f"paired points {len(cmp.points)}; stored by one engine only: "
                  f"prometheus {cmp.only_a}, embedded {cmp.only_b}")
     return "\n".join(lines)

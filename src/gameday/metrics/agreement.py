@@ -67,6 +67,15 @@ class Point:
         return self.diff / scale if scale > 0 else (0.0 if self.diff == 0 else math.inf)
 
     @property
+    def share(self) -> float:
+        """How much of its tolerance the difference uses (over 1: outside)."""
+        if self.diff == 0:
+            return 0.0
+        if math.isnan(self.diff) or self.tol <= 0:
+            return math.inf
+        return self.diff / self.tol
+
+    @property
     def ok(self) -> bool:
         return self.diff <= self.tol  # a NaN on one side only is never ok
 
@@ -83,7 +92,8 @@ class Comparison:
 
     def families(self) -> dict[str, dict]:
         """Per recording rule: count, median and worst absolute and relative difference,
-        largest tolerance, and how many points fell outside their tolerance."""
+        largest tolerance, the largest share of its tolerance a point used (``closest``),
+        and how many points fell outside their tolerance."""
         out: dict[str, dict] = {}
         for name in sorted({p.name for p in self.points}):
             pts = [p for p in self.points if p.name == name]
@@ -95,6 +105,7 @@ class Comparison:
                          "median_rel": statistics.median(rels) if rels else math.nan,
                          "worst_rel": max(rels) if rels else math.nan,
                          "max_tol": max(p.tol for p in pts),
+                         "closest": max((p.share for p in pts), default=0.0),
                          "outside": sum(not p.ok for p in pts)}
         return out
 
