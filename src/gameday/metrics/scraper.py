@@ -56,7 +56,7 @@ class Scraper:
     interval_s: float = 1.0
     timeout_s: float = 0.8
     recording: RecordingWriter | None = None
-    on_tick: Callable[[float], None] | None = None  # e.g. evaluate rules after each scrape
+    on_tick: Callable[[float], None] | None = None  # after each scrape (the monitor: status)
     scrapes: int = 0
     failures: int = 0
     missed_ticks: int = 0  # scrape ticks skipped because the loop fell behind
