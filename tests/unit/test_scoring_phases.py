@@ -78,7 +78,8 @@ def scored(**over) -> dict:
                        "mitigated": 30.0, "recovered": 60.0, "resolved": 61.0},
             "durations_s": {"detect": 5.0, "acknowledge": 10.0, "mitigate": 30.0,
                             "recover": 60.0},
-            "mitigations": [], "hints": {"taken": 0}, "diagnosis": None}
+            "mitigations": [{"lever": "eject_replica", "grade": "helped", "why": "w"}],
+            "hints": {"taken": 0}, "diagnosis": None}
     base.update(over)
     limits = {"detect": 30, "acknowledge": 120, "mitigate": 300, "recover": 360}
     base["points"] = award(base, limits, asked=bool(base.get("diagnosis")))
@@ -92,8 +93,13 @@ def test_hints_wrong_levers_and_reverts_cost_points():
     hinted = scored(hints={"taken": 3})  # 80 available without a diagnosis: 65 / 80
     assert hinted["points"]["points"] == 65 and hinted["points"]["percent"] == 81.2
     wrong = scored(mitigations=[{"lever": "scale_service", "grade": "no effect", "why": "x"},
-                                {"lever": "restart_service", "grade": "worse", "why": "y"}])
+                                {"lever": "restart_service", "grade": "worse", "why": "y"},
+                                {"lever": "eject_replica", "grade": "helped", "why": "w"}])
     assert wrong["points"]["points"] == 65
+    ran_out = scored(mitigations=[{"lever": "scale_service", "grade": "no effect", "why": "x"}])
+    judged = verdict(ran_out, ended=True, interrupted=False)
+    assert judged["result"] == "fail" and judged["reasons"][0].startswith(
+        "not mitigated: no lever helped")
     reverted = scored(mitigations=[{"lever": "clear_faults", "grade": "reverted", "why": "z"}],
                       phases={"impact_start": 0.0, "detected": 5.0, "acknowledged": 10.0,
                               "mitigated": None, "recovered": 60.0, "resolved": 61.0},

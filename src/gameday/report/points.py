@@ -18,8 +18,8 @@ percent, floored at 0. The verdict:
   nothing that was checked went wrong yet;
 - ``reverted``: the fault was removed by an out-of-world revert (``clear_faults``) and no
   real lever helped: reverted, not mitigated;
-- ``fail``: phases out of order (resolved before recovery, ...), never recovered, or the
-  score under ``PASS_AT``;
+- ``fail``: phases out of order (resolved before recovery, ...), never recovered, no
+  lever that helped (the fault ran out by itself), or the score under ``PASS_AT``;
 - ``pass``: otherwise.
 """
 
@@ -81,7 +81,9 @@ def award(score: dict, limits: dict, asked: bool) -> dict:
         right = diagnosis.get("correct") is True
         item("diagnose", POINTS["diagnose"] if right else 0, POINTS["diagnose"],
              "diagnosis judged right" if right else
-             ("diagnosis judged wrong" if diagnosis.get("attempts") else "no diagnosis given"))
+             "diagnosis judged wrong" if diagnosis.get("correct") is False else
+             "diagnosis not judged: free text only (pick a component and a failure mode)"
+             if diagnosis.get("attempts") else "no diagnosis given")
     hints = (score.get("hints") or {}).get("taken") or 0
     if hints:
         item("hints", -HINT_COST * hints, 0, f"{hints} hint(s) taken, {HINT_COST} points each")
@@ -114,8 +116,12 @@ def verdict(score: dict, ended: bool, interrupted: bool) -> dict:
         result = "reverted"
         reasons.insert(0, "reverted, not mitigated: the fault was removed with clear_faults "
                           "(drills only) and no real lever helped")
-    elif phase_order(phases) or not recovered or points["percent"] < PASS_AT:
+    elif phase_order(phases) or not recovered or points["percent"] < PASS_AT \
+            or "helped" not in grades:
         result = "fail"
+        if recovered and "helped" not in grades:
+            reasons.insert(0, "not mitigated: no lever helped; the steady state came back "
+                              "when the fault ended on its own")
         if points["percent"] < PASS_AT:
             reasons.append(f"score {points['percent']:g}% is under the pass mark {PASS_AT:g}%")
     else:
