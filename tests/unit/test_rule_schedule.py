@@ -206,3 +206,18 @@ def test_the_monitor_logs_a_warning_when_evaluation_falls_behind(tmp_path, caplo
     monitor._warn_if_behind(1_090.0)  # at most one warning per 30 s
     assert len(caplog.records) == 1
     assert monitor.evaluation()["late"] == 8
+
+
+def test_a_group_that_breaks_costs_only_its_own_slot(engine, monkeypatch):
+    engine, clock, _ = engine
+    engine.schedule.start(clock())
+
+    def broken(store, t):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(engine.groups[0], "evaluate", broken)
+    clock.t = 1_002.999
+    assert engine.evaluate_due() == 6
+    totals = engine.schedule.totals()
+    assert totals["evaluated"] == 6 and totals["failures"] == 3  # 3 slots x 1 rule
+    assert list(engine.store.series([("__name__", "=", "job:errors:ratio_rate5s")])) == []

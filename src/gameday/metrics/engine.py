@@ -53,7 +53,6 @@ class EmbeddedEngine:
         self.last_tick: float | None = None
         self.clock = clock
         self.schedule = EvaluationSchedule.for_groups(self.groups)
-        self.on_evaluated: Callable[[float], None] | None = None  # after each batch of slots
         self._stop = threading.Event()
         self._evaluator: threading.Thread | None = None
 
@@ -71,10 +70,16 @@ class EmbeddedEngine:
         for index, slot in due:
             group = self.groups[index]
             started = self.clock()
-            with self._lock:  # one group at a time: scrapes may land between groups
-                group.evaluate(self.store, slot)
-                self.last_tick = slot if self.last_tick is None else max(self.last_tick, slot)
-            self.schedule.done(index, slot, started, self.clock(), len(group.errors))
+            try:
+                with self._lock:  # one group at a time: scrapes may land between groups
+                    group.evaluate(self.store, slot)
+                    self.last_tick = slot if self.last_tick is None else max(self.last_tick,
+                                                                              slot)
+                failures = len(group.errors)
+            except Exception:  # a bug in one group must not cost the others their slot
+                log.exception("rule group %r: evaluation at %.3f failed", group.name, slot)
+                failures = len(group.rules)
+            self.schedule.done(index, slot, started, self.clock(), failures)
         return len(due)
 
     def start_scraping(self, targets: dict[str, list[str]], interval_s: float = 1.0,
@@ -102,12 +107,7 @@ class EmbeddedEngine:
                 return
             if self._stop.wait(max(0.0, next_due - self.clock())):
                 return
-            try:
-                self.evaluate_due()
-                if self.on_evaluated is not None:
-                    self.on_evaluated(self.last_tick)
-            except Exception:  # a bug in one evaluation must not end the schedule
-                log.exception("rule evaluation failed")
+            self.evaluate_due()
 
     def replay(self, recording: Path, step_s: float = 1.0) -> dict:
         """Feed a recording and evaluate the rules along it, as if it were live."""
