@@ -134,8 +134,9 @@ def main() -> int:
                   f"the fault, expected alert {'fired' if d['expected_fired'] else 'missing'}"
                   f" ({d['wall_s']:.0f} s)", flush=True)
     print(report(drills))
-    if not args.quick:
-        bl.save_json("quiet_drills.json", {"drills": drills, "repeat": args.repeat})
+    if not args.quick:  # a run of some scenarios only does not replace the full record
+        name = "quiet_drills-partial.json" if args.scenarios else "quiet_drills.json"
+        bl.save_json(name, {"drills": drills, "repeat": args.repeat})
     failed = any(d["alerts_before_fault"] or not d["fault_injected"] for d in drills)
     if args.require_detection:
         failed = failed or not all(d["expected_fired"] for d in drills)
