@@ -1,6 +1,11 @@
 """Every generated alert has a runbook, every runbook_url resolves, and every ``gameday ...``
-command a runbook names (in a code span or block) exists in the Typer app."""
+command a runbook names (in a code span or block) parses with the real CLI: its path exists,
+its options and arguments are accepted, a lever it pulls exists and takes the arguments
+given. No runbook hard-codes a port (drills run on free ports), and each scenario's runbook
+shows its documented levers as ``gameday incident mitigate`` commands."""
 
+import inspect
+import json
 import re
 import shlex
 from pathlib import Path
@@ -122,3 +127,141 @@ def test_command_check_catches_what_does_not_exist():
     text = "run `gameday drill run x`\n```sh\n$ gameday status && gameday nope\n```\n"
     assert [c for _, c in commands_in(text)] == ["gameday drill run x", "gameday status",
                                                  "gameday nope"]
+
+
+# -- every command parses with the real CLI ---------------------------------------------
+
+
+def words_of(command: str) -> list[str]:
+    try:
+        return shlex.split(command)
+    except ValueError:
+        return command.split()
+
+
+def parse_failure(command: str) -> str | None:
+    """None when the real CLI accepts the command line (path, options, arguments, and for
+    ``incident mitigate`` the lever and its arguments), else why not."""
+    if (why := resolve(command)) is not None:
+        return why
+    words = words_of(command)
+    node, path = typer.main.get_command(app), []
+    rest = words[1:]
+    while is_group(node):
+        node, path, rest = node.commands[rest[0]], [*path, rest[0]], rest[1:]
+    if "--help" in rest:
+        return None
+    try:
+        ctx = node.make_context(path[-1], list(rest))
+    except Exception as err:  # typer vendors click: its UsageError is not importable as such
+        message = err.format_message() if hasattr(err, "format_message") else str(err)
+        return f"'gameday {' '.join(path)}' refuses {rest!r}: {message}"
+    if path == ["incident", "mitigate"]:
+        return lever_failure(ctx.params["lever"], ctx.params.get("arg") or [])
+    if path == ["up"]:
+        return settings_failure(ctx.params)
+    return None
+
+
+def lever_failure(lever: str, items: list[str]) -> str | None:
+    from gameday.drill.incident import levers
+
+    known = levers()
+    if lever not in known:
+        return f"no lever {lever!r}; levers: {', '.join(known)}"
+    args = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            return f"--arg {item!r}: not KEY=VALUE"
+        try:
+            args[key] = json.loads(raw)
+        except ValueError:
+            args[key] = raw  # a bare word, as the CLI takes it
+    try:
+        inspect.signature(known[lever]).bind(**args)
+    except TypeError as err:
+        return f"lever {lever} refuses {args!r}: {err}"
+    return None
+
+
+def settings_failure(params: dict) -> str | None:
+    from gameday.errors import GamedayError
+    from gameday.stack.spec import build_spec
+
+    try:
+        build_spec(replicas=params["replicas"] or (), sets=params["sets"] or (),
+                   memory_limits=params["memory_limits"] or (), base_port=None,
+                   free_ports=True)
+    except GamedayError as err:
+        return str(err)
+    return None
+
+
+RUNBOOK_PAGES = sorted(RUNBOOKS.glob("*.md"))  # templates/ hold no commands to run
+
+
+@pytest.mark.parametrize("path", RUNBOOK_PAGES, ids=lambda p: p.name)
+def test_every_runbook_command_parses_with_the_real_cli(path):
+    found = commands_in(path.read_text())
+    bad = [f"{path.name}:{n}: {cmd!r}: {why}" for n, cmd in found
+           if (why := parse_failure(cmd))]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_parse_check_catches_bad_options_arguments_and_levers():
+    assert parse_failure("gameday slo status") is None
+    assert parse_failure("gameday incident mitigate eject_replica --arg upstream=classifier "
+                         "--arg replica=0") is None
+    assert parse_failure("gameday incident mitigate set_gateway_policy --arg "
+                         "'policy={\"admission\": {\"max_in_flight\": 8}}'") is None
+    assert parse_failure("gameday up --detach --set llm.kv_slots=16") is None
+    assert "No such option: --watchh" in parse_failure("gameday slo status --watchh")
+    assert "Missing argument" in parse_failure("gameday scale classifier")
+    assert "no lever 'drain_node'" in parse_failure("gameday incident mitigate drain_node")
+    assert "missing a required argument: 'replica'" in parse_failure(
+        "gameday incident mitigate eject_replica --arg upstream=classifier")
+    assert "unexpected keyword argument 'replicas'" in parse_failure(
+        "gameday incident mitigate restart_service --arg service=llm --arg replicas=2")
+    assert "unknown setting 'kv_slot'" in parse_failure("gameday up --set llm.kv_slot=16")
+
+
+# -- no fixed port ---------------------------------------------------------------------
+
+PORT = re.compile(r"(?:https?://[^\s/`'\"]+|127\.0\.0\.1|localhost|0\.0\.0\.0):\d+")
+
+
+@pytest.mark.parametrize("path", RUNBOOK_PAGES, ids=lambda p: p.name)
+def test_runbooks_hard_code_no_port(path):
+    """Drills run on free ports: a URL comes from `gameday status`, never from the page."""
+    bad = [f"{path.name}:{n}: {m.group(0)}" for n, line in
+           enumerate(path.read_text().splitlines(), 1) for m in PORT.finditer(line)]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_port_check_catches_fixed_ports():
+    assert PORT.search("curl http://127.0.0.1:8080/admin/upstreams")
+    assert PORT.search("--url http://localhost:9090")
+    assert not PORT.search('curl -s "$GATEWAY/admin/upstreams"')
+
+
+# -- each scenario's runbook shows its levers -------------------------------------------
+
+
+def scenarios() -> list[dict]:
+    found = []
+    for path in sorted((ROOT / "experiments").glob("*.json")):
+        for ext in json.loads(path.read_text()).get("extensions", []):
+            if ext.get("name") == "gameday":
+                found.append(ext)
+    return found
+
+
+@pytest.mark.parametrize("scenario", scenarios(), ids=lambda s: s["scenario"])
+def test_each_scenario_runbook_shows_its_levers_as_incident_commands(scenario):
+    runbook = ROOT / scenario["runbook"]
+    commands = [words_of(c) for _, c in commands_in(runbook.read_text())]
+    pulled = {w[3] for w in commands if w[1:3] == ["incident", "mitigate"] and len(w) > 3}
+    missing = [m["lever"] for m in scenario["mitigations"] if m["lever"] not in pulled]
+    assert not missing, f"{runbook.name} (scenario {scenario['scenario']}) never shows " \
+                        f"'gameday incident mitigate' with {missing}"
