@@ -38,13 +38,21 @@ def _metrics_table(stack: Stack) -> Table:
         table.add_column(col)
     for proc in stack.state().processes:
         row = key_metrics(proc.name, proc.url)
-        domain = ", ".join(f"{k}={format_value(k, row[k])}" for k in COLUMNS.get(proc.name, ())
-                           if k in row)
+        # the value carries its unit (ms, %, C): the label drops the key's unit suffix
+        domain = ", ".join(f"{_label(k)}={format_value(k, row[k])}"
+                           for k in COLUMNS.get(proc.name, ()) if k in row)
         table.add_row(proc.id, format_value("n", row["requests"]),
                       format_value("error_ratio", row["error_ratio"]),
                       format_value("p50_s", row["p50_s"]), format_value("p95_s", row["p95_s"]),
                       domain)
     return table
+
+
+def _label(key: str) -> str:
+    for suffix in ("_s", "_c"):
+        if key.endswith(suffix):
+            return key[: -len(suffix)]
+    return key
 
 
 def _ms(seconds: float) -> str:
