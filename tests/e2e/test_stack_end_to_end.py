@@ -126,6 +126,8 @@ def test_tour_command_runs_to_its_end_and_leaves_nothing(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "stack stopped" in result.stdout
     assert "key metrics per process" in result.stdout
+    # a value in ms carries its unit; its label does not claim seconds
+    assert "_s=" not in result.stdout and "ttft_p50=" in result.stdout
     state = json.loads(next((tmp_path / ".gameday" / "runs").iterdir())
                        .joinpath("stack.json").read_text())
     for proc in state["processes"]:
