@@ -98,3 +98,25 @@ def test_write_score_is_atomic_json(tmp_path):
     body = json.loads(path.read_text())
     assert body["version"] == 1 and body["durations_s"]["detect"] == 4.0
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_lever_is_credited_with_a_recovery_only_while_the_fault_is_on(tmp_path):
+    from gameday.report.grading import grade
+    from gameday.report.run import load_run
+    from gameday.report.score import metrics_for
+
+    metrics = metrics_for(load_run(make_run(tmp_path)))
+    sid = "gateway-gateway-availability"
+    # pulled during the burst (60-90 s), steady state back 5 s later, fault still on
+    helped = grade(metrics, sid, "eject_replica", True, START + 66, None,
+                   recovered=START + 71, fault_end=START + 90)
+    assert helped["grade"] == "helped" and "held again 5 s after it" in helped["why"]
+    # the same lever, but the recovery came only after the fault ran out: not its doing
+    ran_out = grade(metrics, sid, "eject_replica", True, START + 66, START + 80,
+                    recovered=START + 95, fault_end=START + 90)
+    assert ran_out["grade"] != "helped", ran_out
+    # a lever pulled while nothing burned did nothing
+    idle = grade(metrics, sid, "eject_replica", True, START + 20, None, fault_start=START + 60)
+    assert idle["grade"] == "no effect" and "nothing was burning" in idle["why"]
+    assert grade(metrics, sid, "clear_faults", True, START + 66, None)["grade"] == "reverted"
+    assert grade(metrics, sid, "eject_replica", False, START + 66, None)["grade"] == "failed"

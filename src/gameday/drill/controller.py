@@ -244,6 +244,7 @@ class Drill:
         self._write_drill_file()
         detected = recovered = None
         next_steady = 0.0
+        steady_since = None  # first of the consecutive checks that found the steady state
         fault_at = None
         end_at = time.monotonic() + self.opt.max_duration_s
         while not self.stop_event.is_set() and time.monotonic() < end_at:
@@ -262,8 +263,12 @@ class Drill:
             if detected is not None and recovered is None and time.monotonic() >= next_steady:
                 next_steady = time.monotonic() + 2.0
                 acted = self.incident.mitigations or not self.experiment.running()
-                if acted and all_ok(check_steady(self.scenario.experiment,
-                                                 str(self.run_path))):
+                # recovered: the hypothesis holds on two checks in a row and none of the
+                # scenario's pages is still firing (a flapping system is not recovered)
+                steady = acted and not self._scenario_page_firing() and all_ok(
+                    check_steady(self.scenario.experiment, str(self.run_path)))
+                steady_since = (steady_since or time.monotonic()) if steady else None
+                if steady and time.monotonic() - steady_since >= 1.5:
                     recovered = time.time()
                     self.times["recovered"] = recovered
                     self.incident.recovered_at = recovered  # resolving is allowed from now
@@ -285,6 +290,11 @@ class Drill:
             self._refresh()
             self.stop_event.wait(0.5)
         self.outcome.update({"detected": detected, "recovered": recovered})
+
+    def _scenario_page_firing(self) -> bool:
+        names = set(self.scenario.alerts)
+        return any(a.alert in names and a.severity == "page"
+                   for a in (self.book.firing() if self.book else []))
 
     def _recover_limit_s(self) -> float:
         """How long after detection the drill waits for recovery: the options' bound, or

@@ -16,6 +16,7 @@ import math
 import time
 from pathlib import Path
 
+from gameday.postmortem.timeline import fault_windows
 from gameday.slo.consumption import format_consumed
 
 from .grading import grade_all, signal_slo
@@ -66,8 +67,10 @@ def compute_score(run_path: Path, metrics: DrillMetrics | None = None,
     impact = phases["impact_start"]
     answer = run.drill.get("answer_key") if isinstance(run.drill.get("answer_key"), dict) \
         else {}
+    ends = [e for _, e in fault_windows(run.events) if e is not None]
     graded = [dict(m, cost=LEVER_COST.get(m["grade"], 0)) for m in
-              grade_all(metrics, _signal_slo(run, metrics, answer), _mitigations(run))]
+              grade_all(metrics, _signal_slo(run, metrics, answer), _mitigations(run),
+                        phases.get("recovered"), min(ends) if ends else None, impact)]
     # only a lever that helped mitigates; a call that moved nothing is not a mitigation
     phases["mitigated"] = next((m["ts"] for m in graded if m["grade"] == "helped"
                                 and (impact is None or m["ts"] >= impact)), None)
