@@ -15,6 +15,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from gameday.stack.monitor import evaluation_warning
+
 SERVICE_QUERIES = {
     "req/s": "sum by (service) (rate(http_requests_total[10s]))",
     "5xx": 'sum by (service) (rate(http_requests_total{code=~"5.."}[10s])) '
@@ -104,6 +106,9 @@ class DrillView:
             body = json.loads((drill.run_path / "slo-status.json").read_text())
             self._slos = body.get("slos", [])
             self._rules = body.get("rules") or self._rules
+            behind = evaluation_warning(body.get("evaluation"))
+            if behind and behind not in self.warnings:
+                self.warn(behind)
         except (OSError, ValueError):
             pass
         self._uses = self._budget_since_start(drill) or self._uses

@@ -31,4 +31,8 @@ def write_outputs(run_path: Path, progress=None) -> tuple[list[Path], list[str]]
         written.append(path)
     except (GamedayError, OSError, ValueError) as err:
         problems.append(f"postmortem draft: {err}")
+    # the embedded engine says when it fell behind its rule schedule (a busy machine)
+    from gameday.stack.monitor import evaluation_notes
+
+    problems += evaluation_notes(run_path)
     return written, problems
