@@ -25,9 +25,11 @@ def write_recording(path, minutes_ok: int, minutes_bad: int, rps: int = 50):
         writer.write_scrape(START + i, "gateway", "127.0.0.1:8080", {"replica": "0"}, [
             Sample("http_requests_total", tuple(sorted(base + (("code", "200"),))), ok),
             Sample("http_requests_total", tuple(sorted(base + (("code", "503"),))), bad),
-            # every 200 was the live model's answer
+            # every 200 was the live model's answer, every 503 an answer="error"
             Sample("gateway_classify_answers_total", (("answer", "model"), ("replica", "0")),
                    ok),
+            Sample("gateway_classify_answers_total", (("answer", "error"), ("replica", "0")),
+                   bad),
         ])
     writer.close()
 
