@@ -21,7 +21,8 @@ TIMELINE = "timeline.jsonl"
 KINDS = (
     "run_start", "steady_state", "load_start", "fault_start", "fault_end", "alert_pending",
     "alert_firing", "alert_resolved", "page", "ack", "note", "escalate", "role", "mitigation",
-    "diagnosis", "recovered", "resolve", "load_stop", "run_end",
+    "hint", "diagnosis", "diagnosis_judged", "recovered", "resolve_refused", "resolve",
+    "load_stop", "run_end",
 )
 
 
