@@ -1,8 +1,9 @@
 """A runbook, followed exactly as written, in a live interactive drill.
 
 One drill of xid-error-burst (`gameday drill run xid-error-burst`, no --auto) in a temp dir.
-Once it pages, the shell blocks of its runbook's "How to confirm" section run as written
-(bash, `gameday` and `jq` from PATH): they must succeed and the admin API calls must answer
+Once it pages, the shell blocks of its runbook's "How to confirm" section (and those of the
+other runbooks and the README's common moves) run as written (bash, `gameday` and `jq` from
+PATH): they must succeed and the admin API calls must answer
 JSON, with the URLs and token of this run (no fixed port anywhere). The scenario's briefing
 and answer key are held to what the drill shows (both replicas up and ready, only replica 0
 failing, no 5xx but fallback answers). Then the acknowledgement, the scenario's documented
@@ -109,6 +110,12 @@ def test_runbook_checks_and_mitigation_work_as_written_in_a_live_drill(tmp_path)
     runbook = (ROOT / scenario["runbook"]).read_text()
     checks = shell_blocks(section(runbook, "How to confirm"))
     assert checks and any("curl" in block for block in checks), scenario["runbook"]
+    # the other runbooks' checks and the README's common moves, in the same live drill
+    others = [block for path in sorted((ROOT / "runbooks").glob("*.md"))
+              if path != ROOT / scenario["runbook"]
+              for block in shell_blocks(section(path.read_text(), "Common moves"
+                                                if path.name == "README.md"
+                                                else "How to confirm"))]
     [actions] = shell_blocks(section(runbook, "Mitigations"))[:1]
     documented = [(m["lever"], m["arguments"]) for m in scenario["mitigations"]]
     to_run = [line for line in actions.splitlines() if line.strip() and (
@@ -135,15 +142,17 @@ def test_runbook_checks_and_mitigation_work_as_written_in_a_live_drill(tmp_path)
         assert page["alert"] == scenario["alerts"][0]["name"]
         paged_at = time.monotonic()
         answers: list = []
-        for block in checks:
+        for block in checks + others:
             done = sh(block)
             assert done.stdout.strip(), block
             if "curl" in block:
                 found = json_documents(done.stdout)
-                assert len(found) == block.count("curl -s"), done.stdout[:2000]
+                assert len(found) >= block.count("curl -s"), done.stdout[:2000]
                 assert all(isinstance(a, dict) and "detail" not in a for a in found), \
                     done.stdout[:2000]
                 answers += found
+        assert answers and all("upstreams" in a or "timeouts" in a or "version" in a
+                               for a in answers), answers  # upstreams, policy, model
         pool = [a["upstreams"]["classifier"]["replicas"] for a in answers if "upstreams" in a]
         assert pool and len(pool[0]) == 2, answers  # GET /admin/upstreams, this run's gateway
         checked_s = time.monotonic() - paged_at
@@ -175,6 +184,7 @@ def test_runbook_checks_and_mitigation_work_as_written_in_a_live_drill(tmp_path)
         score["requests"]
     kinds = [e["kind"] for e in timeline(tmp_path)]
     assert "ack" in kinds and "note" in kinds and "resolve" in kinds, kinds
-    print(f"\nrunbook {scenario['runbook']}: {len(checks)} check blocks ran in "
+    print(f"\nrunbook {scenario['runbook']}: {len(checks)} check blocks (and "
+          f"{len(others)} of the other runbooks) ran in "
           f"{checked_s:.1f} s while paged; {len(to_run)} action lines; drill {took:.0f} s "
           f"wall, verdict {score['verdict']['result']}")
