@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -168,9 +169,13 @@ def test_runbook_checks_and_mitigation_work_as_written_in_a_live_drill(tmp_path)
         sh("gameday incident resolve")
         proc.wait(timeout=120)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:  # a failed check: Ctrl-C stops the drill and its stack
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     took = time.monotonic() - t0
     output = (tmp_path / "drill.out").read_text()
     assert proc.returncode == 0, output[-3000:]
