@@ -12,7 +12,9 @@ get quiet, or its steady state failed), which counts as a failure too.
 
 Exit status 1 if any drill had an alert before its fault or injected no fault;
 ``--require-detection`` also fails on a scenario whose expected alert did not fire.
-``--quick`` runs one drill of one scenario (the bench smoke; about 2 minutes).
+``--quick`` runs one drill of one scenario (the bench smoke; about 2 minutes). Each drill
+is also scored (verdict, lever grades, recovery after the lever: the calibration of
+docs/scoring.md).
 
 Run: .venv/bin/python bench/bench_quiet_drills.py [--repeat 2] [--scenarios a,b] [--quick]
 """
@@ -86,19 +88,49 @@ def one_drill(name: str, expected: list[str]) -> dict:
         wall = time.perf_counter() - t0
         runs = sorted((Path(tmp) / ".gameday" / "runs").glob("*/timeline.jsonl"))
         events = read_timeline(runs[-1]) if runs else []
+        scored = score_of(runs[-1].parent) if runs else {}
     return {"scenario": name, "expected": expected, "returncode": code, "wall_s": round(wall, 1),
-            **judge(events, expected), "tail": tail if code else ""}
+            **judge(events, expected), **scored, "tail": tail if code else ""}
+
+
+def score_of(run: Path) -> dict:
+    """The drill's score (gameday.report, from its timeline and recording): the verdict, the
+    phase times and the grade of each lever; ``recover_after_lever_s`` is how long the
+    steady state took to come back after the first lever that helped (it calibrates the
+    interactive limits, docs/scoring.md)."""
+    try:
+        from gameday.report import compute_score
+
+        score = compute_score(run)
+    except Exception as err:  # a drill that left no recording still counts for quietness
+        return {"score_error": f"{type(err).__name__}: {err}"}
+    phases, d = score["phases"], score["durations_s"]
+    lag = (phases["recovered"] - phases["mitigated"]
+           if phases.get("recovered") and phases.get("mitigated") else None)
+    return {"verdict": score["verdict"]["result"], "points": score["points"]["percent"],
+            "mitigate_s": _round(d.get("mitigate")), "recover_s": _round(d.get("recover")),
+            "recover_after_lever_s": _round(lag),
+            "grades": [f"{m['lever']}: {m['grade']}" for m in score["mitigations"]],
+            "budget": {s["slo_id"]: s["budget_consumed_text"] for s in score["slos"]
+                       if s.get("budget_consumed")}}
+
+
+def _round(value):
+    return None if value is None else round(value, 1)
 
 
 def report(drills: list[dict]) -> str:
     rows = [[i + 1, d["scenario"], d["alerts_before_fault"], "; ".join(d["before"]) or "-",
              "yes" if d["fault_injected"] else "NO",
              "yes" if d["expected_fired"] else "no", d["detect_s"],
-             ", ".join(d["other_alerts_after"]) or "-", d["wall_s"]]
+             ", ".join(d["other_alerts_after"]) or "-", d.get("mitigate_s"),
+             d.get("recover_s"), d.get("recover_after_lever_s"),
+             "; ".join(d.get("grades") or []) or "-", d.get("verdict", "-"), d["wall_s"]]
             for i, d in enumerate(drills)]
     table = bl.markdown_table(
         ["#", "scenario", "alerts before fault", "which", "fault", "expected alert after",
-         "detect (s)", "other alerts after", "wall (s)"], rows)
+         "detect (s)", "other alerts after", "mitigate (s)", "recover (s)",
+         "recover after lever (s)", "levers", "verdict", "wall (s)"], rows)
     before = sum(d["alerts_before_fault"] for d in drills)
     dirty = sum(1 for d in drills if d["alerts_before_fault"])
     faults = sum(1 for d in drills if d["fault_injected"])

@@ -37,6 +37,16 @@ def test_both_engines_store_the_same_slo_samples_at_the_same_timestamps(tmp_path
                     and dict(p.labels)["sloth_id"] == "gateway-gateway-availability"]
     assert max(max(p.a, p.b) for p in availability) > 0.02, table
 
+    # before the fault, both engines read every availability SLO's error ratio as exactly 0
+    # in every window (bad/total counters that exist at 0 from the start)
+    fault_at = res["window"][0] - 10 + 30  # run_live: settle_s 10, fault_at_s 30
+    quiet = [p for p in cmp.points if p.name.startswith("slo:sli_error:ratio_rate")
+             and p.ts < fault_at - 1 and dict(p.labels)["sloth_id"] in
+             ("gateway-gateway-availability", "features-features-availability")
+             and not (math.isnan(p.a) or math.isnan(p.b))]
+    assert quiet and all(p.a == 0.0 and p.b == 0.0 for p in quiet), [
+        (p.name, dict(p.labels)["sloth_id"], p.a, p.b) for p in quiet if p.a or p.b][:10]
+
     outside = sorted(cmp.failures(), key=lambda p: -(p.diff - p.tol)
                      if not math.isnan(p.diff) else math.inf)
     assert outside == [], table + "\n" + "\n".join(
