@@ -56,16 +56,6 @@ def phases(events: list[dict], launch: float, exit_: float) -> list[tuple[str, f
     return [(name, t[b] - t[a] if a in t and b in t else None) for name, a, b in PHASES]
 
 
-def read_timeline(path: Path) -> list[dict]:
-    events = []
-    for line in path.read_text().splitlines():
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            continue
-    return events
-
-
 def one_drill() -> dict:
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         env = {**os.environ, "NO_COLOR": "1"}
@@ -76,7 +66,7 @@ def one_drill() -> dict:
         wall = time.perf_counter() - t0
         exit_ = time.time()
         runs = sorted((Path(tmp) / ".gameday" / "runs").glob("*/timeline.jsonl"))
-        events = read_timeline(runs[-1]) if runs else []
+        events = bl.read_timeline(runs[-1]) if runs else []
         score = {}
         if runs and (runs[-1].parent / "score.json").is_file():
             score = json.loads((runs[-1].parent / "score.json").read_text())

@@ -45,16 +45,6 @@ def scenarios() -> list[dict]:
     return [{"name": s["name"], "alerts": list(s.get("alerts") or [])} for s in json.loads(out)]
 
 
-def read_timeline(path: Path) -> list[dict]:
-    events = []
-    for line in path.read_text().splitlines():
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            continue  # a torn last line
-    return events
-
-
 def judge(events: list[dict], expected: list[str]) -> dict:
     """What one drill's timeline says about alerts before and after its fault."""
     fault = next((e["ts"] for e in events if e["kind"] == "fault_start"), None)
@@ -87,7 +77,7 @@ def one_drill(name: str, expected: list[str]) -> dict:
             code, tail = None, f"timed out after {DRILL_TIMEOUT_S} s"
         wall = time.perf_counter() - t0
         runs = sorted((Path(tmp) / ".gameday" / "runs").glob("*/timeline.jsonl"))
-        events = read_timeline(runs[-1]) if runs else []
+        events = bl.read_timeline(runs[-1]) if runs else []
         scored = score_of(runs[-1].parent) if runs else {}
     return {"scenario": name, "expected": expected, "returncode": code, "wall_s": round(wall, 1),
             **judge(events, expected), **scored, "tail": tail if code else ""}

@@ -26,6 +26,17 @@ if str(ROOT) not in sys.path:
 
 # -- statistics and formatting (pure) ---------------------------------------------------
 
+def read_timeline(path: Path) -> list[dict]:
+    """A run's timeline.jsonl as dicts; a torn (last) line is skipped."""
+    events = []
+    for line in path.read_text().splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    return events
+
+
 def percentile(values: list[float], q: float) -> float:
     """The ``q``-th percentile (0..100) by linear interpolation; nan for no values."""
     if not values:

@@ -39,7 +39,11 @@ def start_drill(cwd: Path) -> tuple[subprocess.Popen, Path]:
     raise AssertionError("the drill made no run folder")
 
 
-def finish(proc: subprocess.Popen, run: Path) -> tuple[str, dict, str]:
+def resolve_and_finish(cwd: Path, proc: subprocess.Popen, run: Path) -> tuple[str, dict, str]:
+    """Resolve once the drill has seen the steady state again; the drill's output, its
+    score.json and report.md."""
+    wait_for(run, "recovered", 120)
+    incident(cwd, "resolve")
     out, _ = proc.communicate(timeout=240)
     score = json.loads((run / "score.json").read_text())
     return out, score, (run / "report.md").read_text()
@@ -63,9 +67,7 @@ def test_a_cheat_scores_low_with_every_reason_in_the_report(tmp_path):
                  'policy={"timeouts": {"features_s": 0.4}}')
         time.sleep(22)  # the wrong lever gets its time to show it did nothing
         incident(tmp_path, "mitigate", "clear_faults")
-        wait_for(run, "recovered", 120)
-        incident(tmp_path, "resolve")
-        out, score, report = finish(proc, run)
+        out, score, report = resolve_and_finish(tmp_path, proc, run)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -119,9 +121,7 @@ def test_an_honest_response_from_the_metrics_passes(tmp_path):
                  "--component", component, "--failure-mode", mode)
         incident(tmp_path, "mitigate", "eject_replica", "--arg", "upstream=classifier",
                  "--arg", f"replica={bad}")
-        wait_for(run, "recovered", 120)
-        incident(tmp_path, "resolve")
-        out, score, report = finish(proc, run)
+        out, score, report = resolve_and_finish(tmp_path, proc, run)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -48,8 +48,10 @@ def test_scrape_record_and_replay_give_the_same_store(tmp_path):
     labels, ups = up_values(store, "myapp")
     assert ups == [1.0, 1.0, 1.0, 0.0]
     assert labels["replica"] == "0" and labels["instance"] == url.split("//")[1]
+    # the route's series of code 200 (its 500 and other documented codes exist at 0 too)
     [(key, ring)] = list(store.series([("__name__", "=", "http_requests_total"),
-                                       ("route", "=", "/v1/items/{item_id}")]))
+                                       ("route", "=", "/v1/items/{item_id}"),
+                                       ("code", "=", "200")]))
     assert dict(key)["job"] == "myapp" and dict(key)["service"] == "my-model"
     assert [v for _, v in ring][:3] == [1.0, 2.0, 3.0] and is_stale(ring[-1][1])
 
