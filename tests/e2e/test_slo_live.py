@@ -21,6 +21,7 @@ from gameday.stack.admin import add_fault
 from gameday.stack.local import Stack
 from gameday.stack.spec import build_spec
 from gameday.traffic import send_traffic
+from tests.conftest import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOS = {s.id: s for s in load_slos([ROOT / "slos"])}
@@ -78,6 +79,25 @@ def check_quiet_slos(api: PrometheusAPI, start: float, end: float) -> str:
     return "\n".join(lines)
 
 
+def check_quiet_budgets(cwd, prometheus_url: str) -> None:
+    """The budget figures agree with the quiet: no bad event, 0.00% consumed, in both
+    engines (`slo status` of the live monitor, and of Prometheus)."""
+    embedded = slo_status(cwd)
+    out = subprocess.run([sys.executable, "-m", "gameday.cli.main", "slo", "status", "--json",
+                          "--engine", "prometheus", "--url", prometheus_url,
+                          "--rules", str(ROOT / "slos" / "_gen")],
+                         cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    prometheus = {s["slo_id"]: s for s in json.loads(out.stdout)}
+    for slo_id in SLOS:
+        if not slo_id.endswith("-availability"):
+            continue
+        for engine, body in (("embedded", embedded), ("prometheus", prometheus)):
+            use = body[slo_id]["use"]
+            assert use["bad"] == 0 and use["consumed_text"] == "0.00%", (engine, slo_id, use)
+            assert use["total"] > 0, (engine, slo_id, use)
+
+
 QUIET_S = 300  # issue 3: five fault-free minutes page nothing
 FAULT_S = 60
 AVAILABILITY = "gateway-gateway-availability"
@@ -93,7 +113,10 @@ def test_quiet_minutes_page_nothing_then_a_classifier_outage_pages_and_clears(tm
     """
     home = tmp_path / ".gameday"
     stop = threading.Event()
-    with Stack(build_spec(free_ports=True), home=home) as stack:
+    require_binary("prometheus")
+    # both engines run the same rules on the same stack (gameday up --prometheus)
+    spec = build_spec(free_ports=True, sets=["stack.prometheus=true"])
+    with Stack(spec, home=home) as stack:
         gateway = stack.url("gateway")
 
         def load():
@@ -124,8 +147,12 @@ def test_quiet_minutes_page_nothing_then_a_classifier_outage_pages_and_clears(tm
             assert checks > QUIET_S / 4
             # From 30 s on: before, the windows hold a few hundred canaries, whose error
             # ratio strays up to 15% by chance (slos/README.md, "Minimum events").
-            print(check_quiet_slos(PrometheusAPI(stack.state().query_url), quiet_from + 30,
-                                   time.time()))
+            state, quiet_to = stack.state(), time.time()
+            for engine, url in (("embedded", state.embedded_url),
+                                ("prometheus", state.prometheus_url)):
+                found = check_quiet_slos(PrometheusAPI(url), quiet_from + 30, quiet_to)
+                print(f"{engine}:\n{found}")
+            check_quiet_budgets(tmp_path, state.prometheus_url)
 
             classifiers = [p for p in stack.state().processes if p.name == "classifier"]
             t_fault = time.monotonic()
