@@ -217,3 +217,28 @@ def test_cli_budget_bad_input_exits_2(tmp_path, at_root):
     assert result.exit_code == 2 and "no such recording" in result.stderr
     result = CliRunner().invoke(app, ["slo", "budget", "--engine", "influx"])
     assert result.exit_code == 2 and "'influx'" in result.stderr
+
+
+def test_cli_budget_on_a_90_s_recording_recommends_nothing_it_cannot_back(tmp_path, at_root):
+    """Issue 14: 90 s with a few errors. The 1h step (1m in drill-12h) is judged; the
+    longer ones are named as not judged, and no "freeze releases" comes out of 90 s."""
+    rec = tmp_path / "short.jsonl.gz"
+    writer = RecordingWriter(rec, started_at=START, interval_s=1.0)
+    ok = bad = 0.0
+    base = (("method", "POST"), ("replica", "0"), ("route", "/v1/classify"),
+            ("service", "gateway"))
+    for i in range(90):
+        ok, bad = (ok + 50, bad) if i < 80 else (ok + 49, bad + 1)
+        writer.write_scrape(START + i, "gateway", "127.0.0.1:8080", {"replica": "0"}, [
+            Sample("http_requests_total", tuple(sorted(base + (("code", "200"),))), ok),
+            Sample("http_requests_total", tuple(sorted(base + (("code", "503"),))), bad)])
+    writer.close()
+    rules = own_rules(tmp_path)
+    result = CliRunner().invoke(app, ["slo", "budget", "--from", str(rec), "--rules", str(rules)])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    for step in ("6h", "1d", "3d", "30d"):
+        assert f"CANNOT JUDGE {step}:" in text, text
+    assert "there is 89s" in text and "Freeze" not in text and "Ship features" not in text
+    assert "ACTION: Not enough data to decide" in text
+    assert "budget consumed:" in text and "of the 12h period's budget over 89s of data" in text
