@@ -11,6 +11,7 @@ before, SLO deviating during, met again after the mitigation).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from gameday.drill.scenario import parse_scenario
+from gameday.postmortem.lint import lint_text
 from tests.e2e.test_drill import children_gone, in_order, kinds, run_folder, timeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,4 +70,11 @@ def test_auto_drill_detects_mitigates_and_recovers(tmp_path, path):
         assert recover_s <= scenario.recover_within_s + SLACK_S
     score = json.loads((run / "score.json").read_text())
     assert score["verdict"]["result"] in ("pass", "fail")  # written; times checked above
+    # the documented lever is graded by what it did, and it helped
+    assert any(m["grade"] == "helped" for m in score["mitigations"]), score["mitigations"]
+    # the postmortem draft passes lint (prompts aside) and states nothing unexpanded
+    draft = (run / "postmortem.md").read_text()
+    errors = [f for f in lint_text(draft, allow_prompts=True) if f.level == "error"]
+    assert errors == [], errors
+    assert "${" not in draft and not re.search(r"\bNone\b", draft), draft
     assert children_gone(run) == []

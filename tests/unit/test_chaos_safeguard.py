@@ -120,3 +120,14 @@ def test_control_records_faults_and_other_activities(tmp_path):
     assert fields["service"] == "classifier" and fields["fault_ids"] == ["f1"]
     assert fields["fault"] == {"type": "latency", "params": {"delay_ms": 300.0},
                                "route": "/v1/*", "probability": 1.0, "ttl_s": 60.0}
+
+
+def test_fault_start_text_has_configuration_values_put_in():
+    """A ${name} in an activity's arguments is expanded as chaoslib does when it runs it
+    (the control sees the arguments before that); a postmortem once said ${load_duration}."""
+    from gameday.chaos.controls import _expanded
+
+    args = {"profile": "steady", "users": 150, "duration": "${load_duration}"}
+    got = _expanded(args, {"configuration": {"load_duration": "50s"}, "secrets": None})
+    assert got == {"profile": "steady", "users": 150, "duration": "50s"}
+    assert _expanded(args, {"configuration": None})["duration"] == "${load_duration}"

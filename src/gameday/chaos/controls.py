@@ -174,7 +174,7 @@ def _func(activity: dict) -> str:
     return provider.get("func", "") if provider.get("type") == "python" else ""
 
 
-def before_activity_control(context: dict, **kwargs) -> None:
+def before_activity_control(context: dict, configuration=None, secrets=None, **kwargs) -> None:
     guard = _state["safeguard"]
     if guard is not None and _state["phase"] in ("before", "method"):
         try:
@@ -186,7 +186,9 @@ def before_activity_control(context: dict, **kwargs) -> None:
             raise InterruptExecution(reason)
     func = _func(context)
     if func in IMPACT_FUNCS and _state["phase"] == "method":
-        args = _expanded(context.get("provider", {}).get("arguments", {}) or {}, kwargs)
+        # chaoslib passes configuration only to a control that names it as a parameter
+        args = _expanded(context.get("provider", {}).get("arguments", {}) or {},
+                         {"configuration": configuration, "secrets": secrets})
         _record("fault_start", service=args.get("service") or _impact_service(func),
                 fault={"type": func, "params": args}, name=context.get("name"),
                 text=f"{context.get('name')}: {func} {summary(args, 120)}")
