@@ -9,7 +9,6 @@ the whole recording.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from gameday.errors import ValidationError
@@ -56,8 +55,3 @@ def run_statuses(run_path: Path) -> list[SLOStatus]:
 
 def _none(run_path: Path) -> list[SLOStatus]:
     raise ValidationError(f"{run_path}: no SLO rules matched the run's recording")
-
-
-def span_text(statuses: list[SLOStatus]) -> str:
-    spans = {round(s.span_s) for s in statuses if not math.isnan(s.span_s)}
-    return "" if len(spans) != 1 else f"{spans.pop()} s"

@@ -35,7 +35,6 @@ from .metrics import DrillMetrics
 
 REVERTS = {"clear_faults"}  # out-of-world: removes the fault instead of mitigating it
 BEFORE_S, SETTLE_S, ACT_S, TAIL_S = 10.0, 10.0, 45.0, 10.0
-GRADES = ("helped", "no effect", "worse", "failed", "reverted", "undetermined")
 
 
 def signal_slo(metrics: DrillMetrics, names: list[str]) -> str | None:

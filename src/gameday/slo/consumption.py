@@ -84,14 +84,6 @@ def events_text(events: dict | None) -> str:
     return f"{round(bad):,} / {round(total):,}"
 
 
-def describe_span(use: BudgetUse) -> str:
-    """What the figure is: ``of the 12h period's budget, over 1m35s of data``."""
-    from .names import format_duration
-
-    return (f"of the {format_duration(use.period_s)} period's budget, "
-            f"over {format_duration(round(use.span_s))} of data")
-
-
 # -- counting events in an engine ------------------------------------------------------------
 def _duration(span_s: float) -> str:
     return f"{max(1, int(round(span_s * 1000)))}ms"
