@@ -164,7 +164,7 @@ def parse_failure(command: str) -> str | None:
 
 
 def lever_failure(lever: str, items: list[str]) -> str | None:
-    from gameday.drill.incident import levers
+    from gameday.drill.levers import levers
 
     known = levers()
     if lever not in known:

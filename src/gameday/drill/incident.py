@@ -6,35 +6,16 @@ Both the interactive API (``gameday incident ...``) and the automatic responder 
 
 from __future__ import annotations
 
-import inspect
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from gameday.drill.judge import diagnosis_choices, judge_choice, pick
+from gameday.drill.levers import lever_help, levers
 from gameday.drill.scenario import Scenario
 
-# Levers a responder may pull; breaking things (inject_fault, pause, load) is the chaos
-# side's job, not the responder's.
-NOT_LEVERS = {"inject_fault", "pause_service", "kill_service", "start_load", "stop_load"}
 ROLES = ("commander", "ops", "comms", "scribe", "expert")
-
-
-def levers() -> dict[str, Callable]:
-    from gameday.chaos import actions
-
-    return {name: getattr(actions, name) for name in actions.__all__ if name not in NOT_LEVERS}
-
-
-def lever_help() -> list[dict]:
-    out = []
-    for name, func in levers().items():
-        params = [p for p in inspect.signature(func).parameters
-                  if p not in ("run", "configuration", "secrets")]
-        doc = (inspect.getdoc(func) or "").splitlines()
-        out.append({"lever": name, "arguments": params, "help": doc[0] if doc else ""})
-    return out
 
 
 class Incident:

@@ -137,7 +137,7 @@ def _check_block(b: dict, where: str) -> None:
     """Fields of the gameday block that are misspelt, out of range or name no lever."""
     import difflib
 
-    from gameday.drill.incident import levers
+    from gameday.drill.levers import levers
 
     for key in b:
         if key not in BLOCK_FIELDS:
