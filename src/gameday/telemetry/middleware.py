@@ -80,7 +80,7 @@ class HttpTelemetryMiddleware:
             return
         inner = self.app
         captured = False
-        if self.faulty is not None and self.faults._faults:  # any fault held (has_faults)
+        if self.faulty is not None and self.faults.has_faults:
             inner = self.faulty
             captured = self.capture(scope, send)  # released below: it makes a cycle
         start = _clock()
