@@ -13,6 +13,7 @@ from pathlib import Path
 
 from chaoslib.exceptions import ActivityFailed
 
+from gameday.durations import parse_duration
 from gameday.errors import GamedayError
 from gameday.stack.runs import Run, resolve_run
 from gameday.stack.state import StackState
@@ -62,8 +63,6 @@ def activity(what: str):
 
 def seconds(value: str | float | int, where: str = "duration") -> float:
     """``"60s"``, ``"2m"``, ``"500ms"`` or a number of seconds; raises ActivityFailed."""
-    from gameday.cli.params import parse_duration
-
     if isinstance(value, bool):
         raise ActivityFailed(f"{where}: not a duration, got {value!r}")
     if isinstance(value, int | float):

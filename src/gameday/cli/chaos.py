@@ -7,34 +7,16 @@ this command reads the journal and exits 1 in those cases too.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import typer
 
-from gameday.errors import NotFoundError, ValidationError
+from gameday.chaos.command import chaos_command
+from gameday.errors import ValidationError
 
 app = typer.Typer(help="Run Chaos Toolkit experiments against the stack.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
-
-
-def chaos_executable() -> str:
-    """The ``chaos`` next to this Python (the virtualenv's), else the one on PATH."""
-    beside = Path(sys.executable).with_name("chaos")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("chaos")
-    if found is None:
-        raise NotFoundError("no 'chaos' command: install chaostoolkit in this environment")
-    return found
-
-
-def chaos_command(experiment: Path, journal: Path, log_file: Path,
-                  extra: list[str] | None = None) -> list[str]:
-    return [chaos_executable(), "--log-file", str(log_file), "run", "--journal-path",
-            str(journal), *(extra or []), str(experiment)]
 
 
 @app.command("run")

@@ -1,44 +1,19 @@
-"""Parsing of command-line values: durations, key=value parameters, replica choice."""
+"""Parsing of command-line values: key=value parameters, replica choice; durations are
+gameday.durations' (re-exported here for the commands)."""
 
 from __future__ import annotations
 
 import json
 import re
 
+from gameday.durations import format_duration, parse_duration
 from gameday.errors import ValidationError
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+__all__ = ["format_duration", "parse_duration", "parse_params", "parse_probability",
+           "parse_replica", "parse_value"]
+
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
-
-
-def parse_duration(text: str, where: str = "duration") -> float:
-    """``"30s"``, ``"2m"``, ``"1h"``, ``"1m30s"``, ``"500ms"`` or a bare number of seconds."""
-    raw = text.strip().lower().replace(" ", "")
-    if _FLOAT.match(raw):
-        seconds = float(raw)
-    else:
-        pos, seconds = 0, 0.0
-        for m in _DURATION_PART.finditer(raw):
-            if m.start() != pos:
-                break
-            seconds += float(m.group(1)) * _UNIT_S[m.group(2)]
-            pos = m.end()
-        if pos != len(raw) or not raw:
-            raise ValidationError(f"{where}: not a duration, got {text!r}; use a number with "
-                                  f"s, m or h, like 30s, 2m, 1h or 1m30s")
-    if seconds <= 0:
-        raise ValidationError(f"{where}: must be above zero, got {text!r}")
-    return seconds
-
-
-def format_duration(seconds: float) -> str:
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g}h"
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g}m"
-    return f"{seconds:g}s"
 
 
 def parse_value(text: str):

@@ -18,6 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from gameday.chaos.command import chaos_executable
 from gameday.stack.process import _die_with_parent
 from gameday.stack.runs import RUN_ENV
 
@@ -43,8 +44,6 @@ class ExperimentProcess:
         self.variables = variables or {}
 
     def command(self) -> list[str]:
-        from gameday.cli.chaos import chaos_executable
-
         argv = [chaos_executable(), "--log-file", str(self.log), "run",
                 "--journal-path", str(self.journal), "--rollback-strategy", "always"]
         known = (self.experiment.get("configuration") or {})
