@@ -33,6 +33,10 @@ class Admission:
         self.in_flight += 1
         return True
 
+    def is_full(self, policy: AdmissionPolicy) -> bool:
+        """True when ``try_enter`` would refuse now (checked before a body is read)."""
+        return self.in_flight >= policy.max_in_flight
+
     def leave(self) -> None:
         self.in_flight = max(0, self.in_flight - 1)
 

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     llm_url: str = "http://127.0.0.1:8084"
     max_connections: int = Field(200, ge=1, le=10_000,
                                  description="Connection pool size per upstream client.")
+    body_timeout_s: float = Field(
+        2.0, gt=0, le=60,
+        description="Longest time to receive the body of POST /v1/classify or /v1/generate, "
+                    "from the end of its headers; then 408 and the connection is closed. "
+                    "The request holds no admission slot until its body is in.")
 
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)

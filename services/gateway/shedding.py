@@ -1,9 +1,17 @@
-"""Load shedding as an ASGI layer: admission is decided before routing and body parsing.
+"""Load shedding as an ASGI layer: admission is decided before routing and body parsing,
+once the request's body has arrived.
 
 A refused request costs what the server's HTTP parser and the telemetry layer cost, and a
 pre-encoded answer: under overload most requests are refused, and each refusal that went
 through routing and JSON validation of its body took CPU from the requests being served
-(bench/README.md, target 3).
+(bench/README.md, target 3). When the gateway is already full, a request is refused before
+its body is read, as cheaply as ever.
+
+A request counts against ``max_in_flight`` only once its whole body is here: the layer reads
+it first (at most ``MAX_BODY_BYTES``, within the ``body_timeout_s`` setting), then admits,
+then hands the app the body it read. A client that sends its body slowly (a byte a second)
+holds no slot while it does, and one that takes longer than ``body_timeout_s`` is answered
+408 and its connection closed; a body over the limit is answered 413. Neither is parsed.
 
 The layer sits inside the telemetry layer (``app.user_middleware``, not
 ``app.add_middleware``), so shed requests are counted in ``http_requests_total`` under
@@ -13,10 +21,14 @@ returns: for a stream, when the stream ended, failed or the client went away.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from functools import lru_cache
 
+from starlette.exceptions import HTTPException
+
+from services.common.limits import MAX_BODY_BYTES
 from services.gateway.metrics import SHED_REASONS
 from services.gateway.state import Gateway
 
@@ -36,6 +48,30 @@ def shed_answer(status: int, retry_after_s: int, reason: str) -> tuple[list, byt
     return headers, body
 
 
+@lru_cache(maxsize=8)
+def body_refusal(status: int, detail: str) -> tuple[list, bytes]:
+    """Headers and body of the answer to a body that came too slowly or is too large; the
+    connection is closed after it (the rest of the body is not waited for)."""
+    body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode()),
+               (b"connection", b"close")]
+    return headers, body
+
+
+def replaying(message: dict, receive):
+    """A receive that gives the app the body read before, then the server's own messages
+    (a streaming answer listens there for the client going away)."""
+    pending = [message]
+
+    async def replay():
+        if pending:
+            return pending.pop()
+        return await receive()
+
+    return replay
+
+
 class SheddingMiddleware:
     """Admits POST /v1/classify and /v1/generate within the admission policy, or sheds."""
 
@@ -43,6 +79,7 @@ class SheddingMiddleware:
         self.app = app
         self.gateway = gateway
         self.clock = time.perf_counter
+        self.body_timeout_s = gateway.settings.body_timeout_s
         self.shed = {reason: gateway.metrics.shed.labels(reason) for reason in SHED_REASONS}
 
     async def __call__(self, scope, receive, send):
@@ -51,8 +88,14 @@ class SheddingMiddleware:
             await self.app(scope, receive, send)
             return
         gw = self.gateway
-        policy = gw.policy.admission
         admission = gw.admission
+        if admission.is_full(gw.policy.admission):  # refused unread: the cheap path
+            await self.refuse(send, gw.policy.admission, "max_in_flight", scope["path"])
+            return
+        message = await self.read_body(receive, send)
+        if message is None:  # answered 408/413, or the client went away
+            return
+        policy = gw.policy.admission  # as it is now: the body may have taken a while
         if not admission.try_enter(policy):
             await self.refuse(send, policy, "max_in_flight", scope["path"])
             return
@@ -63,11 +106,55 @@ class SheddingMiddleware:
             return
         start = self.clock()
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, replaying(message, receive), send)
         finally:
             admission.leave()
             if limit is not None:
                 limit.leave(gw.policy.admission, self.clock() - start)
+
+    async def read_body(self, receive, send) -> dict | None:
+        """The whole body as one ``http.request`` message; None when the client went away
+        or the body was refused (answered here: 408 past the timeout, 413 over the limit)."""
+        try:
+            async with asyncio.timeout(self.body_timeout_s):
+                message = await receive()
+                if not message.get("more_body", False):  # the usual case: one message
+                    if message["type"] != "http.request":
+                        return None
+                    if len(message.get("body", b"")) <= MAX_BODY_BYTES:
+                        return message
+                    await self.answer(send, 413, f"request body over {MAX_BODY_BYTES} bytes")
+                    return None
+                chunks, size = [], 0
+                while True:
+                    if message["type"] != "http.request":
+                        return None
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        await self.answer(send, 413, "request body over "
+                                          f"{MAX_BODY_BYTES} bytes")
+                        return None
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+                    message = await receive()
+        except TimeoutError:
+            await self.answer(send, 408, "request body not received within "
+                              f"{self.body_timeout_s:g} s")
+            return None
+        except HTTPException as err:  # the app's own body limit (a declared length over it)
+            if err.status_code != 413:
+                raise
+            await self.answer(send, 413, f"request body over {MAX_BODY_BYTES} bytes")
+            return None
+        return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+    async def answer(self, send, status: int, detail: str) -> None:
+        headers, body = body_refusal(status, detail)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": list(headers)})
+        await send({"type": "http.response.body", "body": body})
 
     async def refuse(self, send, policy, reason: str, path: str = "") -> None:
         self.shed[reason].inc()

@@ -158,3 +158,104 @@ def test_the_limit_in_force_is_a_gauge_and_the_levers_are_validated(client):
     r = c.patch("/admin/policy", headers=AUTH, json={"admission": {"limit_min": "few"}})
     assert r.status_code == 422 and "'admission.limit_min'" in r.json()["detail"]
     assert "got 'few'" in r.json()["detail"]
+
+
+async def post_slowly(client, path, body: bytes, pause_s: float, headers=None):
+    """POST ``body`` one byte per ``pause_s`` (a slow client)."""
+    async def trickle():
+        for i in range(len(body)):
+            await asyncio.sleep(pause_s)
+            yield body[i:i + 1]
+    return await client.post(path, content=trickle(),
+                             headers={"content-type": "application/json", **(headers or {})})
+
+
+def slow_client_app(monkeypatch, **settings):
+    monkeypatch.setenv("GAMEDAY_ADMIN_TOKEN", TEST_TOKEN)
+    registry = CollectorRegistry()
+    app = gateway_app(in_process_fakes(), registry, admission={"max_in_flight": 1}, **settings)
+    return app, registry
+
+
+def test_a_slow_body_holds_no_slot(monkeypatch):
+    """With one slot, a client trickling its body does not keep others out; its request is
+    admitted once the body is in, and answered."""
+    app, registry = slow_client_app(monkeypatch, body_timeout_s=5)
+
+    async def run():
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+                slow = asyncio.create_task(post_slowly(
+                    client, "/v1/classify", b'{"entity_id": "e0002"}', 0.02))
+                await asyncio.sleep(0.1)
+                fast = [await client.post("/v1/classify", json={"entity_id": "e0001"})
+                        for _ in range(5)]
+                return await slow, fast
+
+    slow, fast = asyncio.run(run())
+    assert [r.status_code for r in fast] == [200] * 5
+    assert slow.status_code == 200 and slow.json()["entity_id"] == "e0002"
+    assert http_count(registry, "/v1/classify", 429) == 0
+    assert app.state.gateway.admission.in_flight == 0
+
+
+def test_a_body_slower_than_the_timeout_is_answered_408_and_never_admitted(monkeypatch):
+    app, registry = slow_client_app(monkeypatch, body_timeout_s=0.2)
+
+    async def run():
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+                slow = await post_slowly(client, "/v1/classify",
+                                         b'{"entity_id": "e0001"}', 0.05,
+                                         headers={"x-request-id": "slow-1"})
+                after = await client.post("/v1/classify", json={"entity_id": "e0001"})
+                return slow, after
+
+    slow, after = asyncio.run(run())
+    assert slow.status_code == 408
+    assert slow.json() == {"detail": "request body not received within 0.2 s"}
+    assert slow.headers["connection"] == "close"
+    assert slow.headers["x-request-id"] == "slow-1"
+    assert after.status_code == 200
+    assert http_count(registry, "/v1/classify", 408) == 1
+    assert shed_count(registry, "max_in_flight") == 0
+    assert app.state.gateway.admission.in_flight == 0
+
+
+@pytest.mark.parametrize("path", ["/v1/classify", "/v1/generate"])
+def test_a_body_over_the_limit_is_answered_413_unparsed(monkeypatch, path):
+    from services.common.limits import MAX_BODY_BYTES
+
+    app, registry = slow_client_app(monkeypatch)
+
+    async def chunks():  # no declared length
+        for _ in range(3):
+            yield b"x" * (MAX_BODY_BYTES // 2)
+
+    async def run():
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+                chunked = await client.post(path, content=chunks())
+                declared = await client.post(path, content=b"y" * (MAX_BODY_BYTES + 1))
+                return chunked, declared
+
+    chunked, declared = asyncio.run(run())
+    assert chunked.status_code == 413, chunked.text
+    assert chunked.json() == {"detail": f"request body over {MAX_BODY_BYTES} bytes"}
+    assert declared.status_code == 413, declared.text  # FastAPI's own limit answers it
+    assert http_count(registry, path, 413) == 2
+    assert http_count(registry, path, 500) == 0
+    assert app.state.gateway.admission.in_flight == 0
+
+
+def test_the_body_timeout_is_a_validated_setting():
+    from pydantic import ValidationError
+
+    from services.gateway.settings import Settings
+
+    assert Settings().body_timeout_s == 2.0
+    with pytest.raises(ValidationError, match="body_timeout_s"):
+        Settings(body_timeout_s=0)
