@@ -11,22 +11,26 @@ from the embedded engine or from a real Prometheus: the part of the API gameday 
     GET      /-/ready, /-/healthy
     GET      /metrics      the engine's own: rule-group iterations scheduled, missed, late
 
-Errors answer as Prometheus does: HTTP 400 ``{"status": "error", "errorType": "bad_data"}``.
+Errors answer as Prometheus does: HTTP 400 ``{"status": "error", "errorType": "bad_data"}``;
+a body over ``MAX_BODY`` 413, a bug 500 ``internal``, both in the same shape.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import math
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from gameday.errors import GamedayError
+from gameday.listener import HandlerApp, Limits, Listener, Reply, Request, short
 
+log = logging.getLogger(__name__)
 MAX_RANGE_POINTS = 11_000  # Prometheus's own limit on points per range query
+# A POST form holding the longest query the parser accepts (promql_parse.MAX_QUERY_CHARS,
+# 16,384 characters) fits even if every character is percent-encoded UTF-8 (12 bytes each).
+MAX_BODY = 256 * 1024
 
 
 def _fmt_value(v: float) -> str:
@@ -145,82 +149,76 @@ class QueryAPI:
         return {"groups": groups}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    api: QueryAPI  # set on the subclass the server makes
+ERROR_TYPES = {400: "bad_data", 404: "not_found", 405: "bad_data", 408: "timeout",
+               413: "bad_data", 500: "internal", 503: "unavailable"}
 
-    def log_message(self, format: str, *args) -> None:  # quiet: the supervisor log is JSON
-        pass
 
-    def _params(self) -> dict:
-        url = urlsplit(self.path)
-        raw = parse_qs(url.query)
-        if self.command == "POST":
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length).decode() if length else ""
-            for k, v in parse_qs(body).items():
-                raw.setdefault(k, []).extend(v)
-        return {k: v[-1] for k, v in raw.items()}
+def _error(status: int, message: str) -> dict:
+    """Prometheus's error answer, for refusals made by the listener too."""
+    return {"status": "error", "errorType": ERROR_TYPES.get(status, "bad_data"),
+            "error": message}
 
-    def _send(self, status: int, body: dict | str) -> None:
-        data = (json.dumps(body) if isinstance(body, dict) else body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json" if isinstance(body, dict)
-                         else "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
-    def _route(self) -> None:
-        path = urlsplit(self.path).path.rstrip("/")
+def _params(request: Request) -> dict:
+    raw = parse_qs(request.query)
+    if request.method == "POST" and request.body:
+        try:
+            form = request.body.decode()
+        except UnicodeDecodeError:
+            raise GamedayError("the POST body is not UTF-8 form data") from None
+        for k, v in parse_qs(form).items():
+            raw.setdefault(k, []).extend(v)
+    return {k: v[-1] for k, v in raw.items()}
+
+
+class _Routes:
+    def __init__(self, api: QueryAPI) -> None:
+        self.api = api
+
+    def __call__(self, request: Request) -> Reply:
+        path = request.path.rstrip("/")
+        if request.method not in ("GET", "POST", "HEAD"):
+            return Reply(405, _error(405, f"method {short(request.method, 20)} not allowed"),
+                         headers=(("allow", "GET, POST"),))
         if path in ("/-/ready", "/-/healthy"):
-            self._send(200, "gameday embedded engine is ready.\n")
-            return
+            return Reply(200, "gameday embedded engine is ready.\n")
         schedule = getattr(self.api.engine, "schedule", None)
         if path == "/metrics" and schedule is not None:
-            self._send(200, schedule.render_metrics())
-            return
+            return Reply(200, schedule.render_metrics())
         handlers = {"/api/v1/query": self.api.query, "/api/v1/query_range": self.api.query_range,
                     "/api/v1/alerts": lambda _p: self.api.alerts(),
                     "/api/v1/rules": lambda _p: self.api.rules()}
         handler = handlers.get(path)
         if handler is None:
-            self._send(404, {"status": "error", "errorType": "not_found",
-                             "error": f"no endpoint {path!r} in the embedded engine's API"})
-            return
+            return Reply(404, _error(404, f"no endpoint {short(path, 100)!r} in the embedded "
+                                          f"engine's API"))
         try:
-            data = handler(self._params())
+            data = handler(_params(request))
         except GamedayError as err:
-            self._send(400, {"status": "error", "errorType": "bad_data", "error": str(err)})
-            return
-        except Exception as err:  # a bug must not kill the server thread
-            self._send(500, {"status": "error", "errorType": "internal",
-                             "error": f"{type(err).__name__}: {err}"})
-            return
-        self._send(200, {"status": "success", "data": data})
-
-    do_GET = _route
-    do_POST = _route
+            return Reply(400, _error(400, short(str(err), 1000)))
+        except Exception as err:  # noqa: BLE001 - a bug answers 500, the server stays up
+            log.warning("query API: %s failed: %r", path, err, exc_info=True)
+            return Reply(500, _error(500, short(f"{type(err).__name__}: {err}")))
+        return Reply(200, {"status": "success", "data": data})
 
 
 class QueryServer:
-    """Serve ``engine`` on ``host:port`` (port 0: any free port) in a daemon thread."""
+    """Serve ``engine`` on ``host:port`` (port 0: any free port) from a daemon thread, on a
+    ``gameday.listener.Listener``: POST bodies over ``MAX_BODY`` answer 413 unread, slow or
+    idle clients are cut off, every error is Prometheus's ``{"status": "error", ...}``."""
 
     def __init__(self, engine, host: str = "127.0.0.1", port: int = 0) -> None:
-        handler = type("Handler", (_Handler,), {"api": QueryAPI(engine)})
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="query-api",
-                                        daemon=True)
+        app = HandlerApp(_Routes(QueryAPI(engine)), name="query-api")
+        self.listener = Listener(app, host=host, port=port, limits=Limits(max_body=MAX_BODY),
+                                 error_body=_error, name="query-api")
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.listener.url
 
     def start(self) -> QueryServer:
-        self._thread.start()
+        self.listener.start()
         return self
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.listener.stop()

@@ -1,7 +1,8 @@
 """Alertmanager webhook payloads: parsing them into notices, and a tiny loopback receiver.
 
 ``parse_webhook`` knows nothing about HTTP, so the drill controller can mount it in its own
-API; ``WebhookReceiver`` is a standalone ``POST /alerts`` endpoint for tests and tools.
+API; ``WebhookReceiver`` is a standalone ``POST /alerts`` endpoint for tests and tools, on a
+bounded ``gameday.listener.Listener`` (bodies over 4 MiB answer 413 unread).
 Alertmanager posts payload version 4: ``status``, ``receiver``, ``groupLabels``, ... and
 ``alerts``, each with ``status`` (firing or resolved), ``labels``, ``annotations``,
 ``startsAt``, ``endsAt`` (Go's zero time while unknown), ``fingerprint`` and ``generatorURL``.
@@ -15,13 +16,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from gameday.errors import ValidationError
+from gameday.listener import HandlerApp, Limits, Listener, Reply, Request, short
 from gameday.text import clean_json
 
 STATUSES = ("firing", "resolved")
@@ -71,9 +71,15 @@ def parse_time(value, where: str) -> float | None:
     if zone in ("Z", "z"):
         tz = UTC
     else:
+        hours, minutes = int(zone[1:3]), int(zone[4:6])
+        if hours > 23 or minutes > 59:
+            raise ValidationError(f"{where}: not a valid UTC offset: {value!r}")
         sign = 1 if zone[0] == "+" else -1
-        tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
-    seconds = base.replace(tzinfo=tz).timestamp()
+        tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    try:
+        seconds = base.replace(tzinfo=tz).timestamp()
+    except (ValueError, OverflowError):
+        raise ValidationError(f"{where}: not a valid date and time: {value!r}") from None
     return seconds + (int(frac.ljust(9, "0")) / 1e9 if frac else 0.0)
 
 
@@ -141,58 +147,43 @@ def parse_webhook(body) -> list[AlertNotice]:
     return [_parse_alert(a, f"webhook payload: alerts[{i}]") for i, a in enumerate(alerts)]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+def _error(status: int, message: str) -> dict:
+    return {"error": message}
 
-    def log_message(self, format, *args) -> None:  # noqa: A002 - quiet test output
-        pass
 
-    def _answer(self, code: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+class _Routes:
+    def __init__(self, receiver: WebhookReceiver) -> None:
+        self.receiver = receiver
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        if self.path.split("?")[0] != self.server.path:
-            self._answer(404, {"error": f"no such path {self.path!r}; POST {self.server.path}"})
-            return
+    def __call__(self, request: Request) -> Reply:
+        path = self.receiver.path
+        if request.path != path:
+            return Reply(404, _error(404, f"no such path {short(request.path, 100)!r}; "
+                                          f"POST {path}"))
+        if request.method != "POST":
+            return Reply(405, _error(405, f"method {short(request.method, 20)} not allowed; "
+                                          f"POST {path}"), headers=(("allow", "POST"),))
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY:
-            bad = self.headers.get("Content-Length")
-            self._answer(400, {"error": f"bad Content-Length {bad!r}"})
-            return
-        try:
-            body = json.loads(self.rfile.read(length) or b"null")
-            notices = parse_webhook(body)
+            body = json.loads(request.body or b"null")
         except (ValueError, RecursionError) as err:  # JSONDecodeError, UnicodeDecodeError
-            self._answer(400, {"error": f"webhook payload: not JSON: {err}"[:300]})
-            return
-        except ValidationError as err:
-            self._answer(400, {"error": str(err)})
-            return
+            return Reply(400, _error(400, short(f"webhook payload: not JSON: {err}", 300)))
         try:
-            self.server.callback(notices)
+            notices = parse_webhook(body)
+        except ValidationError as err:
+            return Reply(400, _error(400, short(str(err), 1000)))
+        try:
+            self.receiver.callback(notices)
         except Exception as err:  # noqa: BLE001 - tell the sender, which retries
-            self._answer(500, {"error": f"callback failed: {type(err).__name__}: {err}"})
-            return
-        self._answer(200, {"received": len(notices)})
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    callback: Callable[[list[AlertNotice]], None]
-    path: str
+            return Reply(500, _error(500, short(f"callback failed: {type(err).__name__}: "
+                                                f"{err}")))
+        return Reply(200, {"received": len(notices)})
 
 
 class WebhookReceiver:
     """``POST <path>`` on loopback; ``callback`` gets each payload's notices (it runs on
-    the request thread; an exception there answers 500 and Alertmanager retries)."""
+    one of the listener's threads; an exception there answers 500 and Alertmanager
+    retries). Served by a ``gameday.listener.Listener``: bodies over ``MAX_BODY`` answer 413
+    unread, slow or idle clients are cut off."""
 
     def __init__(self, callback: Callable[[list[AlertNotice]], None], port: int = 0,
                  host: str = "127.0.0.1", path: str = "/alerts") -> None:
@@ -200,32 +191,24 @@ class WebhookReceiver:
         self.host = host
         self.port = port
         self.path = path
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._listener: Listener | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}{self.path}"
 
     def start(self) -> WebhookReceiver:
-        server = _Server((self.host, self.port), _Handler)
-        server.callback = self.callback
-        server.path = self.path
-        self._server = server
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, name="webhook-receiver",
-                                        daemon=True)
-        self._thread.start()
+        listener = Listener(HandlerApp(_Routes(self), name="webhook-receiver"),
+                            host=self.host, port=self.port, limits=Limits(max_body=MAX_BODY),
+                            error_body=_error, name="webhook-receiver")
+        self.port = listener.port
+        self._listener = listener.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
 
     def __enter__(self) -> WebhookReceiver:
         return self.start()
