@@ -1,4 +1,5 @@
-"""Running one service process: settings from the environment, JSON logs, uvicorn.
+"""Running one service process: settings from the environment, JSON logs, uvicorn with
+limits (``server_limits``: concurrency, keep-alive, request head size and receive time).
 
 Services bind 127.0.0.1 unless told otherwise (``<NAME>_HOST``). Bound to anything that is
 not loopback, the admin API (fault injection, model deploys, gateway levers) is reachable
@@ -16,6 +17,8 @@ import uvicorn
 
 from gameday.errors import GamedayError
 from gameday.telemetry import configure_logging
+from services.common.connection import BoundedHttpProtocol
+from services.common.limits import KEEP_ALIVE_S, MAX_CONCURRENCY, MAX_HEAD_BYTES
 
 log = logging.getLogger("services.serve")
 
@@ -57,4 +60,14 @@ def serve(name: str, settings_cls, create_app) -> None:
         log.error(f"cannot start {name}: {err}", extra={"error": str(err)})
         sys.exit(2)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                access_log=False)
+                access_log=False, **server_limits())
+
+
+def server_limits() -> dict:
+    """uvicorn's settings that bound what a client can cost (services/common/limits.py).
+
+    ``http``: the httptools protocol with a receive deadline and a cap on the request head
+    (services/common/connection.py); ``h11_max_incomplete_event_size`` bounds the head
+    should uvicorn run h11 instead."""
+    return {"http": BoundedHttpProtocol, "limit_concurrency": MAX_CONCURRENCY,
+            "timeout_keep_alive": KEEP_ALIVE_S, "h11_max_incomplete_event_size": MAX_HEAD_BYTES}

@@ -1,0 +1,106 @@
+"""The HTTP connection every service runs: uvicorn's httptools protocol with a deadline.
+
+uvicorn bounds concurrency (``limit_concurrency``), idle kept-alive connections
+(``timeout_keep_alive``) and, with h11 only, the size of a request's head
+(``h11_max_incomplete_event_size``), but has no timeout on receiving a request: its
+keep-alive timer is reset by every byte, so a client sending a byte every few seconds holds
+its connection (and, once the app runs, an ASGI task) for ever (uvicorn issue #157). This
+protocol adds, for the httptools parser the services run on:
+
+- a deadline per request: its head and body must arrive within ``RECEIVE_TIMEOUT_S`` of the
+  connection opening or of the previous request's end; past it, a 408 when no answer has
+  started, and the connection is closed (the app, if it was waiting for the body, sees
+  the client leave);
+- a cap on the request head (request line and headers): past ``MAX_HEAD_BYTES``, a 431 and
+  the connection is closed, before the parser holds more of it.
+
+The gateway's shedding layer reads the bodies of its admitted routes within a shorter
+timeout of its own (services/gateway/shedding.py).
+"""
+
+from __future__ import annotations
+
+from asyncio import TimerHandle
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from services.common.limits import MAX_HEAD_BYTES, RECEIVE_TIMEOUT_S
+
+
+def plain_answer(status: int, reason: str, text: str) -> bytes:
+    """A whole HTTP/1.1 answer that closes the connection."""
+    body = text.encode()
+    return (f"HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode() + body
+
+
+TIMED_OUT = plain_answer(408, "Request Timeout",
+                         f"request not received within {RECEIVE_TIMEOUT_S:g} s")
+HEAD_TOO_LARGE = plain_answer(431, "Request Header Fields Too Large",
+                              f"request line and headers over {MAX_HEAD_BYTES} bytes")
+
+
+class BoundedHttpProtocol(HttpToolsProtocol):
+    """httptools protocol with a receive deadline per request and a cap on its head."""
+
+    receive_timeout_s = RECEIVE_TIMEOUT_S
+    max_head_bytes = MAX_HEAD_BYTES
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline: TimerHandle | None = None
+        self._in_head = True
+        self._head_bytes = 0
+        self._marks = 0  # heads and messages complete on this connection
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._deadline is None:  # the first bytes of the next request on this connection
+            self._arm()
+        marks = self._marks
+        super().data_received(data)  # one read's worth (the parser streams it)
+        # Counted only when this read is all head: no head or message ended within it (a
+        # read that did holds the end of a body or head too; at most one read uncounted).
+        if self._in_head and self._marks == marks:
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_head_bytes:
+                self._refuse(HEAD_TOO_LARGE)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._marks += 1
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm()  # all of it is here: what the app does with it is not timed here
+        self._in_head, self._head_bytes = True, 0
+        self._marks += 1
+        super().on_message_complete()
+
+    def _arm(self) -> None:
+        self._deadline = self.loop.call_later(self.receive_timeout_s, self._expired)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        self._deadline = None
+        if self.cycle is not None and self.cycle.response_started:
+            self.transport.close()  # an answer is on its way: no second one
+        else:
+            self._refuse(TIMED_OUT)
+
+    def _refuse(self, answer: bytes) -> None:
+        self._disarm()
+        if not self.transport.is_closing():
+            self.transport.write(answer)
+            self.transport.close()
