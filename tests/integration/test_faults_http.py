@@ -1,4 +1,4 @@
-"""Fault injection over real sockets: the README's own-app example run with uvicorn."""
+"""Fault injection over real sockets: docs/faults.md's own-app example run with uvicorn."""
 
 import os
 import subprocess
