@@ -1,30 +1,25 @@
 """A bounded in-memory sample store with Prometheus-like staleness.
 
 Series are keyed by their full label set (``__name__`` included) and hold a ring of
-(timestamp in milliseconds, value) points. Times enter and leave the API as float
-seconds; they are kept as integer milliseconds, as Prometheus does, so that window
-edges compare exactly.
+(timestamp in milliseconds, value) points, kept compactly (ring.py, chunks.py). Times
+enter and leave the API as float seconds; they are kept as integer milliseconds, as
+Prometheus does, so that window edges compare exactly.
 """
 
 from __future__ import annotations
 
 import re
-import struct
-from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 
 from gameday.errors import ValidationError
 from gameday.metrics.exposition import Sample
+from gameday.metrics.ring import STALE_NAN, Ring, is_stale
+
+__all__ = ["DEFAULT_LOOKBACK", "STALE_NAN", "Labels", "Ring", "SampleStore", "expand_values",
+           "is_stale", "load_series", "make_labels", "parse_series_selector", "to_ms"]
 
 Labels = tuple[tuple[str, str], ...]
-
-# Prometheus's stale marker: a NaN with a specific bit pattern.
-STALE_NAN: float = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
 DEFAULT_LOOKBACK = 300.0
-
-
-def is_stale(value: float) -> bool:
-    return value != value and struct.pack("<d", value) == struct.pack("<d", STALE_NAN)
 
 
 def to_ms(t: float) -> int:
@@ -34,56 +29,6 @@ def to_ms(t: float) -> int:
 def make_labels(labels: dict[str, str] | Iterable[tuple[str, str]]) -> Labels:
     items = labels.items() if isinstance(labels, dict) else labels
     return tuple(sorted((k, v) for k, v in items if v != ""))
-
-
-class Ring:
-    """One series' points, oldest first, as parallel lists searchable by time."""
-
-    __slots__ = ("ts", "vs", "head", "max_points", "has_stale")
-
-    def __init__(self, max_points: int) -> None:
-        self.ts: list[int] = []
-        self.vs: list[float] = []
-        self.head = 0
-        self.max_points = max_points
-        self.has_stale = False  # sticky: lets window() skip the per-point stale check
-
-    def __len__(self) -> int:
-        return len(self.ts) - self.head
-
-    def __iter__(self) -> Iterator[tuple[int, float]]:
-        return zip(self.ts[self.head:], self.vs[self.head:], strict=True)
-
-    def __getitem__(self, index: int) -> tuple[int, float]:
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        return self.ts[self.head + index], self.vs[self.head + index]
-
-    def append(self, ts: int, value: float) -> None:
-        if value != value and is_stale(value):
-            self.has_stale = True
-        self.ts.append(ts)
-        self.vs.append(value)
-        if len(self) > self.max_points:
-            self.head += len(self) - self.max_points
-        self._compact()
-
-    def replace_last(self, value: float) -> None:
-        if value != value and is_stale(value):
-            self.has_stale = True
-        self.vs[-1] = value
-
-    def drop_before(self, cutoff: int) -> None:
-        self.head = max(self.head, bisect_left(self.ts, cutoff, self.head))
-        self._compact()
-
-    def _compact(self) -> None:
-        if self.head > 1024 and self.head * 2 > len(self.ts):
-            del self.ts[:self.head]
-            del self.vs[:self.head]
-            self.head = 0
 
 
 class SampleStore:
@@ -105,12 +50,12 @@ class SampleStore:
         if ring is None:
             ring = self._by_name[name][key] = Ring(self.max_points)
         ts = to_ms(t)
-        if ring and ts <= ring[-1][0]:
-            if ts == ring[-1][0]:
+        if ring.count and ts <= ring.last_ts:
+            if ts == ring.last_ts:
                 ring.replace_last(value)
             return  # out of order: dropped, as Prometheus does
         ring.append(ts, value)
-        if ring.ts[ring.head] < ts - self.max_age_ms:
+        if ring.first_ts < ts - self.max_age_ms:
             ring.drop_before(ts - self.max_age_ms)
 
     def mark_stale(self, labels: Labels, t: float) -> None:
@@ -164,11 +109,11 @@ class SampleStore:
 
     def instant(self, ring: Ring, t_ms: int) -> float | None:
         """Latest value at or before ``t_ms`` within the lookback delta, None if stale."""
-        i = bisect_right(ring.ts, t_ms, ring.head) - 1
-        if i < ring.head or ring.ts[i] < t_ms - to_ms(self.lookback):
+        point = ring.at_or_before(t_ms)
+        if point is None or point[0] < t_ms - to_ms(self.lookback):
             return None
-        value = ring.vs[i]
-        return None if is_stale(value) else value
+        value = point[1]
+        return None if value != value and is_stale(value) else value
 
     @staticmethod
     def window(ring: Ring, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
@@ -179,9 +124,7 @@ class SampleStore:
     def window_columns(ring: Ring, start_ms: int, end_ms: int) -> tuple[list[int], list[float]]:
         """The same points as ``window`` as two lists (times, values): no tuple per point,
         which is most of the cost of a long ``rate()`` window."""
-        i = bisect_left(ring.ts, start_ms, ring.head)
-        j = bisect_right(ring.ts, end_ms, i)
-        ts, vs = ring.ts[i:j], ring.vs[i:j]
+        ts, vs = ring.columns(start_ms, end_ms)
         if not ring.has_stale:
             return ts, vs
         keep = [k for k, v in enumerate(vs) if v == v or not is_stale(v)]
