@@ -12,7 +12,8 @@ protocol adds, for the httptools parser the services run on:
   started, and the connection is closed (the app, if it was waiting for the body, sees
   the client leave);
 - a cap on the request head (request line and headers): past ``MAX_HEAD_BYTES``, a 431 and
-  the connection is closed, before the parser holds more of it.
+  the connection is closed: counted across reads while the head is incomplete (so the
+  parser never holds much more than the cap), and measured when it completes within one.
 
 The gateway's shedding layer reads the bodies of its admitted routes within a shorter
 timeout of its own (services/gateway/shedding.py).
@@ -40,6 +41,10 @@ HEAD_TOO_LARGE = plain_answer(431, "Request Header Fields Too Large",
                               f"request line and headers over {MAX_HEAD_BYTES} bytes")
 
 
+class HeadTooLarge(Exception):
+    """Raised from the parser's callback to stop it at a head over the cap."""
+
+
 class BoundedHttpProtocol(HttpToolsProtocol):
     """httptools protocol with a receive deadline per request and a cap on its head."""
 
@@ -52,6 +57,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._in_head = True
         self._head_bytes = 0
         self._marks = 0  # heads and messages complete on this connection
+        self._head_too_large = False
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
@@ -76,7 +82,17 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._marks += 1
+        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if size > self.max_head_bytes:  # a head that came in one read: never reaches the app
+            self._head_too_large = True
+            raise HeadTooLarge(size)  # the parser stops; send_400_response answers 431
         super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        if self._head_too_large:
+            self._refuse(HEAD_TOO_LARGE)
+        else:
+            super().send_400_response(msg)
 
     def on_message_complete(self) -> None:
         self._disarm()  # all of it is here: what the app does with it is not timed here
