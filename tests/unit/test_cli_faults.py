@@ -69,21 +69,28 @@ def test_unreachable():
 
 
 def test_constants_copied_to_keep_fastapi_out_of_the_supervisor_match_the_originals():
-    from gameday.cli import faults as cli_faults
-    from gameday.faults import FAULTS_FILE_ENV, auth, model
+    from gameday.faults import FAULTS_FILE_ENV, auth
     from gameday.stack import plan
 
     assert (plan.TOKEN_ENV, plan.TOKEN_FILE_ENV, plan.FAULTS_FILE_ENV) == \
         (auth.TOKEN_ENV, auth.TOKEN_FILE_ENV, FAULTS_FILE_ENV)
-    assert (cli_faults.DEFAULT_ROUTE, cli_faults.MAX_TTL_S) == \
-        (model.DEFAULT_ROUTE, model.MAX_TTL_S)
+
+
+def test_the_ttl_bound_is_defined_once_by_the_fault_model():
+    import re
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    defined = [str(p.relative_to(src)) for p in src.rglob("*.py")
+               if re.search(r"^MAX_TTL_S\s*=", p.read_text(), re.MULTILINE)]
+    assert defined == ["gameday/faults/model.py"]
 
 
 def test_supervisor_modules_do_not_load_fastapi():
     import subprocess
     import sys
 
-    code = ("import sys, gameday.stack.daemon, gameday.cli.main; "
+    code = ("import sys, gameday.stack.daemon, gameday.cli.main, gameday.faults.client; "
             "print('fastapi' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr

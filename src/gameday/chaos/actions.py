@@ -11,13 +11,15 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from gameday.chaos.context import activity, resolve, running_stack, seconds
+from gameday.faults.client import FaultClient, validate_fault
+from gameday.faults.model import DEFAULT_ROUTE
 
 __all__ = ["clear_faults", "deploy_model_version", "eject_replica", "inject_fault",
            "kill_service", "pause_service", "restart_service", "resume_service",
            "rollback_model", "scale_service", "set_gateway_policy", "start_load", "stop_load",
            "uneject_replica"]
 
-MAX_TTL_S = 3600.0
+WHO = "chaos"  # who acted, on the timeline
 
 
 def _admin(procs, token: str, method: str, path: str, body=None) -> list[dict]:
@@ -27,76 +29,45 @@ def _admin(procs, token: str, method: str, path: str, body=None) -> list[dict]:
             for p in procs]
 
 
-def _timeline(run, kind: str, **fields) -> None:
-    """Append to the run's timeline; never fails the action for it."""
-    from gameday.timeline import append_event
-
-    try:
-        append_event(run.path, kind, who="chaos", **fields)
-    except OSError:
-        pass
-
-
-def fault_fields(args: dict, output) -> dict:
-    """``service`` and ``fault`` of a fault_start event, from the faults as stored."""
-    stored = output[0] if isinstance(output, list) and output and isinstance(output[0], dict) \
-        else {}
-    fault = {"type": stored.get("type", args.get("fault_type")),
-             "params": stored.get("params", args.get("params") or {}),
-             "route": stored.get("route", args.get("route", "/v1/*")),
-             "probability": stored.get("probability", args.get("probability", 1.0)),
-             "ttl_s": stored.get("ttl_s", args.get("ttl"))}
-    service = args.get("service")
-    processes = [f.get("process") for f in output] if isinstance(output, list) else []
-    ids = [f.get("id") for f in output] if isinstance(output, list) else []
-    return {"service": service, "fault": fault, "processes": processes, "fault_ids": ids,
-            "text": f"{fault['type']} fault injected on {service}"}
-
-
 def _procs(state, service: str, replica: int | None):
     from gameday.stack import admin
 
     return admin.select(state, service, "all" if replica is None else replica)
 
 
+def _faults(run, configuration) -> FaultClient:
+    """The run's fault client, acting as the experiment (who: chaos)."""
+    r, state = running_stack(run, configuration)
+    return FaultClient(r, state, who=WHO)
+
+
 def inject_fault(service: str, fault_type: str, ttl: str | float = "60s",
-                 params: dict | None = None, route: str = "/v1/*", probability: float = 1.0,
+                 params: dict | None = None, route: str = DEFAULT_ROUTE, probability: float = 1.0,
                  replica: int | None = None, run: str | None = None,
                  configuration: Configuration = None, secrets: Secrets = None) -> list[dict]:
-    """Add a fault to every replica of ``service`` (or one); the faults as stored."""
-    ttl_s = seconds(ttl, "ttl")
-    if ttl_s > MAX_TTL_S:
-        raise ActivityFailed(f"inject_fault: ttl must be at most {MAX_TTL_S:g}s, got {ttl!r}")
-    if not 0 <= float(probability) <= 1:
-        raise ActivityFailed(f"inject_fault: probability must be in 0..1, got {probability!r}")
-    body = {"type": fault_type, "params": dict(params or {}), "route": route,
-            "probability": float(probability), "ttl_s": ttl_s}
-    r, state = running_stack(run, configuration)
+    """Add a fault to every replica of ``service`` (or one); the faults as stored.
+
+    Checked and recorded as ``gameday faults add`` does (gameday.faults.client): the TTL is
+    at most an hour; ``fault_start`` is on the timeline as soon as the fault is in (an
+    activity's "after" control only runs after its pause)."""
+    with activity("inject_fault"):
+        body = validate_fault(service, fault_type, params, ttl=ttl, route=route,
+                              probability=probability)
+    client = _faults(run, configuration)
     with activity(f"inject_fault {fault_type} on {service}"):
-        added = _admin(_procs(state, service, replica), r.token(), "POST", "/admin/faults",
-                       body)
-    # On the timeline at once: an activity's "after" control only runs after its pause.
-    _timeline(r, "fault_start", **fault_fields({"service": service, "fault_type": fault_type,
-                                                "params": params, "route": route,
-                                                "probability": probability, "ttl": ttl_s},
-                                               added))
-    return added
+        added = client.add(service, body, "all" if replica is None else replica)
+    return [{"process": pid, **fault} for pid, fault in added]
 
 
 def clear_faults(service: str | None = None, replica: int | None = None,
                  run: str | None = None, configuration: Configuration = None,
                  secrets: Secrets = None) -> int:
-    """Remove the faults of ``service`` (default: every service); how many were removed."""
-    from gameday.stack import admin
-
-    r, state = running_stack(run, configuration)
+    """Remove the faults of ``service`` (default: every service); how many were removed.
+    ``fault_end`` is on the timeline when any was."""
+    client = _faults(run, configuration)
     with activity(f"clear_faults on {service or 'all services'}"):
-        procs = admin.select(state, service, "all" if replica is None else replica)
-        cleared = sum(n for _, n in admin.clear_faults(procs, r.token()))
-    if cleared:
-        _timeline(r, "fault_end", service=service, cleared=cleared,
-                  text=f"cleared {cleared} fault(s) on {service or 'every service'}")
-    return cleared
+        cleared = client.clear(service, "all" if replica is None else replica)
+    return sum(n for _, n in cleared)
 
 
 def kill_service(service: str, replica: int = 0, run: str | None = None,

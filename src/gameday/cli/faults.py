@@ -1,4 +1,9 @@
-"""``gameday faults add|list|clear|remove|types``: the services' fault admin API."""
+"""``gameday faults add|list|clear|remove|types``: the services' fault admin API.
+
+Every command goes through gameday.faults.client, as the Chaos Toolkit actions do: a fault
+added or cleared here is on the run's timeline (``fault_start`` / ``fault_end``, who: you),
+so a drill's report and postmortem show it.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +13,18 @@ import time
 import typer
 from rich.table import Table
 
-from gameday.errors import NotFoundError, StackError, ValidationError
-from gameday.stack import admin
-from gameday.stack.control import load_state, supervisor_alive
-from gameday.stack.runs import Run
-from gameday.stack.state import StackState
+from gameday.durations import format_duration
+from gameday.errors import NotFoundError, StackError
+from gameday.faults.client import FaultClient, validate_fault
+from gameday.faults.model import DEFAULT_ROUTE
 
-from .params import format_duration, parse_duration, parse_params, parse_probability, parse_replica
+from .incident import WHO_OPTION, _who
+from .params import parse_params, parse_replica
 from .render import make_console
 
-# As in gameday.faults.model (a test holds them equal): importing gameday.faults would load
-# FastAPI for every command line.
-DEFAULT_ROUTE = "/v1/*"
-MAX_TTL_S = 3600.0
+# What the client's messages call each value: the options of this command line
+OPTION_NAMES = {"type": "TYPE", "params": "--param", "route": "--route",
+                "probability": "--probability", "ttl": "--ttl"}
 
 app = typer.Typer(help="Inject, list and clear faults on the running stack.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -28,12 +32,8 @@ RUN_OPTION = typer.Option(None, "--run", help="Run id (default: the current run)
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
 
 
-def _running(run_id: str | None) -> tuple[Run, StackState, str]:
-    run, state = load_state(run_id)
-    if not supervisor_alive(state):
-        raise StackError(f"run {run.id} is not running ({state.status}); start the stack with "
-                         f"'gameday up'")
-    return run, state, run.token()
+def _client(run_id: str | None, who: str | None = None) -> FaultClient:
+    return FaultClient.for_run(run_id, who=_who(who))
 
 
 def _params_text(params: dict) -> str:
@@ -51,46 +51,21 @@ def add(
     replica: str = typer.Option("all", "--replica", help="Replica number or 'all'."),
     run_id: str = RUN_OPTION,
     as_json: bool = JSON_OPTION,
+    who: str = WHO_OPTION,
 ) -> None:
     """Inject a fault into every replica of SERVICE (or one, with --replica)."""
-    ttl_s = parse_duration(ttl, where="--ttl")
-    if ttl_s > MAX_TTL_S:
-        raise ValidationError(f"--ttl: at most {format_duration(MAX_TTL_S)}, got {ttl!r}")
-    body = {"type": fault_type, "params": parse_params(params), "route": route,
-            "probability": parse_probability(probability), "ttl_s": ttl_s}
+    body = validate_fault(service, fault_type, parse_params(params), ttl=ttl, route=route,
+                          probability=probability, names=OPTION_NAMES)
     which = parse_replica(replica)
-    validate_fault(service, fault_type, body["params"])
-    _, state, token = _running(run_id)
-    procs = admin.select(state, service, which)
-    added = admin.add_fault(procs, token, body)
+    added = _client(run_id, who).add(service, body, which)
     if as_json:
         typer.echo(json.dumps([{"process": pid, **fault} for pid, fault in added], indent=2))
         return
     for pid, fault in added:
         typer.echo(f"added {fault['type']} fault {fault['id']} to {pid} "
                    f"(params {_params_text(fault['params'])}; route {fault['route']}; "
-                   f"probability {fault['probability']:g}; ttl {format_duration(ttl_s)})")
-
-
-def validate_fault(service: str, fault_type: str, params: dict) -> None:
-    """Check the type and its parameters against the catalogue before calling anyone (a
-    service gameday does not know is left to answer for itself)."""
-    from pydantic import ValidationError as PydanticValidationError
-
-    from gameday.faults.catalog import SERVICE_TYPES, types_for
-    from gameday.faults.store import format_pydantic_error
-
-    if service not in SERVICE_TYPES:
-        return
-    known = types_for(service)
-    if fault_type not in known:
-        raise ValidationError(f"TYPE: {service} has no fault type {fault_type!r}; types: "
-                              f"{', '.join(known)}")
-    try:
-        known[fault_type].model_validate(params)
-    except PydanticValidationError as err:  # worded as the services word it
-        raise ValidationError(format_pydantic_error(f"--param: fault {fault_type!r} params",
-                                                    err)) from None
+                   f"probability {fault['probability']:g}; "
+                   f"ttl {format_duration(body['ttl_s'])})")
 
 
 @app.command("list")
@@ -100,8 +75,7 @@ def list_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Active faults per process."""
-    _, state, token = _running(run_id)
-    found = admin.list_faults(admin.select(state, service), token)
+    found = _client(run_id).list(service)
     if as_json:
         typer.echo(json.dumps([{"process": pid, "faults": faults} for pid, faults in found],
                               indent=2))
@@ -125,11 +99,11 @@ def clear(
     service: str = typer.Argument(None, help="Only this service (default: all)."),
     replica: str = typer.Option("all", "--replica", help="Replica number or 'all'."),
     run_id: str = RUN_OPTION,
+    who: str = WHO_OPTION,
 ) -> None:
     """Remove every fault (of SERVICE, or of the whole stack)."""
     which = parse_replica(replica)
-    _, state, token = _running(run_id)
-    cleared = admin.clear_faults(admin.select(state, service, which), token)
+    cleared = _client(run_id, who).clear(service, which)
     total = sum(n for _, n in cleared)
     where = ", ".join(f"{pid}: {n}" for pid, n in cleared)
     typer.echo(f"cleared {total} fault(s) ({where})")
@@ -140,10 +114,10 @@ def remove(
     fault_id: str = typer.Argument(..., help="Fault id as shown by 'gameday faults list'."),
     service: str = typer.Option(None, "--service", help="Only look in this service."),
     run_id: str = RUN_OPTION,
+    who: str = WHO_OPTION,
 ) -> None:
     """Remove one fault by id."""
-    _, state, token = _running(run_id)
-    removed = admin.remove_fault(admin.select(state, service), token, fault_id)
+    removed = _client(run_id, who).remove(fault_id, service)
     if not removed:
         raise NotFoundError(f"no active fault with id {fault_id!r}")
     typer.echo(f"removed fault {fault_id} from {', '.join(removed)}")
@@ -160,14 +134,14 @@ def types(
     Asks the running service; with no stack running, shows gameday's catalogue.
     """
     try:
-        _, state, token = _running(run_id)
+        client = _client(run_id)
     except (NotFoundError, StackError):
         from gameday.faults.catalog import describe, types_for
 
         found = describe(types_for(service))
         typer.echo("(stack not running: showing gameday's catalogue)", err=True)
     else:
-        found = admin.fault_types(admin.select(state, service)[0], token)
+        found = client.types(service)
     if as_json:
         typer.echo(json.dumps(found, indent=2))
         return

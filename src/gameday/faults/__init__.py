@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import os
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
-
-from gameday.faults.admin import build_admin_router
-from gameday.faults.auth import load_token, make_token_check
-from gameday.faults.catalog import types_for
-from gameday.faults.effects import ProcessEffects
-from gameday.faults.middleware import FaultMiddleware
 from gameday.faults.model import Fault, FaultSpec
 from gameday.faults.store import FaultStore
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = ["Fault", "FaultSpec", "FaultStore", "install_faults"]
 
@@ -54,6 +51,14 @@ def install_faults(
     The admin dependency is kept on ``app.state.require_admin_token`` for the service's own
     admin endpoints.
     """
+    # FastAPI only here: the fault model and the client (gameday.faults.client) are used by
+    # the command line, which must not load it
+    from gameday.faults.admin import build_admin_router
+    from gameday.faults.auth import load_token, make_token_check
+    from gameday.faults.catalog import types_for
+    from gameday.faults.effects import ProcessEffects
+    from gameday.faults.middleware import FaultMiddleware
+
     store = FaultStore(types_for(service, extra_types),
                        faults_file or os.environ.get(FAULTS_FILE_ENV))
     require_token = make_token_check(load_token(token))
