@@ -116,7 +116,9 @@ def test_control_records_faults_and_other_activities(tmp_path):
     # the activity's pause): the control leaves them out
     assert [e["kind"] for e in events] == ["activity_start", "activity_end"]
     assert events[1]["status"] == "failed" and "ActivityFailed: no" in events[1]["error"]
-    fields = controls.fault_fields(inject["provider"]["arguments"], stored)
+    from gameday.faults.client import fault_fields
+
+    fields = fault_fields("classifier", [(f["process"], f) for f in stored])
     assert fields["service"] == "classifier" and fields["fault_ids"] == ["f1"]
     assert fields["fault"] == {"type": "latency", "params": {"delay_ms": 300.0},
                                "route": "/v1/*", "probability": 1.0, "ttl_s": 60.0}
@@ -131,3 +133,30 @@ def test_fault_start_text_has_configuration_values_put_in():
     got = _expanded(args, {"configuration": {"load_duration": "50s"}, "secrets": None})
     assert got == {"profile": "steady", "users": 150, "duration": "50s"}
     assert _expanded(args, {"configuration": None})["duration"] == "${load_duration}"
+
+
+def test_load_the_method_adds_is_a_surge_not_a_fault(tmp_path):
+    """start_load in the method is written as load_surge as it starts (an overload's
+    trigger), never as fault_start; outside the method it is load_start once it ran."""
+    start_load = {"type": "action", "name": "spike-of-users",
+                  "provider": {"type": "python", "func": "start_load",
+                               "arguments": {"users": 150, "duration": "${load_duration}"}}}
+    output = {"pid": 1, "profile": "steady", "users": 150, "duration_s": 50.0}
+    controls._state.update(run_path=tmp_path, safeguard=None, phase="method")
+    try:
+        controls.before_activity_control(start_load,
+                                         configuration={"load_duration": "50s"})
+        controls.after_activity_control(start_load, state={"status": "succeeded",
+                                                           "output": output})
+        controls._state["phase"] = "rollback"
+        controls.before_activity_control(start_load)
+        controls.after_activity_control(start_load, state={"status": "succeeded",
+                                                           "output": output})
+    finally:
+        controls._state.update(run_path=None, phase="setup")
+    events = read_events(tmp_path)
+    assert [e["kind"] for e in events] == ["load_surge", "load_start"]
+    surge = events[0]
+    assert (surge["who"], surge["users"], surge["shape"], surge["duration"]) == \
+        ("chaos", 150, "steady", "50s")
+    assert "fault" not in surge and "service" not in surge

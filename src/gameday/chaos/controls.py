@@ -8,9 +8,12 @@ Declare it in an experiment (or pass it with ``chaos run --control-file``)::
 
 Recorder: appends to ``<run>/timeline.jsonl`` (docs/timeline.md) ``experiment_start`` /
 ``experiment_end``, ``steady_state`` (ok) after each hypothesis (``fault_start`` and
-``fault_end`` are written by inject_fault and clear_faults themselves, at the moment they
-act: an activity's "after" control only runs after its pause), ``load_start`` / ``load_stop``
-for start_load / stop_load, and ``activity_start`` / ``activity_end`` for everything else.
+``fault_end`` are written by inject_fault and clear_faults themselves, through
+gameday.faults.client, at the moment they act: an activity's "after" control only runs
+after its pause), ``fault_start`` as the method kills, pauses or deploys (IMPACT_FUNCS),
+``load_surge`` as the method starts load (extra traffic is what triggers an overload, but
+it is not a fault), ``load_start`` / ``load_stop`` for start_load / stop_load elsewhere,
+and ``activity_start`` / ``activity_end`` for everything else.
 Safeguard (only with ``max_budget_consumed``): see gameday.chaos.safeguard; when it trips
 it writes ``safeguard_tripped``, clears every fault of the run (like Gremlin's halt:
 Chaos Toolkit skips rollbacks after an interruption unless ``--rollback-strategy always``)
@@ -35,7 +38,9 @@ WHO = "chaos"
 FAULT_FUNCS = {"inject_fault": "fault_start", "clear_faults": "fault_end"}
 # Actions that break something when an experiment's method calls them: their impact starts
 # when they run (recorded before them: an activity's "after" control waits for its pause).
-IMPACT_FUNCS = {"deploy_model_version", "start_load", "kill_service", "pause_service"}
+IMPACT_FUNCS = {"deploy_model_version", "kill_service", "pause_service"}
+# Load the method adds: recorded as it starts, as load (never as a fault)
+SURGE_FUNC = "start_load"
 LOAD_FUNCS = {"start_load": "load_start", "stop_load": "load_stop"}
 _state: dict = {"run_path": None, "safeguard": None, "phase": "setup", "api": None,
                 "clear_on_trip": True, "run": None}
@@ -113,16 +118,14 @@ def _tripped(reason: str, slo: str, consumed: float) -> None:
 
 
 def _halt_faults(run_path: Path) -> None:
-    """Like Gremlin's halt: remove every fault of the run (rollbacks may not run)."""
-    from gameday.chaos.actions import clear_faults
+    """Like Gremlin's halt: remove every fault of the run (rollbacks may not run); the
+    client writes ``fault_end`` with ``by: safeguard``."""
+    from gameday.faults.client import FaultClient
 
     try:
-        cleared = clear_faults(run=str(run_path))
+        FaultClient.for_run(run_path, who=WHO).clear(by="safeguard")
     except Exception as err:
         log.error("safeguard: could not clear the faults: %s", err)
-        return
-    _record("fault_end", service=None, cleared=cleared, by="safeguard",
-            text=f"safeguard cleared {cleared} fault(s) on every service")
 
 
 def cleanup_control(**kwargs) -> None:
@@ -185,13 +188,19 @@ def before_activity_control(context: dict, configuration=None, secrets=None, **k
         if reason:
             raise InterruptExecution(reason)
     func = _func(context)
-    if func in IMPACT_FUNCS and _state["phase"] == "method":
+    in_method = _state["phase"] == "method"
+    if in_method and (func in IMPACT_FUNCS or func == SURGE_FUNC):
         # chaoslib passes configuration only to a control that names it as a parameter
         args = _expanded(context.get("provider", {}).get("arguments", {}) or {},
                          {"configuration": configuration, "secrets": secrets})
-        _record("fault_start", service=args.get("service") or _impact_service(func),
-                fault={"type": func, "params": args}, name=context.get("name"),
-                text=f"{context.get('name')}: {func} {summary(args, 120)}")
+        if func == SURGE_FUNC:
+            _record("load_surge", users=args.get("users", 10), shape=args.get("profile", "steady"),
+                    duration=args.get("duration"), name=context.get("name"),
+                    text=f"{context.get('name')}: {func} {summary(args, 120)}")
+        else:
+            _record("fault_start", service=args.get("service") or _impact_service(func),
+                    fault={"type": func, "params": args}, name=context.get("name"),
+                    text=f"{context.get('name')}: {func} {summary(args, 120)}")
     if func in FAULT_FUNCS or func in LOAD_FUNCS:
         return  # recorded by the action, or after it with what was started
     _record("activity_start", name=context.get("name"), activity_type=context.get("type"),
@@ -211,7 +220,7 @@ def _expanded(args: dict, kwargs: dict) -> dict:
 
 
 def _impact_service(func: str) -> str:
-    return {"deploy_model_version": "classifier", "start_load": "gateway"}.get(func, "?")
+    return {"deploy_model_version": "classifier"}.get(func, "?")
 
 
 def after_activity_control(context: dict, state=None, **kwargs) -> None:
@@ -219,6 +228,8 @@ def after_activity_control(context: dict, state=None, **kwargs) -> None:
     func, status, output = _func(context), run.get("status"), run.get("output")
     if func in FAULT_FUNCS:
         return  # the action itself wrote fault_start / fault_end when it happened
+    if func == SURGE_FUNC and _state["phase"] == "method" and status == "succeeded":
+        return  # load_surge was written as it started (a failure gets its activity_end)
     if status == "succeeded" and func in LOAD_FUNCS:
         out = output if isinstance(output, dict) else {}
         fields = {"users": out.get("users"), "shape": out.get("profile")} if out else {}
@@ -229,5 +240,3 @@ def after_activity_control(context: dict, state=None, **kwargs) -> None:
             status=status, output=summary(output), phase=_state["phase"],
             error=summary(run.get("exception", [])[-1:], 300) if status != "succeeded" else None)
 
-
-from gameday.chaos.actions import fault_fields  # noqa: E402,F401 - kept importable here

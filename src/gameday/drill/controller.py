@@ -250,7 +250,8 @@ class Drill:
         while not self.stop_event.is_set() and time.monotonic() < end_at:
             self._poll_alerts()
             now = time.time()
-            fault_at = fault_at or self._first_event_ts("fault_start")
+            fault_at = fault_at or self._first_event_ts("fault_start") \
+                or self._first_event_ts("load_surge")  # an overload: load, not a fault
             if detected is None and self._detecting_alert() is not None:
                 detected = now
                 self.times["detected"] = now

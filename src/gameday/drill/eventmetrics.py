@@ -4,8 +4,9 @@
 
 Prometheus scrapes it (docker-compose.yml's job ``gameday-drill``, and the Prometheus of
 ``gameday drill run --prometheus``), and the Grafana drill dashboard turns each increase
-into an annotation: page, ack, mitigation, recovered, resolve... Fault events are left out on
-purpose: a responder finds the fault from its symptoms, not from a chart of the answer.
+into an annotation: page, ack, mitigation, recovered, resolve... Fault events (and the load
+an overload experiment adds) are left out on purpose: a responder finds the fault from its
+symptoms, not from a chart of the answer.
 Every kind starts at 0, so that ``increase()`` sees the first event too.
 """
 
@@ -17,7 +18,7 @@ NAME = "gameday_drill_events_total"
 KINDS = ("run_start", "load_start", "steady_state", "alert_firing", "alert_resolved", "page",
          "ticket", "ack", "role", "note", "hint", "mitigation", "escalate", "diagnosis",
          "recovered", "resolve", "run_end")
-HIDDEN = ("fault_start", "fault_end")
+HIDDEN = ("fault_start", "fault_end", "load_surge")  # load_surge: an overload's answer
 
 
 class EventCounts:

@@ -20,9 +20,11 @@ SCORE = "score.json"
 SLO_STATUS = "slo-status.json"
 STACK = "stack.json"
 
-# (key in score.json "phases", label, timeline kinds that mark it when score.json is absent)
+# (key in score.json "phases", label, timeline kinds that mark it when score.json is absent).
+# Impact starts with the first fault, or with the load the experiment adds when extra traffic
+# is all it does (an overload); the drill's own steady load (load_start) is not an impact.
 PHASES = (
-    ("impact_start", "Impact started", ("fault_start",)),
+    ("impact_start", "Impact started", ("fault_start", "load_surge")),
     ("detected", "Detected (first alert firing)", ("alert_firing", "page")),
     ("acknowledged", "Acknowledged", ("ack",)),
     ("mitigated", "Mitigated (first lever that helped)", ("mitigation",)),
@@ -255,7 +257,7 @@ def collect_facts(run_path: Path) -> dict:
         "detecting": _detecting(events, score, start),
         "alerts": _alerts(events),
         "faults": [{"at": utc(e.ts), "service": e.get("service") or "-",
-                    "type": _fault_type(e), "text": e.text}
+                    "type": _fault_type(e), "text": e.text, "who": e.who or "-"}
                    for e in events if e.kind == "fault_start"],
         "mitigations": _graded(score, events),
         "bad_events": _bad_events(score),

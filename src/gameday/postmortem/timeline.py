@@ -19,10 +19,10 @@ from gameday.text import clean_json, find_bad_text
 TIMELINE = "timeline.jsonl"
 
 KINDS = (
-    "run_start", "steady_state", "load_start", "fault_start", "fault_end", "alert_pending",
-    "alert_firing", "alert_resolved", "page", "ack", "note", "escalate", "role", "mitigation",
-    "hint", "diagnosis", "diagnosis_judged", "recovered", "resolve_refused", "resolve",
-    "load_stop", "run_end",
+    "run_start", "steady_state", "load_start", "load_surge", "fault_start", "fault_end",
+    "alert_pending", "alert_firing", "alert_resolved", "page", "ack", "note", "escalate",
+    "role", "mitigation", "hint", "diagnosis", "diagnosis_judged", "recovered",
+    "resolve_refused", "resolve", "load_stop", "run_end",
 )
 
 
