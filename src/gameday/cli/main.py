@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gameday.cli import chaos, demo, drill, faults, incident, load, postmortem, slo, stack
+from gameday.cli import chaos, demo, drill, faults, incident, init, load, postmortem, slo, stack
 from gameday.cli import report as report_cli
 from gameday.cli.errors import wrap_commands
 
@@ -16,7 +16,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for noun in (stack, faults, slo, demo, drill, incident, postmortem, load, chaos):
+for noun in (init, stack, faults, slo, demo, drill, incident, postmortem, load, chaos):
     noun.register(app)
 report_cli.register(app)
 

@@ -6,13 +6,11 @@ from pathlib import Path
 
 import typer
 
+from gameday import resources
 from gameday.errors import ValidationError
 
 app = typer.Typer(help="Validate SLO specs, generate Prometheus rules, import Sloth specs.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
-
-SPEC_DIR = Path("slos")
-
 
 @app.command("validate")
 def validate(
@@ -22,7 +20,7 @@ def validate(
     from gameday.slo.validate import collect_slos
     from gameday.slo.windows import collect_catalog_errors
 
-    paths = paths or [SPEC_DIR]
+    paths = paths or [resources.slos_dir()]
     slos, errors = collect_slos(paths)
     for path in paths:
         if (path / "windows").is_dir():
@@ -38,7 +36,8 @@ def validate(
 def generate(
     catalogs: list[str] = typer.Option(None, "--catalog", help="Window catalog name, "
                                        "repeatable (default: every one in slos/windows/)."),
-    spec_dir: Path = typer.Option(SPEC_DIR, "--specs", help="Folder of OpenSLO specs."),
+    spec_dir: Path = typer.Option(None, "--specs", help="Folder of OpenSLO specs (default: "
+                                  "slos/ of $GAMEDAY_HOME or the working directory)."),
     out_dir: Path = typer.Option(None, "--out", help="Output folder (default: SPECS/_gen)."),
     runbook_base: str = typer.Option("runbooks", "--runbook-base",
                                      help="Base of the alerts' runbook_url annotations."),
@@ -48,6 +47,7 @@ def generate(
     """Write Prometheus rules and promtool tests to slos/_gen/<catalog>/."""
     from gameday.slo.storage import generate as run_generate
 
+    spec_dir = spec_dir or resources.slos_dir(editable=True)
     written = run_generate(spec_dir, out_dir or spec_dir / "_gen", catalogs, runbook_base)
     if k8s:
         from gameday.slo.k8s import generate_k8s
@@ -174,7 +174,8 @@ def status(
                             "recording over the drill's window, as score.json reports it."),
     catalog: str = typer.Option("drill-12h", "--catalog",
                                 help="Generated rules to evaluate (embedded)."),
-    rules_dir: Path = typer.Option(SPEC_DIR / "_gen", "--rules", help="Generated rules root."),
+    rules_dir: Path = typer.Option(None, "--rules", help="Generated rules root (default: "
+                                   "slos/_gen)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     watch: bool = typer.Option(False, "--watch", help="Refresh until Ctrl-C."),
 ) -> None:
@@ -230,8 +231,10 @@ def _collect_statuses(engine: str, url: str, recording: Path | None, catalog: st
     return replay_statuses(recording, _rule_files(rules_dir, catalog))
 
 
-def _rule_files(rules_dir: Path, catalog: str) -> list[Path]:
-    files = sorted((rules_dir / catalog).glob("*.rules.yml"))
+def _rule_files(rules_dir: Path | None, catalog: str) -> list[Path]:
+    if rules_dir is None:
+        return resources.rule_files(resources.rules_dir(catalog))
+    files = resources.rule_files(rules_dir / catalog)
     if not files:
         raise ValidationError(f"--catalog: no generated rules in {rules_dir / catalog}; "
                               f"run 'gameday slo generate'")
@@ -277,11 +280,16 @@ def _prometheus_statuses(url: str, catalog: str, rules_dir: Path):
 
 def _policy_windows() -> set[float] | None:
     """Windows the generated rules record, in SLO-period terms (from the default catalog)."""
+    from gameday.errors import NotFoundError
     from gameday.slo.windows import DEFAULT_CATALOG, catalog_path, load_catalog
 
-    if not catalog_path(SPEC_DIR / "windows", DEFAULT_CATALOG).is_file():
+    try:
+        folder = resources.windows_dir()
+    except NotFoundError:
         return None
-    cat = load_catalog(SPEC_DIR / "windows", DEFAULT_CATALOG)
+    if not catalog_path(folder, DEFAULT_CATALOG).is_file():
+        return None
+    cat = load_catalog(folder, DEFAULT_CATALOG)
     return {w / cat.scale for w in cat.windows()}
 
 
@@ -296,16 +304,17 @@ def budget(
                                      "default: slos/policies.yaml)."),
     catalog: str = typer.Option("drill-12h", "--catalog",
                                 help="Generated rules to evaluate (embedded)."),
-    rules_dir: Path = typer.Option(SPEC_DIR / "_gen", "--rules", help="Generated rules root."),
+    rules_dir: Path = typer.Option(None, "--rules", help="Generated rules root (default: "
+                                   "slos/_gen)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Error-budget policy report: per SLO the budget left, burn per policy window, the
     policy steps triggered and the action they call for."""
     import json
 
-    from gameday.slo.budget import DEFAULT_POLICY, evaluate_policy, load_policy, render
+    from gameday.slo.budget import evaluate_policy, load_policy, render
 
-    policy = load_policy(policy_file or DEFAULT_POLICY, _policy_windows())
+    policy = load_policy(policy_file or resources.policies_file(), _policy_windows())
     budgets = evaluate_policy(policy, _collect_statuses(engine, url, recording, catalog,
                                                         rules_dir, run))
     if as_json:
@@ -320,7 +329,7 @@ def _load_design(spec: Path) -> list:
     from gameday.slo.validate import collect_slos
 
     slos, errors = collect_slos([spec])
-    shared = [p for p in (spec.parent / "policies.yaml", SPEC_DIR / "policies.yaml")
+    shared = [p for p in (spec.parent / "policies.yaml", resources.slos_dir() / "policies.yaml")
               if p.is_file() and p.resolve() != spec.resolve()]
     if errors and spec.is_file() and shared:
         slos, errors = collect_slos([spec, shared[0]])
@@ -343,7 +352,7 @@ def _load_catalog(name: str, spec: Path):
         return validate_catalog(yaml.safe_load(path.read_text()), str(path))
     from gameday.errors import NotFoundError
 
-    folder = spec / "windows" if (spec / "windows").is_dir() else SPEC_DIR / "windows"
+    folder = spec / "windows" if (spec / "windows").is_dir() else resources.windows_dir()
     try:
         return load_catalog(folder, name)
     except NotFoundError as err:

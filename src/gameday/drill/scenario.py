@@ -17,14 +17,10 @@ from gameday.errors import NotFoundError, ValidationError
 
 
 def default_experiments_dir() -> Path:
-    """``experiments/`` of the working directory, else of the gameday checkout."""
-    import gameday
+    """``experiments/`` of the resources in use (gameday.resources)."""
+    from gameday.resources import experiments_dir
 
-    for root in (Path.cwd(), Path(gameday.__file__).resolve().parents[2]):
-        folder = root / "experiments"
-        if any(folder.glob("*.json")):
-            return folder
-    return Path.cwd() / "experiments"
+    return experiments_dir()
 
 
 @dataclass
@@ -235,8 +231,12 @@ def parse_scenario(path: Path) -> Scenario:
 
 
 def list_scenarios(folder: Path | None = None) -> list[Scenario]:
+    """Every scenario of ``folder`` (default: experiments/); none is an error."""
     folder = folder or default_experiments_dir()
-    return [parse_scenario(p) for p in sorted(folder.glob("*.json"))]
+    paths = sorted(Path(folder).glob("*.json"))
+    if not paths:
+        raise ValidationError(f"no scenarios: no *.json in {folder}")
+    return [parse_scenario(p) for p in paths]
 
 
 def load_scenario(ref: str, folder: Path | None = None) -> Scenario:

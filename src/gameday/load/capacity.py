@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gameday.errors import ValidationError
+from gameday.resources import loadtests_dir, slos_dir
 
-from .profiles import CAPACITY_FILE, loadtests_dir
+from .profiles import CAPACITY_FILE
 from .runner import LoadHandle, new_out_dir, start_locust
 from .target import stack_targets
 
@@ -50,11 +51,8 @@ def validate_plan(plan: CapacityPlan) -> CapacityPlan:
 
 
 def default_slo_file() -> Path:
-    """./slos/gateway.yaml, else the project's."""
-    here = Path("slos/gateway.yaml")
-    if here.is_file():
-        return here
-    return Path(__file__).resolve().parents[3] / "slos" / "gateway.yaml"
+    """gateway.yaml of the SLO specs in use (gameday.resources)."""
+    return slos_dir() / "gateway.yaml"
 
 
 def slo_threshold_s(spec_path: Path, route: str = CLASSIFY_ROUTE) -> tuple[float, str]:

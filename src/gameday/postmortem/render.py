@@ -16,16 +16,13 @@ DRAFT = "postmortem.md"
 
 
 def default_templates_dir() -> Path:
-    """``runbooks/templates`` of the working directory, else of the gameday checkout."""
-    import gameday
+    """``runbooks/templates`` of the resources in use (gameday.resources)."""
+    from gameday.resources import templates_dir
 
-    tried = []
-    for root in (Path.cwd(), Path(gameday.__file__).resolve().parents[2]):
-        folder = root / "runbooks" / "templates"
-        if (folder / TEMPLATE).is_file():
-            return folder
-        tried.append(str(folder))
-    raise NotFoundError(f"no {TEMPLATE} in {' or '.join(tried)}; pass --template FILE")
+    try:
+        return templates_dir()
+    except NotFoundError as err:
+        raise type(err)(f"{err}; pass --template FILE") from None
 
 
 def _cell(value: object) -> str:

@@ -45,13 +45,13 @@ PALETTE = ("tab:blue", "tab:cyan", "tab:brown", "tab:olive", "tab:pink", "tab:gr
 
 def _page_thresholds(catalog: str) -> list[tuple[float, float, float]]:
     """(factor, short_s, long_s) of the catalog's page alerts; [] if it cannot be found."""
-    for folder in (Path("slos/windows"), Path(__file__).resolve().parents[3] / "slos/windows"):
-        try:
-            cat = load_catalog(folder, catalog)
-        except Exception:  # noqa: BLE001 - thresholds are decoration; the chart still helps
-            continue
-        return [(a.factor, a.short_s, a.long_s) for a in cat.alerts if a.severity == "page"]
-    return []
+    from gameday.resources import windows_dir
+
+    try:
+        cat = load_catalog(windows_dir(), catalog)
+    except Exception:  # noqa: BLE001 - thresholds are decoration; the chart still helps
+        return []
+    return [(a.factor, a.short_s, a.long_s) for a in cat.alerts if a.severity == "page"]
 
 
 class Frame:

@@ -60,13 +60,12 @@ def _describe(e) -> str:
 
 
 def _runbook_link(url: str, run_path: Path) -> str:
+    from gameday.resources import find_file
+
     if "://" in url:
         return url
-    for root in (Path.cwd(), Path(__file__).resolve().parents[3]):
-        target = root / url
-        if target.exists():
-            return os.path.relpath(target.resolve(), run_path.resolve())
-    return url
+    target = find_file(url)
+    return os.path.relpath(target.resolve(), run_path.resolve()) if target else url
 
 
 def _runbooks(run: Run) -> list[dict]:

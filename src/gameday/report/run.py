@@ -124,18 +124,13 @@ def load_run(run_path: Path) -> Run:
 
 
 def find_rules(catalog: str, drill: dict | None = None) -> list[Path]:
-    """Generated rule files of ``catalog``: drill.json's ``rules_dir``, else slos/_gen/<catalog>
-    under the working directory, else under the source checkout."""
+    """Generated rule files of ``catalog``: drill.json's ``rules_dir`` when it still has
+    them, else those of the SLO specs in use (gameday.resources)."""
+    from gameday.resources import rule_files, rules_dir
+
     given = (drill or {}).get("rules_dir")
-    roots = [Path(given)] if given else []
-    roots += [Path("slos/_gen") / catalog,
-              Path(__file__).resolve().parents[3] / "slos" / "_gen" / catalog]
-    for root in roots:
-        files = sorted(root.glob("*.rules.yml"))
-        if files:
-            return files
-    raise ValidationError(f"catalog {catalog!r}: no generated rules in {roots[0]}; "
-                          f"run 'gameday slo generate'")
+    files = rule_files(Path(given)) if given else []
+    return files or rule_files(rules_dir(catalog))
 
 
 def atomic_write(path: Path, data: bytes | str) -> Path:

@@ -29,16 +29,15 @@ WARN_EVERY_S = 30.0  # at most one "fell behind" warning in the log per this man
 
 
 def default_rules_dir(catalog: str = DEFAULT_CATALOG) -> Path | None:
-    """``slos/_gen/<catalog>`` of the working directory, else of the gameday checkout."""
-    import gameday
+    """``slos/_gen/<catalog>`` of the SLO specs in use (gameday.resources); None if it has
+    no rules (the stack then runs without SLO rules, and says so)."""
+    from gameday.errors import GamedayError
+    from gameday.resources import rules_dir
 
-    if not catalog or "/" in catalog or catalog.startswith("."):
+    try:
+        return rules_dir(catalog)
+    except GamedayError:
         return None
-    for root in (Path.cwd(), Path(gameday.__file__).resolve().parents[2]):
-        folder = root / "slos" / "_gen" / catalog
-        if any(folder.glob("*.rules.yml")):
-            return folder
-    return None
 
 
 class Monitor:
@@ -48,7 +47,9 @@ class Monitor:
 
         self.run_path = Path(run_path)
         self.targets = targets
-        files = sorted(rules_dir.glob("*.rules.yml")) if rules_dir else []
+        from gameday.resources import rule_files
+
+        files = rule_files(rules_dir)
         self.rules_dir = rules_dir
         self.engine = EmbeddedEngine(files)
         self.interval_s = interval_s

@@ -28,7 +28,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def rule_files(rules_dir: Path | None) -> list[Path]:
-    return sorted(rules_dir.glob("*.rules.yml")) if rules_dir else []
+    from gameday.resources import rule_files as files_of
+
+    return files_of(rules_dir)
 
 
 class Observers:
