@@ -11,8 +11,8 @@ such an app on its own event loop in a daemon thread, and bounds what a client c
   must arrive within ``body_timeout_s`` (408 otherwise: a client trickling bytes is cut off);
 - at most ``max_connections`` connections or requests at once (uvicorn's
   ``limit_concurrency``: 503 past it), idle kept-alive connections close after
-  ``keep_alive_s``, and plain handlers run on ``workers`` threads, so the thread count stays
-  fixed whatever the number of clients;
+  ``keep_alive_s``, and plain handlers run on ``workers`` daemon threads, so the thread
+  count stays fixed whatever the number of clients;
 - a handler's exception answers a JSON 500 with a short message; nothing is printed: the
   server's own messages go to the ``gameday.listener`` logger, never to the terminal.
 
@@ -27,11 +27,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import queue
 import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import h11
@@ -184,13 +184,49 @@ class BoundedBody:
         return b"".join(chunks)
 
 
+class _DaemonPool:
+    """``workers`` daemon threads running blocking calls for the event loop. (A
+    ThreadPoolExecutor's threads are joined at exit: one stuck handler would hold the
+    drill's process open.)"""
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+                         for i in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def run(self, fn: Callable, arg) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        self._jobs.put((future, fn, arg))
+        return future
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, fn, arg = job
+            try:
+                settle, value = future.set_result, fn(arg)
+            except BaseException as err:  # noqa: BLE001 - the request answers 500 instead
+                settle = future.set_exception
+                value = err if isinstance(err, Exception) else RuntimeError(repr(err))
+            try:
+                future.get_loop().call_soon_threadsafe(
+                    lambda s=settle, v=value, f=future: f.done() or s(v))
+            except RuntimeError:  # the loop has closed: nobody waits for the answer
+                pass
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._jobs.put(None)
+
+
 class HandlerApp:
-    """ASGI app calling ``handle(Request) -> Reply`` on a pool of ``workers`` threads."""
+    """ASGI app calling ``handle(Request) -> Reply`` on ``workers`` daemon threads."""
 
     def __init__(self, handle: Callable[[Request], Reply], workers: int = 4,
                  name: str = "listener") -> None:
         self.handle = handle
-        self.pool = ThreadPoolExecutor(workers, thread_name_prefix=name)
+        self.pool = _DaemonPool(workers, name)
 
     async def __call__(self, scope, receive, send) -> None:
         message = await receive()  # BoundedBody hands over the whole body at once
@@ -201,12 +237,11 @@ class HandlerApp:
             query=scope.get("query_string", b"").decode("latin-1"),
             headers={k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},
             body=message.get("body", b""))
-        loop = asyncio.get_running_loop()
-        reply = await loop.run_in_executor(self.pool, self.handle, request)
+        reply = await self.pool.run(self.handle, request)
         await send_reply(send, reply)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.close()
 
 
 class _Protocol(H11Protocol):
