@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 from gameday.errors import GamedayError
 from gameday.listener import HandlerApp, Limits, Listener, Reply, Request, short
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("gameday.listener.query")  # quiet unless logging is set up
 MAX_RANGE_POINTS = 11_000  # Prometheus's own limit on points per range query
 # A POST form holding the longest query the parser accepts (promql_parse.MAX_QUERY_CHARS,
 # 16,384 characters) fits even if every character is percent-encoded UTF-8 (12 bytes each).
