@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -243,3 +245,33 @@ def test_the_listeners_printed_nothing_and_stop_promptly(child):
     assert err == ""
     assert proc.returncode == 0
     assert json.loads(out.strip().splitlines()[-1])["stop_s"] < 3
+
+
+BROKEN = """
+import httpx
+from gameday.drill.api import IncidentServer
+from gameday.metrics.queryapi import QueryServer
+
+def broken(*_args):
+    raise RuntimeError("handler bug")
+
+class BrokenEngine:
+    def evaluate(self, expr, at):
+        raise RuntimeError("engine bug")
+
+drill = IncidentServer("tok", broken, broken).start()
+query = QueryServer(BrokenEngine()).start()
+print(httpx.post(drill.url + "/incident/note", json={}, headers={"Authorization": "Bearer tok"}
+                 ).status_code, httpx.get(query.url + "/api/v1/query?query=1").status_code)
+drill.stop()
+query.stop()
+"""
+
+
+def test_a_handler_bug_prints_nothing_where_logging_is_not_set_up():
+    """As in the drill's process: no logging configured, so a warning logged without a
+    handler would reach stderr through logging's last resort."""
+    result = subprocess.run([sys.executable, "-c", BROKEN], capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.split() == ["500", "500"], result.stderr
+    assert result.stderr == ""
