@@ -52,11 +52,13 @@ def test_auto_drill_detects_mitigates_and_recovers(tmp_path, path):
     seen = kinds(run)
     tail = result.stdout[-3000:] + result.stderr[-2000:]
     assert result.returncode == 0, tail
-    assert in_order(seen, ["steady_state", "fault_start", "alert_firing", "ack", "mitigation",
+    # impact: the first fault, or the load surge of a scenario that only adds traffic
+    impact = "fault_start" if "fault_start" in seen else "load_surge"
+    assert in_order(seen, ["steady_state", impact, "alert_firing", "ack", "mitigation",
                            "recovered", "resolve", "run_end"]), seen
     steady = next(e for e in events if e["kind"] == "steady_state")
     assert steady["ok"] is True, steady
-    fault = next(e for e in events if e["kind"] == "fault_start")
+    fault = next(e for e in events if e["kind"] == impact)
     fired = next(e for e in events if e["kind"] == "alert_firing" and e["ts"] >= fault["ts"]
                  and e["alert"] in scenario.alerts)
     mitigations = [e for e in events if e["kind"] == "mitigation"]
@@ -86,4 +88,8 @@ def test_auto_drill_detects_mitigates_and_recovers(tmp_path, path):
     errors = [f for f in lint_text(draft, allow_prompts=True) if f.level == "error"]
     assert errors == [], errors
     assert "${" not in draft and not re.search(r"\bNone\b", draft), draft
+    # load is not a fault: never a fault_start, never in the draft's list of faults
+    assert not [e for e in events if e["kind"] == "fault_start"
+                and (e.get("fault") or {}).get("type") == "start_load"]
+    assert "`start_load`" not in draft
     assert children_gone(run) == []
