@@ -72,19 +72,24 @@ def shipped_root() -> Path | None:
 
 
 def _editable_source() -> Path | None:
+    """The source tree this module was imported from, per the direct_url.json pip writes
+    for an editable install (other gameday metadata on sys.path, a stale egg-info, is
+    passed over)."""
     from importlib import metadata
 
-    try:
-        raw = metadata.distribution("gameday").read_text("direct_url.json")
-        info = json.loads(raw or "{}")
-    except (metadata.PackageNotFoundError, ValueError):
-        return None
-    url = info.get("url") or ""
-    if not (info.get("dir_info") or {}).get("editable") or not url.startswith("file:"):
-        return None
-    source = Path(unquote(urlsplit(url).path))
-    # only the tree this module was imported from, not another checkout's metadata
-    return source if Path(__file__).resolve().is_relative_to(source.resolve()) else None
+    here = Path(__file__).resolve()
+    for dist in metadata.distributions(name="gameday"):
+        try:
+            info = json.loads(dist.read_text("direct_url.json") or "{}")
+        except ValueError:
+            continue
+        url = info.get("url") or ""
+        if not (info.get("dir_info") or {}).get("editable") or not url.startswith("file:"):
+            continue
+        source = Path(unquote(urlsplit(url).path))
+        if here.is_relative_to(source.resolve()):
+            return source
+    return None
 
 
 def roots() -> list[Root]:

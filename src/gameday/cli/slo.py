@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from gameday import resources
+from gameday.cli.render import relative
 from gameday.errors import ValidationError
 
 app = typer.Typer(help="Validate SLO specs, generate Prometheus rules, import Sloth specs.",
@@ -20,7 +21,7 @@ def validate(
     from gameday.slo.validate import collect_slos
     from gameday.slo.windows import collect_catalog_errors
 
-    paths = paths or [resources.slos_dir()]
+    paths = paths or [Path(relative(resources.slos_dir()))]
     slos, errors = collect_slos(paths)
     for path in paths:
         if (path / "windows").is_dir():
@@ -47,7 +48,7 @@ def generate(
     """Write Prometheus rules and promtool tests to slos/_gen/<catalog>/."""
     from gameday.slo.storage import generate as run_generate
 
-    spec_dir = spec_dir or resources.slos_dir(editable=True)
+    spec_dir = spec_dir or Path(relative(resources.slos_dir(editable=True)))
     written = run_generate(spec_dir, out_dir or spec_dir / "_gen", catalogs, runbook_base)
     if k8s:
         from gameday.slo.k8s import generate_k8s
