@@ -8,6 +8,8 @@ Each bench_*.py takes ``--quick``; wrk-based benches print SKIPPED when wrk is m
 bench_engine_agreement.py (both engines on the live stack) needs prometheus, else SKIPPED;
 it runs 5 minutes of traffic, 60 s with ``--quick``.
 bench_quiet_drills.py runs 20 whole drills (about 40 minutes more); ``--quick`` runs one.
+bench_store_memory.py records 10 minutes of the live stack (about 15 minutes in all);
+``--quick`` records 30 s.
 A failing bench is reported and the others still run; the exit status is 1 if any failed.
 """
 
