@@ -15,22 +15,26 @@ RUN groupadd --system --gid 10001 gameday \
  && useradd --system --uid 10001 --gid gameday --create-home --home-dir /home/gameday \
       --shell /usr/sbin/nologin gameday
 
-WORKDIR /app
-
-# The package and its dependencies (the slow layer) before the data folders.
+# The package and its dependencies. The wheel carries the scenarios, SLO specs and generated
+# rules, runbooks, templates and locustfiles (gameday/_resources), so the build needs those
+# folders too; the build folder is removed afterwards.
+WORKDIR /build
 COPY pyproject.toml README.md ./
 COPY src ./src
 COPY services ./services
-RUN pip install . \
- && rm -rf build ./*.egg-info src/*.egg-info
-
-# What the CLI reads from its working directory: scenarios, load profiles, generated rules,
-# runbooks and postmortem templates. Runs are written under /app/.gameday (a volume in compose).
 COPY experiments ./experiments
 COPY loadtests ./loadtests
 COPY slos ./slos
 COPY runbooks ./runbooks
-RUN mkdir -p /app/.gameday && chown 10001:10001 /app/.gameday
+RUN pip install . \
+ && cd / && rm -rf /build
+
+# /app: a workspace made from the installed package (`gameday init`), so that compose's
+# `locust -f loadtests/...` and people in the container find editable copies. Runs are
+# written under /app/.gameday (a volume in compose).
+WORKDIR /app
+RUN gameday init /app \
+ && mkdir -p /app/.gameday && chown 10001:10001 /app/.gameday
 
 USER 10001:10001
 
