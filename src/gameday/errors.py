@@ -19,3 +19,7 @@ class StackError(GamedayError):
 
 class NotFoundError(GamedayError):
     """A run, service or file that was asked for does not exist."""
+
+
+class OutputError(GamedayError):
+    """An output could not be written: a read-only folder, something else in the way."""

@@ -342,15 +342,15 @@ def _load_design(spec: Path) -> list:
 
 
 def _load_catalog(name: str, spec: Path):
-    import yaml
-
     from gameday.slo.windows import load_catalog, validate_catalog
+    from gameday.userfiles import load_yaml_documents
 
     path = Path(name)
     if name.endswith((".yaml", ".yml")):
         if not path.is_file():
             raise ValidationError(f"--catalog: no such catalog file {name!r}")
-        return validate_catalog(yaml.safe_load(path.read_text()), str(path))
+        docs = load_yaml_documents(path, "window catalog")
+        return validate_catalog(docs[0] if len(docs) == 1 else docs, str(path))
     from gameday.errors import NotFoundError
 
     folder = spec / "windows" if (spec / "windows").is_dir() else resources.windows_dir()

@@ -8,7 +8,6 @@ severity guess, the SLOs and alerts that should fire, the runbook, hints, the ro
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,13 +181,10 @@ def _check_seconds(block, fields: tuple, where: str) -> None:
 
 
 def parse_scenario(path: Path) -> Scenario:
+    from gameday.userfiles import load_json_file
+
     where = str(path)
-    try:
-        experiment = json.loads(path.read_text())
-    except OSError as err:
-        raise NotFoundError(f"{where}: cannot read the scenario ({err.strerror})") from None
-    except ValueError as err:
-        raise ValidationError(f"{where}: not valid JSON ({err})") from None
+    experiment = load_json_file(path, "scenario")  # bounded: size, depth, numbers, Unicode
     if not isinstance(experiment, dict):
         raise ValidationError(f"{where}: an experiment must be a JSON object")
     blocks = [e for e in experiment.get("extensions") or [] if isinstance(e, dict)

@@ -6,8 +6,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from gameday.errors import ValidationError
 
 from .model import Matcher, Selector
@@ -40,10 +38,9 @@ def find_spec_files(paths: list[Path]) -> list[Path]:
 
 
 def load_documents(path: Path) -> list[Document]:
-    try:
-        raw = list(yaml.safe_load_all(path.read_text()))
-    except yaml.YAMLError as err:
-        raise ValidationError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
+    from gameday.userfiles import load_yaml_documents
+
+    raw = load_yaml_documents(path, "spec")
     docs = []
     for i, doc in enumerate(d for d in raw if d is not None):
         where = f"{path}: document {i + 1}"

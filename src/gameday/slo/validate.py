@@ -6,6 +6,7 @@ so the CLI can print one line per error.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from prometheus_client.utils import floatToGoString
@@ -164,13 +165,21 @@ def validate_objectives(raw: object, where: str) -> float:
         field, value, top = "target", obj["target"], 1
     else:
         field, value, top = "targetPercent", obj["targetPercent"], 100
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValidationError(f"{where}: objectives[0].{field} must be a number, got {value!r}")
+    validate_finite(value, f"{where}: objectives[0].{field}")
     if value >= top:
         raise ValidationError(f"{where}: objectives[0].{field} must be below {top}, got {value}")
     if value <= 0:
         raise ValidationError(f"{where}: objectives[0].{field} must be above 0, got {value}")
     return float(value) / top
+
+
+def validate_finite(value: object, where: str) -> None:
+    """A number that is neither a bool nor NaN nor infinite; the one check of every
+    number of a spec, so ``slo validate`` refuses what ``slo generate`` would."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(f"{where} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValidationError(f"{where} must be a finite number, got {value!r}")
 
 
 def validate_indicator_ref(spec: dict, index: Index, where: str) -> Indicator:
@@ -334,7 +343,9 @@ def validate_alert_condition(spec: dict, where: str) -> str:
         if key in condition:
             parse_duration(condition[key], f"{where}.condition.{key}")
     threshold = condition.get("threshold")
-    if threshold is not None and (not isinstance(threshold, (int, float)) or threshold <= 0):
+    if threshold is not None:
+        validate_finite(threshold, f"{where}.condition.threshold")
+    if threshold is not None and threshold <= 0:
         raise ValidationError(f"{where}.condition.threshold must be a positive number, "
                               f"got {threshold!r}")
     return severity
