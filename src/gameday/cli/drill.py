@@ -45,6 +45,34 @@ def _listen(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _check_attach(ref: str) -> None:
+    """``--attach RUN``: a run of this folder whose supervisor is alive, or exit 2 naming the
+    runs that are."""
+    from gameday.cli.render import relative
+    from gameday.errors import GamedayError
+    from gameday.stack.control import load_state, supervisor_alive
+    from gameday.stack.runs import runs_home
+    from gameday.stack.state import read_state
+
+    runs = runs_home() / "runs"
+    running = []
+    for folder in sorted(runs.glob("*/stack.json")):
+        try:
+            if supervisor_alive(read_state(folder)):
+                running.append(folder.parent.name)
+        except (GamedayError, OSError, ValueError):
+            continue
+    shown = ", ".join(running) or "none"
+    try:
+        run, state = load_state(ref)
+    except GamedayError:
+        raise ValidationError(f"--attach: no run {ref!r} in {relative(runs)} (running: "
+                              f"{shown})") from None
+    if not supervisor_alive(state):
+        raise ValidationError(f"--attach: run {run.id} is not running (status "
+                              f"{state.status}; running: {shown})")
+
+
 @app.command("run")
 def run(
     scenario: str = typer.Argument(None, help="Scenario name (experiments/<name>.json) or "
@@ -100,6 +128,8 @@ def run(
     if prometheus_url is not None:
         prometheus_url = _http_url(prometheus_url, "--prometheus-url")
     listen = _listen(webhook_listen) if webhook_listen is not None else None
+    if attach is not None:
+        _check_attach(attach)
     if stack_file is not None:
         from gameday.stack.external import load_stack_file
 
@@ -108,6 +138,10 @@ def run(
         raise ValidationError(f"--scenarios: no such folder {str(scenarios_dir)!r}")
     picked = pick_wheel(seed, scenarios_dir) if wheel else load_scenario(scenario,
                                                                          scenarios_dir)
+    if attach is None and stack_file is None:
+        from gameday.stack.spec import build_spec
+
+        build_spec(free_ports=True, **picked.stack_args())  # its --set values, before any start
     options = DrillOptions(
         mode="auto" if auto else "interactive", hidden=wheel, users=users, seed=seed,
         ack_delay_s=parse_duration(ack_delay, where="--ack-delay"),

@@ -258,6 +258,10 @@ def build_spec(base: StackSpec | None = None, replicas: list[str] | tuple[str, .
         spec.base_port = base_port
     spec.free_ports = free_ports or spec.free_ports
     validate_spec(spec)
+    if check_fields:  # each service's values by its own schema, before anything starts
+        from gameday.stack.servicesettings import validate_service_settings
+
+        validate_service_settings(spec)
     return spec
 
 
