@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from gameday.errors import GamedayError
+from gameday.errors import GamedayError, OutputError
 
 app = typer.Typer(help="Draft postmortems from a drill's run folder and lint them.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -37,9 +37,18 @@ def new(
 
     Exit 0 written, 2 bad input (missing run folder, unreadable timeline, file exists).
     """
-    from gameday.postmortem.render import new_postmortem
+    from gameday.postmortem.render import DRAFT, new_postmortem
+    from gameday.userfiles import check_output_file
 
-    path, facts = new_postmortem(_run_folder(run), out, force=force, template=template)
+    run = _run_folder(run)
+    target = out if out is not None else run / DRAFT
+    if out is not None or run.is_dir():  # a missing run folder is named by new_postmortem
+        check_output_file(target, "the postmortem draft")
+    try:
+        path, facts = new_postmortem(run, out, force=force, template=template)
+    except OSError as err:  # what no check can see first (a full disk, a race)
+        raise OutputError(f"{err.filename or target}: cannot write the postmortem draft "
+                          f"({err.strerror or err})") from None
     for note in facts["notes"]:
         typer.echo(f"note: {note}", err=True)
     typer.echo(f"wrote {path} ({len(facts['timeline'])} timeline events); "

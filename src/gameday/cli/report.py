@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from gameday.errors import OutputError, ValidationError
+
 
 def report(
     run: Path = typer.Argument(..., help="Run folder (or run id under .gameday/runs/)."),
@@ -25,8 +27,14 @@ def report(
 
     path = _run_folder(run)
     validate_run(path)
-    with Console(stderr=True).status(f"replaying {path.name}'s recording and drawing charts"):
-        written = write_report(path, rescore=rescore)
+    _check_outputs(path)
+    try:
+        with Console(stderr=True).status(f"replaying {path.name}'s recording and drawing "
+                                         f"charts"):
+            written = write_report(path, rescore=rescore)
+    except OSError as err:  # what no check can see first (a full disk, a race)
+        raise OutputError(f"{err.filename or path}: cannot write the report "
+                          f"({err.strerror or err})") from None
     for p in written:
         typer.echo(f"wrote {p}")
     html = path / "report.html"
@@ -34,6 +42,26 @@ def report(
         import webbrowser
 
         webbrowser.open(html.resolve().as_uri())
+
+
+OUTPUTS = ("score.json", "report.md", "report.html")
+
+
+def _check_outputs(path: Path) -> None:
+    """Before any work: the run folder takes new files, and nothing of another kind sits
+    where the report's files go (each is written beside and renamed into place)."""
+    from gameday.userfiles import check_writable_folder
+
+    check_writable_folder(path, "the report")
+    for name in OUTPUTS:
+        out = path / name
+        if out.is_symlink() or (out.exists() and not out.is_file()):
+            raise ValidationError(f"{out}: not a regular file; the report writes its "
+                                  f"{name} there: move it away first")
+    charts = path / "charts"
+    if charts.is_symlink() or (charts.exists() and not charts.is_dir()):
+        raise ValidationError(f"{charts}: not a folder; the report draws its charts there")
+    check_writable_folder(charts, "the report's charts")
 
 
 def register(root: typer.Typer) -> None:
