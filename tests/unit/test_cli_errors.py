@@ -113,11 +113,14 @@ def test_status_of_a_run_whose_supervisor_died(in_tmp):
     assert "is gone" in result.output and "gone" in result.output
 
 
-def test_up_refuses_a_second_stack(in_tmp):
-    run = create_run()
+def test_up_refuses_a_second_stack_on_the_same_ports(in_tmp):
+    from gameday.stack.registry import register_run
+
+    run = register_run("up", ports=range(18080, 18085))
     write_state(run.state_path, stopped_state(run, pid=os.getpid(), status="running"))
-    assert_one_line_error(invoke("up", "--free-ports"), 1,
-                          f"a stack is already running (run {run.id}")
+    assert_one_line_error(invoke("up", "--base-port", "18082", "--detach"), 2,
+                          f"ports 18082-18084 are taken by run {run.id} (gameday up, pid "
+                          f"{os.getpid()}); stop it with 'gameday down --run {run.id}'")
 
 
 def test_faults_types_offline_uses_the_catalogue():

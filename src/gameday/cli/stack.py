@@ -14,8 +14,15 @@ from gameday.errors import NotFoundError, StackError, ValidationError
 from gameday.stack.control import load_state, stop_stack, supervisor_alive
 from gameday.stack.daemon import launch_detached
 from gameday.stack.health import probe_all
-from gameday.stack.plan import assign_ports, port_in_use
-from gameday.stack.runs import create_run
+from gameday.stack.registry import (
+    LiveStack,
+    find_live,
+    forget_run,
+    live_stacks,
+    port_ranges,
+    register_stack,
+    sweep,
+)
 from gameday.stack.spec import StackSpec, build_spec
 from gameday.stack.state import StackState
 from gameday.stack.supervisor import Supervisor
@@ -25,31 +32,16 @@ from .render import make_console, relative, status_table, summary_lines
 RUN_OPTION = typer.Option(None, "--run", help="Run id (default: the current run).")
 
 
-def _refuse_if_running() -> None:
-    try:
-        _, state = load_state()
-    except NotFoundError:
-        return
-    if supervisor_alive(state):
-        raise StackError(f"a stack is already running (run {state.run_id}, supervisor pid "
-                         f"{state.supervisor_pid}); stop it first with 'gameday down'")
-    from gameday.stack.stale import clean_current
-
-    cleaned = clean_current()
-    if cleaned is not None:
-        state, killed = cleaned
-        make_console().print(f"run {state.run_id} was left running by a supervisor that died "
-                             f"(pid {state.supervisor_pid}): marked failed, "
-                             f"{len(killed)} leftover process(es) stopped", highlight=False)
+def _say_cleaned(cleaned, console: Console | None = None) -> None:
+    console = console or make_console()
+    for state, killed in cleaned:
+        console.print(f"run {state.run_id} was left running by a supervisor that died "
+                      f"(pid {state.supervisor_pid}): marked failed, "
+                      f"{len(killed)} leftover process(es) stopped", highlight=False)
 
 
-def _check_ports(spec: StackSpec) -> None:
-    if spec.free_ports:
-        return
-    for (name, replica), port in assign_ports(spec).items():
-        if port_in_use(port, spec.host):
-            raise StackError(f"port {port} for {name}-{replica} is already in use; pick other "
-                             f"ports with --base-port N or --free-ports")
+def _stop_how(run_id: str) -> str:
+    return f"gameday down --run {run_id}"
 
 
 def _check_catalog(catalog: str) -> None:
@@ -66,7 +58,10 @@ def _print_ready(console: Console, state: StackState, detached: bool) -> None:
                   highlight=False)
     for line in summary_lines(state):
         console.print(line, highlight=False, markup=False, soft_wrap=True)
-    how = "gameday down" if detached else "Ctrl-C (or 'gameday down' from another terminal)"
+    alone = [s.run_id for s in live_stacks(clean=False)] in ([], [state.run_id])
+    how = "gameday down" if alone else _stop_how(state.run_id)
+    if not detached:
+        how = f"Ctrl-C (or '{how}' from another terminal)"
     console.print(f"stop with:   {how}", highlight=False, markup=False)
 
 
@@ -111,9 +106,8 @@ def up(
     spec = build_spec(replicas=replicas or (), sets=sets,
                       memory_limits=memory_limits or (), base_port=base_port,
                       free_ports=free_ports)
-    _refuse_if_running()
-    _check_ports(spec)
     console = make_console()
+    _say_cleaned(sweep()[1], console)
     if detach:
         _, state = launch_detached(spec)
         _print_ready(console, state, detached=True)
@@ -122,7 +116,7 @@ def up(
 
 
 def _run_foreground(spec: StackSpec, console: Console) -> None:
-    run = create_run()
+    run = register_stack(spec, "up")
     shown = {"ready": False, "at": 0.0}
     console.print(f"starting stack (run {run.id}); logs in {relative(run.logs_dir)}/",
                   highlight=False, markup=False)
@@ -139,7 +133,10 @@ def _run_foreground(spec: StackSpec, console: Console) -> None:
 
         supervisor = Supervisor(spec, run, on_tick=on_tick)
         supervisor.install_signal_handlers()
-        state = supervisor.run()
+        try:
+            state = supervisor.run()
+        finally:
+            forget_run(run)
         live.update(status_table(state), refresh=True)
     if not console.is_terminal:
         console.line()
@@ -149,20 +146,73 @@ def _run_foreground(spec: StackSpec, console: Console) -> None:
 
 
 def down(run_id: str = RUN_OPTION,
+         stop_all: bool = typer.Option(False, "--all", help="Stop every running stack."),
          timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait.")) -> None:
-    """Stop the current run's supervisor and every process it runs."""
+    """Stop the running stack: the only one, the one named with --run, or --all of them."""
+    if run_id is not None:
+        _stop_run(run_id, timeout)
+        return
+    live, cleaned = sweep()
+    _say_cleaned(cleaned)
+    if not live:
+        _say_nothing_running()
+        return
+    if stop_all:
+        for item in live:
+            if item.kind == "external":
+                typer.echo(f"left {item.describe()}: gameday did not start those services; "
+                           f"stop them with what runs them")
+            else:
+                _stop_run(item.run_id, timeout)
+        return
+    if len(live) == 1 and live[0].kind == "up":
+        _stop_run(live[0].run_id, timeout)
+        return
+    typer.echo(f"{len(live)} stack(s) running; nothing stopped:")
+    for item in live:
+        typer.echo(f"  {_live_line(item)}")
+    raise ValidationError("name the stack to stop with 'gameday down --run ID', or stop "
+                          "every one with 'gameday down --all'")
+
+
+def _live_line(item: LiveStack) -> str:
+    line = item.describe() + (" [current]" if item.current else "")
+    if item.kind == "drill":
+        return (line + f": a drill is using it; '{_stop_how(item.run_id)}' ends that drill "
+                       f"as Ctrl-C would (it still writes its report)")
+    if item.kind == "external":
+        return line + ": not gameday's to stop (the drill watching it stops with Ctrl-C)"
+    return line + f": stop with '{_stop_how(item.run_id)}'"
+
+
+def _say_nothing_running() -> None:
     try:
-        run, state = load_state(run_id)
+        run, state = load_state()
     except NotFoundError as err:
         typer.echo(f"nothing to stop: {err}")
         return
+    why = (state.status if state.status in ("stopped", "failed")
+           else f"gone (supervisor pid {state.supervisor_pid} no longer runs)")
+    typer.echo(f"nothing running: run {run.id} is {why}")
+
+
+def _stop_run(run_id: str, timeout: float) -> None:
+    """Stop one run, named by id; a drill's own stack ends its drill as Ctrl-C would."""
+    run, state = load_state(run_id)
     if not supervisor_alive(state):
         why = (state.status if state.status in ("stopped", "failed")
                else f"gone (supervisor pid {state.supervisor_pid} no longer runs)")
         typer.echo(f"nothing running: run {run.id} is {why}")
         return
+    entry = find_live(run.id)
+    drill = entry is not None and entry.kind == "drill"
+    if drill:
+        typer.echo(f"run {run.id} is a drill's own stack (pid {state.supervisor_pid}): "
+                   f"stopping it ends that drill as Ctrl-C would; the drill still writes "
+                   f"its report")
     started = time.monotonic()
-    final = stop_stack(run, timeout=timeout)
+    final = stop_stack(run, timeout=timeout, until_stopped=drill)
+    forget_run(run)
     if final is None:
         typer.echo(f"nothing running: run {run.id} had already stopped")
         return
@@ -175,7 +225,9 @@ def down(run_id: str = RUN_OPTION,
 
 def status(run_id: str = RUN_OPTION,
            as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Processes of the run: URL, pid, state, live readiness, restarts, last exit."""
+    """Processes of the run: URL, pid, state, live readiness, restarts, last exit; and
+    every stack running when there are several."""
+    live = live_stacks(clean=False)
     run, state = load_state(run_id)
     alive = supervisor_alive(state)
     probed = [p for p in state.processes if alive and p.pid]
@@ -186,6 +238,7 @@ def status(run_id: str = RUN_OPTION,
         data["supervisor_alive"] = alive
         for p in data["processes"]:
             p["ready"] = ready.get(f"{p['name']}-{p['replica']}", False)
+        data["live_runs"] = [_live_json(item) for item in live]
         typer.echo(json.dumps(data, indent=2))
         return
     console = make_console()
@@ -201,6 +254,18 @@ def status(run_id: str = RUN_OPTION,
         console.print(f"error: {state.error}", highlight=False, markup=False)
     console.print(status_table(state, ready, alive=alive))
     console.print(f"run folder: {relative(run.path)}/", highlight=False, markup=False)
+    if [item.run_id for item in live] not in ([], [run.id]):
+        console.print(f"{len(live)} stack(s) running:", highlight=False, markup=False)
+        for item in live:
+            console.print(f"  {_live_line(item)}", highlight=False, markup=False,
+                          soft_wrap=True)
+
+
+def _live_json(item: LiveStack) -> dict:
+    return {"run_id": item.run_id, "kind": item.kind, "pid": item.pid,
+            "ports": port_ranges(item.ports()), "gateway_url": item.gateway_url(),
+            "current": item.current,
+            "status": item.state.status if item.state else "starting"}
 
 
 def scale(service: str = typer.Argument(..., help="Service name, e.g. classifier."),

@@ -20,7 +20,10 @@ class DrillStack:
         if self.local is not None:
             self.local.stop()
         if self.external is not None:
+            from gameday.stack.registry import forget_run
+
             self.external.stop()
+            forget_run(self.external.run)
 
 
 def open_stack(opt, scenario, webhook_url: str, home: Path | None) -> DrillStack:
@@ -29,7 +32,10 @@ def open_stack(opt, scenario, webhook_url: str, home: Path | None) -> DrillStack
         from gameday.stack.external import ExternalAttachment, load_stack_file
 
         source = Path(opt.stack_file)
+        from gameday.stack.registry import add_run
+
         external = ExternalAttachment(load_stack_file(source), source, home).start()
+        add_run(external.run, "external")  # so that 'gameday down' and 'status' name it
         return DrillStack(external.run.path, external.state, external=external)
     if opt.attach is not None:
         from gameday.stack.control import load_state, supervisor_alive
@@ -39,14 +45,16 @@ def open_stack(opt, scenario, webhook_url: str, home: Path | None) -> DrillStack
             raise StackError(f"--attach: run {run.id} is not running")
         return DrillStack(run.path, state)
     from gameday.stack.local import Stack
+    from gameday.stack.registry import sweep
     from gameday.stack.spec import build_spec
-    from gameday.stack.stale import clean_current
 
-    clean_current(home)  # what a killed drill before this one left behind
+    sweep(home)  # what a killed drill before this one left behind
 
     args = scenario.stack_args()
     if opt.prometheus:
         args["sets"] += ["stack.prometheus=true", f"stack.alert_webhook={webhook_url}"]
-    stack = Stack(build_spec(free_ports=True, **args), home=home)
+    # Free ports: beside a 'gameday up' stack; registered as a drill's own stack, which
+    # 'gameday down' names instead of stopping it unasked.
+    stack = Stack(build_spec(free_ports=True, **args), home=home, kind="drill")
     stack.start()
     return DrillStack(stack.run.path, stack.state(), local=stack)

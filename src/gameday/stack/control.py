@@ -167,14 +167,19 @@ def wait_settled(run: RunRef = None, timeout: float = 60.0, home: Path | None = 
         time.sleep(0.05)
 
 
-def stop_stack(run: RunRef = None, home: Path | None = None,
-               timeout: float = 30.0) -> StackState | None:
+def stop_stack(run: RunRef = None, home: Path | None = None, timeout: float = 30.0,
+               until_stopped: bool = False) -> StackState | None:
     """SIGTERM the supervisor and wait for it to stop its processes.
 
     Returns the final state, or None when nothing was running. If the supervisor does not
     stop in time it is SIGKILLed (its children die with it) and any leftover child as well.
+    With ``until_stopped`` (a stack a drill supervises in one of its threads), return once
+    the state says stopped: the drill, told to stop as by Ctrl-C, may still be writing its
+    report. A supervisor that died without saying so is cleaned up as ``stale.py`` does.
     """
-    _, state = load_state(run, home)
+    from gameday.stack.stale import clean_stale, is_stale
+
+    r, state = load_state(run, home)
     if not supervisor_alive(state):
         return None
     refuse_external(state, "the stack")
@@ -188,8 +193,10 @@ def stop_stack(run: RunRef = None, home: Path | None = None,
         return None
     deadline = time.monotonic() + timeout
     while pid_alive(pid) and time.monotonic() < deadline:
+        if until_stopped and not supervisor_alive(load_state(r)[1]):
+            break
         time.sleep(0.05)
-    if pid_alive(pid):
+    if pid_alive(pid) and supervisor_alive(load_state(r)[1]):
         os.kill(pid, signal.SIGKILL)
         for p in state.processes:
             if p.pid and pid_alive(p.pid):
@@ -198,5 +205,8 @@ def stop_stack(run: RunRef = None, home: Path | None = None,
                 except (ProcessLookupError, PermissionError):
                     pass
         time.sleep(0.2)
-    _, final = load_state(run, home)
+    _, final = load_state(r)
+    if is_stale(final):
+        clean_stale(r, final)
+        _, final = load_state(r)
     return final

@@ -1,9 +1,11 @@
 """The supervisor as a background process (``gameday up --detach``).
 
-``launch_detached`` creates the run folder, starts ``python -m gameday.stack.daemon <run>``
+``launch_detached`` registers the run (``stack/registry.py``: refused if a live stack holds
+its ports), starts ``python -m gameday.stack.daemon <run>``
 in a new session, and returns once every process is ready (or raises with the reason). The
 launched process forks once and exits, so the supervisor is re-parented away from the caller
-and never lingers as a zombie of it. Output of the supervisor goes to logs/supervisor.log.
+and never lingers as a zombie of it; that child takes over the run's registry entry. Output
+of the supervisor goes to logs/supervisor.log.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from pathlib import Path
 
 from gameday.errors import StackError
 from gameday.stack.control import stop_stack, wait_settled
-from gameday.stack.runs import Run, create_run
+from gameday.stack.registry import claim_run, forget_run, register_stack
+from gameday.stack.runs import Run
 from gameday.stack.spec import StackSpec, validate_spec
 from gameday.stack.state import StackState
 from gameday.stack.supervisor import Supervisor
@@ -24,7 +27,7 @@ from gameday.stack.supervisor import Supervisor
 def launch_detached(spec: StackSpec, home: Path | None = None,
                     timeout: float | None = None) -> tuple[Run, StackState]:
     validate_spec(spec)
-    run = create_run(home)
+    run = register_stack(spec, "up", home)
     run.spec_path.write_text(spec.model_dump_json(indent=2))
     with open(run.supervisor_log, "ab") as log:
         launcher = subprocess.Popen(
@@ -69,9 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     spec = StackSpec.model_validate_json(run.spec_path.read_text())
     if not no_fork and os.fork() > 0:
         os._exit(0)  # the launcher: its child carries on as the supervisor
+    claim_run(run)
     supervisor = Supervisor(spec, run)
     supervisor.install_signal_handlers()
-    state = supervisor.run()
+    try:
+        state = supervisor.run()
+    finally:
+        forget_run(run)
     return 0 if state.status == "stopped" else 1
 
 

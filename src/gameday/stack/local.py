@@ -23,30 +23,34 @@ from pathlib import Path
 
 from gameday.errors import StackError
 from gameday.stack import control
-from gameday.stack.runs import Run, create_run
+from gameday.stack.registry import Kind, forget_run, register_stack
+from gameday.stack.runs import Run
 from gameday.stack.spec import StackSpec, default_spec, validate_spec
 from gameday.stack.state import ProcessState, StackState
 from gameday.stack.supervisor import Supervisor
 
 
 class Stack:
-    def __init__(self, spec: StackSpec | None = None, home: Path | None = None) -> None:
+    def __init__(self, spec: StackSpec | None = None, home: Path | None = None,
+                 kind: Kind = "drill") -> None:
         self.spec = spec or default_spec()
         self.home = home
+        self.kind = kind  # how the stack registry (and so 'gameday down') names it
         self.run: Run | None = None
         self.supervisor: Supervisor | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self, wait: bool = True) -> Stack:
-        """Create a run folder and start the supervisor; with ``wait``, return when ready.
+        """Register a run folder and start the supervisor; with ``wait``, return when ready.
 
-        Raises StackError naming the process that did not get ready, and its log.
+        Raises ValidationError naming the live stack that holds a wanted port, StackError
+        naming the process that did not get ready, and its log.
         """
         if self._thread is not None:
             raise StackError("stack already started")
         validate_spec(self.spec)
-        self.run = create_run(self.home)
+        self.run = register_stack(self.spec, self.kind, self.home)
         self.supervisor = Supervisor(self.spec, self.run)
         self._thread = threading.Thread(target=self.supervisor.run, name="gameday-supervisor",
                                         daemon=True)
@@ -76,6 +80,7 @@ class Stack:
         if self._thread.is_alive():
             self.supervisor.request_stop(force=True)
             self._thread.join(5)
+        forget_run(self.run)
         return self.supervisor.state
 
     @property

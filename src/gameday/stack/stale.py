@@ -1,6 +1,7 @@
 """What a run leaves behind when whoever ran it died (SIGKILL, a crash, a lost terminal).
 
-``gameday up`` calls ``clean_stale`` on the current run before starting a new one: a run
+The stack registry (``stack/registry.py``) calls ``clean_stale`` on every registered run whose
+holder is gone, whenever ``gameday up``, ``down`` or a drill reads it: a run
 whose ``stack.json`` still says starting/running but whose supervisor is gone. Leftover
 processes of that run are killed, but only those that prove they belong to it: their
 command line or environment names the run folder (services get their faults file there,
@@ -64,7 +65,7 @@ def clean_stale(run: Run, state: StackState, wait_s: float = 3.0) -> list[int]:
         time.sleep(0.05)
     state.status = "failed"
     state.error = (f"supervisor (pid {state.supervisor_pid}) died without stopping; "
-                   f"cleaned up by a later 'gameday up' ({len(left)} leftover process(es))")
+                   f"cleaned up by a later gameday command ({len(left)} leftover process(es))")
     for p in state.processes:
         if p.state in ("starting", "ready", "backoff"):
             p.state, p.pid = "stopped", None
