@@ -51,6 +51,7 @@ def listing(folder: Path) -> dict[str, bytes]:
                                    "than or equal to 0, got 'nan'"),
     ("llm.kv_slots=-1", "--set llm.kv_slots: Input should be greater than or equal to 1, "
                         "got '-1'"),
+    ("gateway.log_level=\udcff", "--set gateway.log_level: not valid Unicode text"),  # \xff
 ])
 def test_up_refuses_bad_service_settings_at_once(tmp_path, value, text):
     t0 = time.monotonic()

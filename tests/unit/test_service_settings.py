@@ -25,6 +25,8 @@ from gameday.stack.spec import ServiceSpec, StackSpec, build_spec
                              "section, got '{bad'"),
     ('gateway.breaker={"cooldown_s": -1}',
      "--set gateway.breaker.cooldown_s: Input should be greater than or equal to 0"),
+    ("gateway.log_level=\udcff", "--set gateway.log_level: not valid Unicode text (a lone "
+                                  "surrogate"),
     ("features.entities=" + "9" * 300, "--set features.entities: Input should be less than "
                                        "or equal to 1000000, got '9999"),
 ])

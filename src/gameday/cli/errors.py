@@ -30,7 +30,9 @@ def describe_os_error(err: OSError) -> str:
 
 
 def _fail(message: str, code: int):
-    message = " ".join(message.split())
+    from gameday.text import clean_text
+
+    message = clean_text(" ".join(message.split()))  # a terminal cannot print a surrogate
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code) from None
 

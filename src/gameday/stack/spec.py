@@ -166,9 +166,12 @@ def parse_sets(spec: StackSpec, values: list[str] | tuple[str, ...],
     ``({"classifier": {"load_time_s": "2"}}, {"backoff_max_s": "5"})``."""
     per_service: dict[str, dict[str, str]] = {}
     stack: dict[str, str] = {}
+    from gameday.text import validate_text
+
     for item in values:
         key, sep, value = item.partition("=")
         key = key.strip()
+        validate_text(item, f"--set {key}")  # undecodable bytes: no environment holds them
         if not sep:
             raise ValidationError(f"--set: expected SERVICE.FIELD=VALUE, got {item!r}")
         svc, dot, field = key.partition(".")
