@@ -172,6 +172,15 @@ def test_postmortem_out_is_a_directory(tmp_path):
                     "/dev/null"), 2, "/dev/null: not a regular file")
 
 
+def test_postmortem_template_that_is_not_text(tmp_path):
+    run = make_run(tmp_path / "runs")
+    bad = tmp_path / "latin1.md.j2"
+    bad.write_bytes(b"caf\xe9 {{ run_id }}\n")
+    refused(gameday(tmp_path, "postmortem", "new", "--run", str(run), "--template", str(bad)),
+            2, f"{bad}: not UTF-8 text (bad byte at offset 3)")
+    assert not (run / "postmortem.md").exists()
+
+
 def test_report_with_a_directory_in_the_way(tmp_path):
     run = make_run(tmp_path / "runs")
     (run / "report.html").mkdir()

@@ -38,9 +38,11 @@ def new(
     Exit 0 written, 2 bad input (missing run folder, unreadable timeline, file exists).
     """
     from gameday.postmortem.render import DRAFT, new_postmortem
-    from gameday.userfiles import check_output_file
+    from gameday.userfiles import check_output_file, decode_text, read_bounded
 
     run = _run_folder(run)
+    if template is not None and template.exists():  # a missing one is named by the renderer
+        decode_text(read_bounded(template, "template"), template)  # a file, bounded, UTF-8
     target = out if out is not None else run / DRAFT
     if out is not None or run.is_dir():  # a missing run folder is named by new_postmortem
         check_output_file(target, "the postmortem draft")
