@@ -5,7 +5,8 @@ webhook receiver each answer a few JSON routes from a background thread. ``Liste
 such an app on its own event loop in a daemon thread, and bounds what a client can cost:
 
 - the request line and headers must arrive within ``head_timeout_s`` of connecting (or of
-  the previous answer on a kept-alive connection) and fit in ``max_head_bytes``;
+  the previous answer on a kept-alive connection) and fit in ``max_head_bytes`` (h11 counts
+  a head still incomplete, so one arriving whole in one socket read, at most 256 KiB, passes);
 - the body is capped before it is read: a ``Content-Length`` over ``max_body`` answers 413
   at once, a chunked body is cut off with 413 when it passes the cap, and the whole body
   must arrive within ``body_timeout_s`` (408 otherwise: a client trickling bytes is cut off);
