@@ -140,6 +140,25 @@ def test_slo_file_with_a_5000_digit_number(tmp_path, slos):
     assert len(line) < 200
 
 
+def test_window_catalog_and_sloth_spec_with_a_5000_digit_number(tmp_path, slos):
+    catalog = slos / "windows" / "drill-12h.yaml"
+    catalog.write_text(catalog.read_text().replace("budget_fraction: 0.02",
+                                                   "budget_fraction: " + "2" * 5000, 1))
+    refused(gameday(tmp_path, "slo", "validate", "slos"), 2,
+            "slos/windows/drill-12h.yaml: document 1: alerts[0].budget_fraction: number too "
+            "long (5000 characters), got 22222222222222222...2222")
+    sloth = ROOT / "tests" / "fixtures" / "sloth" / "getting-started.yml"
+    text = sloth.read_text()
+    assert "objective: 99.9" in text
+    (tmp_path / "big.yml").write_text(text.replace("objective: 99.9", "objective: " + "9" * 5000))
+    refused(gameday(tmp_path, "slo", "import-sloth", "big.yml"), 2,
+            "big.yml: document 1: slos[0].objective: number too long (5000 characters)")
+    (tmp_path / "out").mkdir()
+    refused(gameday(tmp_path, "slo", "import-sloth", str(sloth), "--out", "out", "--force"), 2,
+            "out: is a directory; give a file path for the OpenSLO spec")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def test_validate_refuses_a_nan_target_as_generate_does(tmp_path, slos):
     path = slos / "features.yaml"
     path.write_text(path.read_text().replace("target: 0.999", "target: .nan", 1))

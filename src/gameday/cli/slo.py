@@ -66,14 +66,20 @@ def import_sloth(
 ) -> None:
     """Convert a Sloth prometheus/v1 spec to OpenSLO v1 YAML."""
     from gameday.slo.sloth import convert_sloth_file
+    from gameday.userfiles import check_output_file, load_yaml_documents
 
-    if out is not None and out.exists() and not force:
-        raise ValidationError(f"{out}: already exists; pass --force to overwrite it")
+    if out is not None:
+        check_output_file(out, "the OpenSLO spec")
+        if out.exists() and not force:
+            raise ValidationError(f"{out}: already exists; pass --force to overwrite it")
+    load_yaml_documents(file, "Sloth spec")  # bounded: size, depth, numbers, one line if not
     text = convert_sloth_file(file)
     if out is None:
         typer.echo(text, nl=False)
         return
-    out.write_text(text)
+    from gameday.postmortem.render import write_new  # temp file + rename, no clobbering
+
+    write_new(out, text, force=force)
     typer.echo(f"wrote {out}")
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from gameday.errors import NotFoundError, ValidationError
+from gameday.userfiles import load_yaml_documents
 
 from .model import SLO, BurnAlert, Catalog
 from .names import SEVERITIES, format_duration, parse_duration
@@ -32,11 +31,8 @@ def load_catalog(folder: Path, name: str) -> Catalog:
     if not path.is_file():
         known = ", ".join(list_catalogs(folder)) or "none"
         raise NotFoundError(f"no window catalog {name!r} in {folder} (known: {known})")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ValidationError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
-    return validate_catalog(raw, str(path))
+    docs = load_yaml_documents(path, "window catalog")  # bounded; one error naming the file
+    return validate_catalog(docs[0] if len(docs) == 1 else docs, str(path))
 
 
 def validate_catalog(raw: object, where: str) -> Catalog:
