@@ -124,6 +124,19 @@ def test_drill_refuses_hostile_scenario_files(tmp_path):
     assert not (tmp_path / ".gameday").exists()
 
 
+def test_drill_refuses_hostile_stack_files(tmp_path):
+    (tmp_path / "big.yaml").write_text('services:\n  gateway: ["http://127.0.0.1:1"]\n'
+                                       f"replicas: {'9' * 5000}\n")
+    (tmp_path / "deep.yaml").write_text("services: " + "[" * 100_000)
+    for name, text in [("big.yaml", "big.yaml: document 1: replicas: number too long (5000 "
+                                    "characters), got 99999999999999999...9999"),
+                       ("deep.yaml", "deep.yaml: not valid YAML: nested too deeply"),
+                       ("/dev/zero", "/dev/zero: not a regular file; a stack file is a file")]:
+        refused(gameday(tmp_path, "drill", "run", "slow-feature-store", "--auto",
+                        "--stack-file", name), 2, text)
+    assert not (tmp_path / ".gameday").exists()
+
+
 # -- SLO specs ---------------------------------------------------------------------------
 @pytest.fixture
 def slos(tmp_path):

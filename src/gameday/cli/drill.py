@@ -132,7 +132,9 @@ def run(
         _check_attach(attach)
     if stack_file is not None:
         from gameday.stack.external import load_stack_file
+        from gameday.userfiles import load_yaml_documents
 
+        load_yaml_documents(stack_file, "stack file")  # bounded: size, depth, long numbers
         load_stack_file(stack_file)  # check first: a bad file stops before anything starts
     if scenarios_dir is not None and not scenarios_dir.is_dir():
         raise ValidationError(f"--scenarios: no such folder {str(scenarios_dir)!r}")
