@@ -38,7 +38,7 @@ DRILL = textwrap.dedent("""
     from gameday.stack import Stack
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
-    stack = Stack(dummy_spec(), home=Path({home!r}), kind="drill").start()
+    stack = Stack(dummy_spec(), home=Path({home!r}), kind={kind!r}).start()
     print(json.dumps({{"run": stack.run.id,
                       "pids": [p.pid for p in stack.state().processes]}}), flush=True)
     stop.wait({life})
@@ -49,8 +49,9 @@ DRILL = textwrap.dedent("""
 
 
 class Drill:
-    def __init__(self, cwd: Path, life: float = 120) -> None:
-        script = DRILL.format(root=str(ROOT), home=str(cwd / ".gameday"), life=life)
+    def __init__(self, cwd: Path, life: float = 120, kind: str = "drill") -> None:
+        script = DRILL.format(root=str(ROOT), home=str(cwd / ".gameday"), life=life,
+                              kind=kind)
         self.proc = subprocess.Popen([sys.executable, "-c", script], cwd=cwd,
                                      stdout=subprocess.PIPE, text=True)
         started = json.loads(self.proc.stdout.readline())
@@ -196,4 +197,28 @@ def test_down_after_a_drill_stops_the_up_stack_it_ran_beside(tmp_path):
         assert f"stopped run {run.id}: 3 processes stopped" in down.stdout
         assert wait_gone(pids + drill.all_pids(), 3) == []
     finally:
+        kill_all(pids)
+
+
+def test_down_all_stops_an_up_stack_and_one_inside_another_process(tmp_path):
+    run, state = launch_detached(dummy_spec(), home=tmp_path / ".gameday")
+    pids = [state.supervisor_pid] + [p.pid for p in state.processes]
+    other = None
+    try:
+        other = Drill(tmp_path, kind="process")  # as `gameday tour` or a script runs one
+        listed = gameday(tmp_path, "down")
+        assert listed.returncode == 2
+        assert f"  run {other.run} (a stack inside another command or script, pid " \
+               f"{other.proc.pid}, ports " in listed.stdout
+        assert f"'gameday down --run {other.run}' stops it and ends that process" \
+            in listed.stdout
+        stopped = gameday(tmp_path, "down", "--all")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert f"stopped run {run.id}: 3 processes stopped" in stopped.stdout
+        assert f"stopped run {other.run}: 3 processes stopped" in stopped.stdout
+        assert "drill over" in other.finish()
+        assert wait_gone(pids + other.all_pids(), 3) == []
+    finally:
+        if other is not None:
+            other.kill()
         kill_all(pids)

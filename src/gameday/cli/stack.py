@@ -180,6 +180,8 @@ def _live_line(item: LiveStack) -> str:
     if item.kind == "drill":
         return (line + f": a drill is using it; '{_stop_how(item.run_id)}' ends that drill "
                        f"as Ctrl-C would (it still writes its report)")
+    if item.kind == "process":
+        return (line + f": '{_stop_how(item.run_id)}' stops it and ends that process")
     if item.kind == "external":
         return line + ": not gameday's to stop (the drill watching it stops with Ctrl-C)"
     return line + f": stop with '{_stop_how(item.run_id)}'"
@@ -206,12 +208,13 @@ def _stop_run(run_id: str, timeout: float) -> None:
         return
     entry = find_live(run.id)
     drill = entry is not None and entry.kind == "drill"
+    in_thread = entry is not None and entry.kind in ("drill", "process")
     if drill:
         typer.echo(f"run {run.id} is a drill's own stack (pid {state.supervisor_pid}): "
                    f"stopping it ends that drill as Ctrl-C would; the drill still writes "
                    f"its report")
     started = time.monotonic()
-    final = stop_stack(run, timeout=timeout, until_stopped=drill)
+    final = stop_stack(run, timeout=timeout, until_stopped=in_thread)
     forget_run(run)
     if final is None:
         typer.echo(f"nothing running: run {run.id} had already stopped")

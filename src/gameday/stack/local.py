@@ -32,7 +32,7 @@ from gameday.stack.supervisor import Supervisor
 
 class Stack:
     def __init__(self, spec: StackSpec | None = None, home: Path | None = None,
-                 kind: Kind = "drill") -> None:
+                 kind: Kind = "process") -> None:
         self.spec = spec or default_spec()
         self.home = home
         self.kind = kind  # how the stack registry (and so 'gameday down') names it

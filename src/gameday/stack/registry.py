@@ -8,9 +8,10 @@ starting it), what started it and the ports it claimed::
       "pid_start": 1234567, "host": "127.0.0.1", "base_port": 8080,
       "ports": [8080, 8081, 8082, 8083, 8084], "started_at": 1795000000.0}]}
 
-Kinds: ``up`` (``gameday up``, foreground or ``--detach``), ``drill`` (a stack a process
-supervises in one of its threads: a drill's own stack, ``stack.local.Stack``), ``external``
-(services gameday did not start, watched by a drill).
+Kinds: ``up`` (``gameday up``, foreground or ``--detach``), ``drill`` (a drill's own stack,
+supervised in a thread of the drill's process), ``process`` (any other ``stack.local.Stack``:
+``gameday tour``, a script, a test), ``external`` (services gameday did not start, watched
+by a drill).
 
 Every change takes an exclusive ``flock`` on ``.gameday/stacks.lock``, so "is anything on
 these ports?" and "register mine" are one step: of two ``gameday up`` at once, one registers
@@ -45,8 +46,9 @@ from gameday.stack.state import StackState, read_state
 
 REGISTRY_FILE = "stacks.json"
 LOCK_FILE = "stacks.lock"
-Kind = Literal["up", "drill", "external"]
+Kind = Literal["up", "drill", "process", "external"]
 KIND_TEXT = {"up": "gameday up", "drill": "a drill's own stack",
+             "process": "a stack inside another command or script",
              "external": "services outside gameday, watched by a drill"}
 
 
