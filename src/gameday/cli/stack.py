@@ -10,7 +10,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
-from gameday.errors import NotFoundError, StackError, ValidationError
+from gameday.errors import GamedayError, NotFoundError, StackError, ValidationError
 from gameday.stack.control import load_state, stop_stack, supervisor_alive
 from gameday.stack.daemon import launch_detached
 from gameday.stack.health import probe_all
@@ -158,12 +158,19 @@ def down(run_id: str = RUN_OPTION,
         _say_nothing_running()
         return
     if stop_all:
+        failed = []
         for item in live:
             if item.kind == "external":
                 typer.echo(f"left {item.describe()}: gameday did not start those services; "
                            f"stop them with what runs them")
-            else:
+                continue
+            try:
                 _stop_run(item.run_id, timeout)
+            except GamedayError as err:  # the others still get stopped
+                typer.echo(f"could not stop run {item.run_id}: {err}")
+                failed.append(item.run_id)
+        if failed:
+            raise StackError(f"not every stack stopped: {', '.join(failed)}")
         return
     if len(live) == 1 and live[0].kind == "up":
         _stop_run(live[0].run_id, timeout)
@@ -213,6 +220,9 @@ def _stop_run(run_id: str, timeout: float) -> None:
         typer.echo(f"run {run.id} is a drill's own stack (pid {state.supervisor_pid}): "
                    f"stopping it ends that drill as Ctrl-C would; the drill still writes "
                    f"its report")
+    elif in_thread:
+        typer.echo(f"run {run.id} is a stack inside another command or script (pid "
+                   f"{state.supervisor_pid}): stopping it ends that process")
     started = time.monotonic()
     final = stop_stack(run, timeout=timeout, until_stopped=in_thread)
     forget_run(run)

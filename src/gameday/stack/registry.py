@@ -304,9 +304,11 @@ def register_run(kind: Kind, home: Path | None = None, ports: Iterable[int] = ()
 
 
 def register_stack(spec: StackSpec, kind: Kind, home: Path | None = None) -> Run:
-    """``register_run`` for a stack spec: its ports (none yet with free ports), checked to be
-    neither a live stack's nor in use by any other program."""
+    """``register_run`` for a stack spec: its ports (none yet with free ports; Prometheus's
+    when fixed), checked to be neither a live stack's nor in use by any other program."""
     ports = {} if spec.free_ports else assign_ports(spec)
+    if spec.settings.prometheus and spec.settings.prometheus_port:
+        ports[("prometheus", 0)] = spec.settings.prometheus_port
 
     def check() -> None:
         for (name, replica), port in ports.items():
