@@ -214,3 +214,15 @@ def test_the_decoded_cache_stays_bounded(monkeypatch_chunk, monkeypatch):
     for _, ring in store.series([]):
         assert len(store.window(ring, 0, 2_000_000)) == 2000
     assert CACHE.points <= 64
+
+
+def test_series_scraped_together_share_one_copy_of_their_times(monkeypatch_chunk):
+    store = SampleStore()
+    for t in range(20):
+        jittered = t + (0.003 * (t % 3))
+        store.append({"__name__": "a"}, jittered, float(t))
+        store.append({"__name__": "b"}, jittered, 1.5)
+    (_, a), (_, b) = store.series([])
+    assert len(a.sealed) == 2 and isinstance(a.sealed[0].tdata, bytes)
+    assert all(x.tdata is y.tdata for x, y in zip(a.sealed, b.sealed, strict=True))
+    assert store.window(b, 0, 30_000) == [(to_ms(t + 0.003 * (t % 3)), 1.5) for t in range(20)]

@@ -6,7 +6,7 @@ of a few encodings, tried in turn and kept only if decoding gives back every bit
 
 - times: ``(first, step)`` when the interval is fixed (nothing per point); otherwise the
   deltas minus their median, in the narrowest of int8/16/32/64 (scrape jitter of a few ms
-  takes one byte a point).
+  takes one byte a point), one copy shared by the series of a target (``SharedPayloads``).
 - values: one value when every value has the same bits; integers, or decimals of up to
   ``MAX_DECIMALS`` digits (``12.34`` as ``1234 / 10**2``), as deltas in the narrowest int
   type (a counter rising by small steps takes one byte a point); anything else (NaN,
@@ -86,6 +86,8 @@ def seal(ts: np.ndarray, vs: np.ndarray) -> SealedChunk:
     ts = np.asarray(ts, dtype=np.int64)
     vs = np.asarray(vs, dtype=np.float64)
     tcode, tdata = _encode_times(ts)
+    if isinstance(tdata, bytes):
+        tdata = SHARED_TIMES.share(tdata)
     vcode, vdata = _encode_values(vs)
     return SealedChunk(int(ts[0]), int(ts[-1]), len(ts), tcode, tdata, vcode, vdata)
 
@@ -144,6 +146,33 @@ def _pack_ints(ints: np.ndarray) -> tuple[int, tuple[int, bytes]]:
 def _unpack_ints(code: int, payload: bytes) -> np.ndarray:
     raw = zlib.decompress(payload) if code & _ZLIB else payload
     return np.frombuffer(raw, dtype=_WIDTHS[(code >> 2) & 0x3])
+
+
+# -- timestamps shared between series ------------------------------------------------------
+class SharedPayloads:
+    """One copy of each of the last ``max_entries`` distinct payloads. Every series of a
+    scrape target is scraped at the same instants, so their chunks' time payloads are equal
+    bytes: sealed chunks of one target share one copy. A payload evicted from here stays
+    in the chunks that hold it; new chunks just stop sharing it."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._copies: OrderedDict[bytes, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def share(self, payload: bytes) -> bytes:
+        with self._lock:
+            copy = self._copies.get(payload)
+            if copy is not None:
+                self._copies.move_to_end(payload)
+                return copy
+            self._copies[payload] = payload
+            if len(self._copies) > self.max_entries:
+                self._copies.popitem(last=False)
+            return payload
+
+
+SHARED_TIMES = SharedPayloads()
 
 
 # -- decoded chunks, bounded ---------------------------------------------------------------
