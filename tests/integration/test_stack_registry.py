@@ -222,3 +222,18 @@ def test_down_all_stops_an_up_stack_and_one_inside_another_process(tmp_path):
         if other is not None:
             other.kill()
         kill_all(pids)
+
+
+def test_a_killed_drill_s_stack_is_cleaned_by_the_next_down(tmp_path):
+    drill = Drill(tmp_path)
+    drill.kill()  # SIGKILL: nobody left to say its stack stopped
+    assert wait_gone(drill.pids, 3) == []  # its services died with it
+    state_path = tmp_path / ".gameday" / "runs" / drill.run / "stack.json"
+    assert read_state(state_path).status == "running"
+    down = gameday(tmp_path, "down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert down.stdout.splitlines() == [
+        f"run {drill.run} was left running by a supervisor that died (pid {drill.proc.pid}): "
+        f"marked failed, 0 leftover process(es) stopped",
+        f"nothing running: run {drill.run} is failed"]
+    assert read_state(state_path).status == "failed"
