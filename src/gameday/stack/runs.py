@@ -2,7 +2,8 @@
 
 Layout::
 
-    .gameday/current                 the active run id (one line)
+    .gameday/current                 the run commands act on by default (one line)
+    .gameday/stacks.json             every live stack, changed under stacks.lock (registry.py)
     .gameday/runs/<run-id>/
         token                        admin bearer token, mode 0600, never printed
         spec.json                    the stack spec the supervisor runs

@@ -73,16 +73,3 @@ def clean_stale(run: Run, state: StackState, wait_s: float = 3.0) -> list[int]:
     write_state(run.state_path, state)
     return left
 
-
-def clean_current(home: Path | None = None) -> tuple[StackState, list[int]] | None:
-    """``clean_stale`` on the current run of ``home``; None when it was not stale."""
-    from gameday.errors import GamedayError
-    from gameday.stack.control import load_state
-
-    try:
-        run, state = load_state(None, home)
-    except GamedayError:
-        return None
-    if not is_stale(state):
-        return None
-    return state, clean_stale(run, state)
