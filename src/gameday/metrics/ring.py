@@ -66,6 +66,9 @@ class Ring:
             index += self.count
         if not 0 <= index < self.count:
             raise IndexError(index)
+        in_open = index - (self.count - len(self.ots))
+        if in_open >= 0:  # the newest points: no chunk to walk
+            return self.ots[in_open], self.ovs[in_open]
         index += self.head
         for chunk in self.sealed:
             if index < chunk.n:
