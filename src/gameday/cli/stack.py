@@ -207,7 +207,13 @@ def _say_nothing_running() -> None:
 
 def _stop_run(run_id: str, timeout: float) -> None:
     """Stop one run, named by id; a drill's own stack ends its drill as Ctrl-C would."""
-    run, state = load_state(run_id)
+    try:
+        run, state = load_state(run_id)
+    except NotFoundError:
+        if find_live(run_id) is None:
+            raise
+        raise StackError(f"run {run_id} is still starting (its supervisor has not written "
+                         f"stack.json yet); run 'gameday down' again in a moment") from None
     if not supervisor_alive(state):
         why = (state.status if state.status in ("stopped", "failed")
                else f"gone (supervisor pid {state.supervisor_pid} no longer runs)")
