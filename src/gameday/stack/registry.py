@@ -109,7 +109,7 @@ class LiveStack:
 
 def port_ranges(ports: Iterable[int]) -> str:
     """``8080-8084, 9090``: runs of consecutive ports."""
-    out: list[str] = []
+    out: list[tuple[int, int]] = []
     for p in sorted(set(ports)):
         if out and out[-1][1] == p - 1:
             out[-1] = (out[-1][0], p)
