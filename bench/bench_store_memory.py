@@ -8,10 +8,11 @@ new store side by side in one process:
 
 1. Real stack data: a recording of the live stack (``gameday.metrics.recording``) made here
    (the local stack, a steady trickle of classify/generate traffic on loopback, scraped each
-   second) or given with ``--recording``, replayed into each store. Memory is the
-   tracemalloc delta of building the store (every Python allocation the store holds: label
-   sets, dicts, chunks, arrays), divided by the samples it holds. Also with the drill-12h
-   rules evaluated every second during the replay, so the store holds their outputs too.
+   second) or given with ``--recording``, replayed into each store. Memory is the deep size
+   of the store (every object reachable from it, by ``sys.getsizeof``, each once: label
+   sets, dicts, lists and their numbers, chunks, arrays), plus the decoded-chunk cache's,
+   divided by the samples it holds. Also with the drill-12h rules evaluated every second
+   during the replay (as live), so the store holds their outputs too.
 2. Synthetic regular series (1 s interval): constant gauges, counters rising by 0-5 a
    second, decimals rising slowly (cpu seconds), noisy floats.
 3. bench_slo_eval's workload: every scraped series of the recording's last scrape, one hour
@@ -31,13 +32,14 @@ import argparse
 import gc
 import importlib.util
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import tracemalloc
 from pathlib import Path
+from types import FunctionType, ModuleType
 
 import numpy as np
 
@@ -113,18 +115,28 @@ def last_scrapes(path: Path) -> list:
 
 
 # -- memory ---------------------------------------------------------------------------------
-def traced(build) -> tuple[object, int, float]:
-    """(what ``build()`` returns, bytes it left allocated, seconds it took)."""
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
+def deep_size(root) -> int:
+    """Bytes of every object reachable from ``root`` (``sys.getsizeof``: capacity of lists,
+    dicts and arrays included), each counted once; classes and modules not followed."""
+    seen, stack, total = set(), [root], 0
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, (type, ModuleType, FunctionType)):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        stack.extend(gc.get_referents(obj))
+    return total
+
+
+def measured(build) -> tuple[object, int, float]:
+    """(the store ``build()`` returns, its deep size in bytes plus the decoded-chunk cache's,
+    seconds it took)."""
+    CACHE.clear()
     t0 = time.perf_counter()
-    built = build()
+    store = build()
     took = time.perf_counter() - t0
-    gc.collect()
-    after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    return built, after - before, took
+    return store, deep_size(store) + deep_size(CACHE), took
 
 
 def samples_in(store) -> int:
@@ -192,7 +204,7 @@ def memory_rows(old, cases) -> tuple[list[list], list[dict]]:
     for name, make in cases:
         per = {}
         for label, module in (("old", old), ("new", new_store)):
-            store, nbytes, took = traced(make(module))
+            store, nbytes, took = measured(make(module))
             n = samples_in(store)
             per[label] = {"bytes": nbytes, "samples": n, "bytes_per_sample": nbytes / n,
                           "series": len(store), "build_s": took}
@@ -214,6 +226,20 @@ def memory_rows(old, cases) -> tuple[list[list], list[dict]]:
 
 
 # -- evaluation ticks -----------------------------------------------------------------------
+def same_answers(stores: dict, catalog: str, t: float) -> tuple[int, int]:
+    """How many rule expressions give the same vector (labels and value bits) on both."""
+    from gameday.metrics.promql import evaluate
+
+    def answer(store, expr):
+        got = evaluate(store, expr, t)
+        rows = got if isinstance(got, list) else [((), got)]
+        return sorted((labels, struct.pack("<d", v)) for labels, v in rows)
+
+    rules = [r for g in slo_eval.load_groups(catalog) for r in g.rules]
+    equal = sum(answer(stores["old"], r.node) == answer(stores["new"], r.node) for r in rules)
+    return equal, len(rules)
+
+
 def tick_rows(old, scrapes, seconds: int, ticks: int, rounds: int) -> tuple[list, dict]:
     stores = {}
     for label, module in (("old", old), ("new", new_store)):
@@ -233,8 +259,12 @@ def tick_rows(old, scrapes, seconds: int, ticks: int, rounds: int) -> tuple[list
                                                 seconds=seconds)
                 costs[label] += got
         o, w = statistics.median(costs["old"]), statistics.median(costs["new"])
+        equal, total = same_answers(stores, catalog, START + seconds - 1)
+        print(f"  {catalog}: every rule expression evaluated on both stores at the last tick: "
+              f"{equal} of {total} answers bit-for-bit equal", flush=True)
         rows.append([catalog, len(costs["old"]), o, w, w / o])
-        data[catalog] = {"old_median_ms": o, "new_median_ms": w, "ticks_each": len(costs["old"])}
+        data[catalog] = {"old_median_ms": o, "new_median_ms": w, "ticks_each": len(costs["old"]),
+                         "answers_equal": equal, "answers": total}
         print(f"  {catalog}: tick median old {o:.1f} ms, new {w:.1f} ms ({w / o:.2f}x)",
               flush=True)
     ingest = {"old": [], "new": []}
@@ -268,7 +298,8 @@ def main() -> None:
         print(f"recording the live stack for {args.minutes:g} min into {recording} ...",
               flush=True)
         record_stack(recording, args.minutes * 60)
-    print(f"memory (tracemalloc delta of building the store) from {recording}:", flush=True)
+    print(f"memory (deep size of the store and the decoded-chunk cache) from {recording}:",
+          flush=True)
     kinds = ["constant gauge", "counter +0..5/s", "cpu seconds +0.00..0.03/s", "noisy floats"]
     cases = [("real stack, scraped series", lambda m: replay_into(m, recording, False)),
              ("real stack + drill-12h rule outputs", lambda m: replay_into(m, recording, True)),
