@@ -143,14 +143,18 @@ def samples_in(store) -> int:
     return sum(len(ring) for _, ring in store.series([]))
 
 
-def sealed_payload(store) -> tuple[int, int]:
-    points = nbytes = 0
+def sealed_payload(store) -> tuple[int, int, int]:
+    """(points in sealed chunks, bytes of their time payloads, of their value payloads);
+    a time payload shared by several chunks counted once."""
+    points, times, values, seen = 0, 0, 0, set()
     for _, ring in store.series([]):
-        if hasattr(ring, "footprint"):
-            f = ring.footprint()
-            points += f["sealed_points"]
-            nbytes += f["sealed_bytes"]
-    return points, nbytes
+        for chunk in getattr(ring, "sealed", []):
+            points += chunk.n
+            values += len(chunk.vdata) if isinstance(chunk.vdata, bytes) else 8
+            if isinstance(chunk.tdata, bytes) and id(chunk.tdata) not in seen:
+                seen.add(id(chunk.tdata))
+                times += len(chunk.tdata)
+    return points, times, values
 
 
 def replay_into(module, recording: Path, rules: bool):
@@ -209,14 +213,17 @@ def memory_rows(old, cases) -> tuple[list[list], list[dict]]:
             per[label] = {"bytes": nbytes, "samples": n, "bytes_per_sample": nbytes / n,
                           "series": len(store), "build_s": took}
             if label == "new":
-                points, payload = sealed_payload(store)
-                per[label]["sealed_payload_bytes_per_sample"] = payload / points if points \
-                    else float("nan")
+                points, times, values = sealed_payload(store)
+                per[label]["sealed_points"] = points
+                per[label]["sealed_time_bytes_per_sample"] = times / points if points else 0.0
+                per[label]["sealed_value_bytes_per_sample"] = values / points if points else 0.0
             del store
             CACHE.clear()
         o, w = per["old"], per["new"]
         rows.append([name, w["series"], w["samples"], o["bytes_per_sample"],
-                     w["bytes_per_sample"], w["sealed_payload_bytes_per_sample"],
+                     f"{w['bytes_per_sample']:.2f}", bl.pct(w["sealed_points"] / w["samples"], 0),
+                     f"{w['sealed_time_bytes_per_sample']:.3f} + "
+                     f"{w['sealed_value_bytes_per_sample']:.2f}",
                      o["bytes_per_sample"] / w["bytes_per_sample"]])
         data.append({"case": name, **{f"{k}_{x}": v for k, d in per.items()
                                        for x, v in d.items()}})
@@ -307,7 +314,8 @@ def main() -> None:
                for k in kinds]]
     rows, memory = memory_rows(old, cases)
     print(bl.markdown_table(["data", "series", "samples", "old B/sample", "new B/sample",
-                             "new: sealed payload B/sample", "old / new"], rows))
+                             "new: share sealed", "new: sealed times + values B/sample",
+                             "old / new"], rows))
     print(f"rule evaluation on bench_slo_eval's workload ({seconds} s of 1 s samples):",
           flush=True)
     trows, ticks = tick_rows(old, last_scrapes(recording), seconds, args.ticks, args.rounds)
