@@ -16,9 +16,8 @@ from gameday.cli.main import app
 from gameday.drill.api import IncidentServer
 from gameday.errors import ValidationError
 from gameday.metrics.webhook import parse_webhook
-from gameday.postmortem.timeline import read_timeline
 from gameday.text import clean_json, validate_text
-from gameday.timeline import append_event, read_events, timeline_path
+from gameday.timeline import append_event, read_events, read_timeline, timeline_path
 from tests.unit.test_report_support import make_run
 
 HOSTILE = {"alerts": [{"status": "firing", "labels": {"alertname": "\ud800",

@@ -7,7 +7,8 @@ from __future__ import annotations
 from gameday.drill.eventmetrics import EventCounts
 from gameday.postmortem.facts import collect_facts
 from gameday.postmortem.render import render_postmortem
-from gameday.report.run import load_run, phase_times
+from gameday.report.run import load_run
+from gameday.timeline import phase_times
 from tests.unit.test_postmortem_render import T0, make_run
 
 STEADY = {"ts": T0, "kind": "load_start", "who": "drill", "users": 6, "shape": "steady",

@@ -139,7 +139,7 @@ def test_a_fault_that_ran_out_its_ttl_ends_the_impact_when_it_expired(tmp_path):
 
 
 def test_fault_windows_end_at_clear_or_ttl_whichever_first():
-    from gameday.postmortem.timeline import Event, fault_windows
+    from gameday.timeline import Event, fault_windows
 
     def start(ts, ttl):
         return Event(ts, "fault_start", data={"fault": {"type": "latency", "ttl_s": ttl}})

@@ -26,7 +26,7 @@ from gameday.drill.scenario import Scenario
 from gameday.drill.stacks import open_stack
 from gameday.drill.steady import QuietClock, all_ok, check_steady
 from gameday.errors import StackError
-from gameday.timeline import append_event
+from gameday.timeline import TimelineReader, append_event
 
 DRILL_FILE = "drill.json"
 # Faults of an auto drill outlive its expected detection and recovery, so that recovery is
@@ -77,6 +77,7 @@ class Drill:
         self.phase = "starting"
         self.times: dict[str, float | None] = {"started": time.time()}
         self.outcome: dict = {}
+        self._timeline: TimelineReader | None = None  # what other processes append
 
     # -- events ---------------------------------------------------------------------------
     def emit(self, kind: str, **fields) -> dict:
@@ -250,8 +251,7 @@ class Drill:
         while not self.stop_event.is_set() and time.monotonic() < end_at:
             self._poll_alerts()
             now = time.time()
-            fault_at = fault_at or self._first_event_ts("fault_start") \
-                or self._first_event_ts("load_surge")  # an overload: load, not a fault
+            fault_at = fault_at or self._impact_ts()
             if detected is None and self._detecting_alert() is not None:
                 detected = now
                 self.times["detected"] = now
@@ -318,13 +318,13 @@ class Drill:
                 return alert
         return None
 
-    def _first_event_ts(self, kind: str) -> float | None:
-        from gameday.timeline import read_events
-
-        for e in read_events(self.run_path):
-            if e["kind"] == kind:
-                return e["ts"]
-        return None
+    def _impact_ts(self) -> float | None:
+        """When the first fault started, or the load surge of an overload (load, not a
+        fault), as the experiment's process wrote it; reads only what is new."""
+        if self._timeline is None:
+            self._timeline = TimelineReader(self.run_path)
+        event = self._timeline.first("fault_start") or self._timeline.first("load_surge")
+        return event.ts if event else None
 
     def _poll_alerts(self) -> None:
         if self.opt.prometheus:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import threading
 
+from gameday.timeline import KINDS as TIMELINE_KINDS
+
 NAME = "gameday_drill_events_total"
-KINDS = ("run_start", "load_start", "steady_state", "alert_firing", "alert_resolved", "page",
-         "ticket", "ack", "role", "note", "hint", "mitigation", "escalate", "diagnosis",
-         "recovered", "resolve", "run_end")
-HIDDEN = ("fault_start", "fault_end", "load_surge")  # load_surge: an overload's answer
+# What the chaos side writes stays out: a fault's or a surge's start is the drill's answer.
+HIDDEN = ("fault_start", "fault_end", "load_surge", "experiment_start", "experiment_end",
+          "activity_start", "activity_end", "safeguard_tripped")
+KINDS = tuple(k for k in TIMELINE_KINDS if k not in HIDDEN)
 
 
 class EventCounts:

@@ -13,25 +13,19 @@ from pathlib import Path
 
 from gameday.errors import ValidationError
 from gameday.slo.consumption import events_text, format_consumed
-
-from .timeline import TIMELINE, Event, fault_windows, first, read_timeline
+from gameday.timeline import (
+    PHASES,
+    TIMELINE,
+    Event,
+    fault_windows,
+    first,
+    phase_times,
+    read_timeline,
+)
 
 SCORE = "score.json"
 SLO_STATUS = "slo-status.json"
 STACK = "stack.json"
-
-# (key in score.json "phases", label, timeline kinds that mark it when score.json is absent).
-# Impact starts with the first fault, or with the load the experiment adds when extra traffic
-# is all it does (an overload); the drill's own steady load (load_start) is not an impact.
-PHASES = (
-    ("impact_start", "Impact started", ("fault_start", "load_surge")),
-    ("detected", "Detected (first alert firing)", ("alert_firing", "page")),
-    ("acknowledged", "Acknowledged", ("ack",)),
-    ("mitigated", "Mitigated (first lever that helped)", ("mitigation",)),
-    ("recovered", "Recovered (steady state met again)", ("recovered",)),
-    ("resolved", "Resolved (declared over)", ("resolve",)),
-)
-
 
 def utc(ts: float | None) -> str:
     if ts is None:
@@ -73,15 +67,11 @@ def _num(value) -> float | None:
 
 
 def _phase_times(events: list[Event], score: dict) -> dict[str, float | None]:
+    """The score's phase times (it grades which lever mitigated), else the timeline's."""
     given = score.get("phases") or {}
-    times: dict[str, float | None] = {}
-    for key, _, kinds in PHASES:
-        ts = _num(given.get(key))
-        if ts is None:
-            event = first(events, *kinds)
-            ts = event.ts if event else None
-        times[key] = ts
-    return times
+    found = phase_times(events)
+    return {key: _num(given.get(key)) if _num(given.get(key)) is not None else found[key]
+            for key, _, _ in PHASES}
 
 
 def _phases(times: dict[str, float | None]) -> list[dict]:

@@ -24,9 +24,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gameday.postmortem.timeline import fault_windows  # noqa: E402
 from gameday.slo.status import window_seconds  # noqa: E402
 from gameday.slo.windows import load_catalog  # noqa: E402
+from gameday.timeline import fault_windows  # noqa: E402
 
 from .metrics import DrillMetrics  # noqa: E402
 from .run import DEFAULT_CATALOG, Run, atomic_write  # noqa: E402

@@ -18,8 +18,9 @@ from pathlib import Path
 import jinja2
 
 from gameday.errors import ValidationError
-from gameday.postmortem.facts import PHASES, duration, percent, utc
+from gameday.postmortem.facts import duration, percent, utc
 from gameday.slo.consumption import events_text, format_consumed
+from gameday.timeline import PHASES
 
 from .charts import draw_charts
 from .run import Run, atomic_write, load_run

@@ -3,7 +3,7 @@
 Files (docs/timeline.md, docs/drill-outputs.md): ``timeline.jsonl`` (required),
 ``recording.jsonl.gz`` (the metrics; optional for a run killed before its first scrape),
 ``drill.json`` (the drill's metadata; optional). Phases reuse the postmortem's definitions
-(``gameday.postmortem.facts.PHASES``) so the score and the draft agree.
+(``gameday.timeline.PHASES``) so the score and the draft agree.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 from gameday.errors import ValidationError
 from gameday.metrics.recording import read_recording
-from gameday.postmortem.facts import PHASES, STACK
-from gameday.postmortem.timeline import TIMELINE, Event, first, read_timeline
+from gameday.postmortem.facts import STACK
+from gameday.timeline import TIMELINE, Event, first, read_timeline
 
 RECORDING = "recording.jsonl.gz"
 DRILL = "drill.json"
@@ -66,21 +66,6 @@ class Run:
 def _num(value) -> float | None:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
     return float(value) if ok else None
-
-
-def phase_times(events: list[Event]) -> dict[str, float | None]:
-    """Unix seconds of each phase: the first event of its kinds (docs/timeline.md), taken
-    at or after impact start when the fault is known, so that an earlier unrelated alert
-    does not count as detection."""
-    times: dict[str, float | None] = {}
-    start = None
-    for key, _, kinds in PHASES:
-        after = [e for e in events if start is None or e.ts >= start]
-        event = first(after, *kinds)
-        times[key] = event.ts if event else None
-        if key == "impact_start":
-            start = times[key]
-    return times
 
 
 def _read_json(path: Path, notes: list[str]) -> dict:

@@ -16,14 +16,14 @@ import math
 import time
 from pathlib import Path
 
-from gameday.postmortem.timeline import fault_windows
 from gameday.slo.consumption import format_consumed
+from gameday.timeline import fault_windows, phase_times
 
 from .grading import firing_at, grade_all, signal_slo
 from .metrics import DrillMetrics, load_metrics
 from .points import HINT_COST, LEVER_COST, award
 from .points import verdict as points_verdict
-from .run import DEFAULT_CATALOG, Run, atomic_write, find_rules, load_run, phase_times
+from .run import DEFAULT_CATALOG, Run, atomic_write, find_rules, load_run
 
 SCORE = "score.json"
 VERSION = 1
