@@ -1,5 +1,5 @@
 # One image for the whole gameday stack on containers (docker-compose.yml, docs/containers.md):
-# the four services (`python -m services.<name>`), Locust (`locust -f loadtests/...`) and the
+# the four services (`python -m gameday_services.<name>`), Locust (`locust -f loadtests/...`) and the
 # gameday CLI (drills against the stack). Build: docker build -t gameday:local .
 FROM python:3.11-slim
 

@@ -3,7 +3,7 @@
 Issue 7, target 2: with the default batching settings, throughput at least 3x that of
 ``CLASSIFIER_MAX_BATCH_SIZE=1``, with p99 no worse.
 
-Two real classifier processes (``python -m services.classifier``, cold start set to 0), one
+Two real classifier processes (``python -m gameday_services.classifier``, cold start set to 0), one
 with ``CLASSIFIER_MAX_BATCH_SIZE=1`` and one with the defaults (services/classifier/
 settings.py: max_batch_size 16, max_queue_delay_ms 5, max_queue_size 64; the simulated
 accelerator costs compute_base_ms 8 + compute_per_item_ms 1 per batch), both up at once.
@@ -46,7 +46,7 @@ def measure(rounds: int, duration: float, warmup: float) -> dict:
     try:
         for v, env in VARIANTS.items():
             port = bl.free_port()
-            procs[v] = bl.start_python(["-m", "services.classifier"], env={
+            procs[v] = bl.start_python(["-m", "gameday_services.classifier"], env={
                 "CLASSIFIER_PORT": str(port), "CLASSIFIER_LOAD_TIME_S": "0",
                 "CLASSIFIER_LOG_LEVEL": "WARNING", "GAMEDAY_ADMIN_TOKEN": TOKEN, **env})
             urls[v] = f"http://127.0.0.1:{port}"

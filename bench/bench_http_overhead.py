@@ -133,13 +133,13 @@ def predict_app(variant: str):
     from fastapi.exceptions import RequestValidationError
     from prometheus_client import CollectorRegistry
 
-    from services.classifier.routes import build_router, validation_error
-    from services.classifier.runtime import ClassifierRuntime
-    from services.classifier.settings import Settings
+    from gameday_services.classifier.routes import build_router, validation_error
+    from gameday_services.classifier.runtime import ClassifierRuntime
+    from gameday_services.classifier.settings import Settings
 
     settings = Settings(load_time_s=0.0)
     if variant == "gameday":  # exactly the service's own factory
-        from services.classifier.app import create_app
+        from gameday_services.classifier.app import create_app
         return create_app(settings)
 
     @asynccontextmanager

@@ -72,7 +72,7 @@ def known_label(user: FastHttpUser, entity_id: str) -> int | None:
             else:
                 resp.failure(f"label lookup: HTTP {resp.status_code}")
     else:
-        from services.classifier.dataset import make_entity
+        from gameday_services.classifier.dataset import make_entity
 
         label = make_entity(int(entity_id[1:]))[1]
     if label is not None:

@@ -27,7 +27,7 @@ def auth(token: str = TEST_TOKEN) -> dict:
 
 
 class ServiceProcess:
-    """``python -m services.<name>`` on a free port, with the test admin token.
+    """``python -m gameday_services.<name>`` on a free port, with the test admin token.
 
     ``env`` adds settings (for example ``{"CLASSIFIER_LOAD_TIME_S": "0.2"}``).
     """
@@ -52,7 +52,7 @@ class ServiceProcess:
         if self.log_dir is not None:
             self.log_path = self.log_dir / f"{self.name}-{self.port}.log"
             out = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen([sys.executable, "-m", f"services.{self.name}"],
+        self.proc = subprocess.Popen([sys.executable, "-m", f"gameday_services.{self.name}"],
                                      env=self.env, cwd=ROOT, stdout=out, stderr=out)
         if wait_ready:
             self.wait_ready()

@@ -1,8 +1,8 @@
-"""``python -m services.classifier``: serve the classifier with uvicorn."""
+"""``python -m gameday_services.classifier``: serve the classifier with uvicorn."""
 
-from services.classifier.app import create_app
-from services.classifier.settings import Settings
-from services.common.serve import serve
+from gameday_services.classifier.app import create_app
+from gameday_services.classifier.settings import Settings
+from gameday_services.common.serve import serve
 
 
 def main() -> None:

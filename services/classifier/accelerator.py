@@ -23,8 +23,8 @@ from collections import deque
 from collections.abc import Callable
 
 from gameday.faults import FaultStore
-from services.classifier.metrics import ClassifierMetrics
-from services.classifier.settings import Settings
+from gameday_services.classifier.metrics import ClassifierMetrics
+from gameday_services.classifier.settings import Settings
 
 log = logging.getLogger("services.classifier")
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, HTTPException
 
 from gameday.errors import ValidationError
 from gameday.faults.admin import INVALID, UNAUTHORIZED, UNREADABLE_BODY, AdminError
-from services.classifier.deployment import Deployment, DeploymentConflict
-from services.classifier.schemas import DeployRequest, DeployResponse, ModelState
+from gameday_services.classifier.deployment import Deployment, DeploymentConflict
+from gameday_services.classifier.schemas import DeployRequest, DeployResponse, ModelState
 
 log = logging.getLogger("services.classifier")
 

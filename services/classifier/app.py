@@ -9,12 +9,12 @@ from prometheus_client import CollectorRegistry
 
 from gameday.faults import install_faults
 from gameday.telemetry import install_telemetry
-from services.classifier.admin import build_admin_router
-from services.classifier.routes import build_router
-from services.classifier.runtime import ClassifierRuntime
-from services.classifier.settings import Settings
-from services.common.errors import install_error_handlers
-from services.common.limits import MAX_BODY_BYTES
+from gameday_services.classifier.admin import build_admin_router
+from gameday_services.classifier.routes import build_router
+from gameday_services.classifier.runtime import ClassifierRuntime
+from gameday_services.classifier.settings import Settings
+from gameday_services.common.errors import install_error_handlers
+from gameday_services.common.limits import MAX_BODY_BYTES
 
 
 def create_app(settings: Settings | None = None,

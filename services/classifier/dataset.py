@@ -9,14 +9,14 @@ entities and any test data all come from the same world.
 on any machine:
 
 - the training set is ``make_dataset(DATASET_ROWS, seed=TRAIN_SEED)`` (seed 1), written to
-  ``data/dataset.csv`` by ``python -m services.classifier.train``;
+  ``data/dataset.csv`` by ``python -m gameday_services.classifier.train``;
 - the feature store seeds its entities with ``make_entity(i)`` (seed 0, the default): fresh
   draws from the same distribution, unseen in training, whose true label is known, so canary
   requests can carry ``"label"`` and the classifier can count correct/incorrect answers.
 
-Example (what services.features does)::
+Example (what gameday_services.features does)::
 
-    from services.classifier.dataset import make_entity
+    from gameday_services.classifier.dataset import make_entity
     features, label = make_entity(42)      # 8 floats (rounded to 4 decimals), class in 0..2
 """
 

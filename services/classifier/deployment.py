@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 
 from gameday.errors import GamedayError
-from services.classifier.accelerator import Accelerator
-from services.classifier.metrics import ClassifierMetrics
-from services.classifier.model import Classifier, ModelRepository, corrupt
+from gameday_services.classifier.accelerator import Accelerator
+from gameday_services.classifier.metrics import ClassifierMetrics
+from gameday_services.classifier.model import Classifier, ModelRepository, corrupt
 
 
 class ModelUnavailable(GamedayError):

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from gameday.faults import FaultStore
-from services.classifier.accelerator import Accelerator, AcceleratorError
-from services.classifier.batcher import Pending
-from services.classifier.deployment import Deployment
-from services.classifier.metrics import ClassifierMetrics
-from services.classifier.model import Classifier
+from gameday_services.classifier.accelerator import Accelerator, AcceleratorError
+from gameday_services.classifier.batcher import Pending
+from gameday_services.classifier.deployment import Deployment
+from gameday_services.classifier.metrics import ClassifierMetrics
+from gameday_services.classifier.model import Classifier
 
 log = logging.getLogger("services.classifier")
 PREDICT_PATH = "/v1/predict"

@@ -1,7 +1,8 @@
 """The numpy model and the repository of its versions on disk.
 
 A small MLP: standardise the 8 features, one tanh hidden layer, softmax over 3 classes.
-Versions are ``models/<version>.npz`` files written by ``python -m services.classifier.train``.
+Versions are ``models/<version>.npz`` files written by
+``python -m gameday_services.classifier.train``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from gameday.errors import ValidationError
-from services.classifier.dataset import CLASS_LABELS, N_FEATURES
+from gameday_services.classifier.dataset import CLASS_LABELS, N_FEATURES
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 PARAMS = ("x_mean", "x_std", "w1", "b1", "w2", "b2")

@@ -11,13 +11,13 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from services.classifier.accelerator import AcceleratorError
-from services.classifier.batcher import QueueFull
-from services.classifier.deployment import ModelUnavailable
-from services.classifier.inference import Answer
-from services.classifier.runtime import ClassifierRuntime
-from services.classifier.schemas import ErrorBody, PredictRequest, PredictResponse
-from services.common.errors import UNREADABLE_BODY
+from gameday_services.classifier.accelerator import AcceleratorError
+from gameday_services.classifier.batcher import QueueFull
+from gameday_services.classifier.deployment import ModelUnavailable
+from gameday_services.classifier.inference import Answer
+from gameday_services.classifier.runtime import ClassifierRuntime
+from gameday_services.classifier.schemas import ErrorBody, PredictRequest, PredictResponse
+from gameday_services.common.errors import UNREADABLE_BODY
 
 log = logging.getLogger("services.classifier")
 

@@ -15,13 +15,13 @@ import random
 from prometheus_client import CollectorRegistry
 
 from gameday.faults import Fault, FaultStore
-from services.classifier.accelerator import Accelerator
-from services.classifier.batcher import Batcher
-from services.classifier.deployment import Deployment, ModelUnavailable
-from services.classifier.inference import InferenceEngine
-from services.classifier.metrics import ClassifierMetrics
-from services.classifier.model import ModelRepository
-from services.classifier.settings import Settings
+from gameday_services.classifier.accelerator import Accelerator
+from gameday_services.classifier.batcher import Batcher
+from gameday_services.classifier.deployment import Deployment, ModelUnavailable
+from gameday_services.classifier.inference import InferenceEngine
+from gameday_services.classifier.metrics import ClassifierMetrics
+from gameday_services.classifier.model import ModelRepository
+from gameday_services.classifier.settings import Settings
 
 log = logging.getLogger("services.classifier")
 WATCH_INTERVAL_S = 0.1

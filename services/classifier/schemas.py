@@ -6,8 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.classifier.dataset import N_CLASSES, N_FEATURES
-from services.common.fields import Text
+from gameday_services.classifier.dataset import N_CLASSES, N_FEATURES
+from gameday_services.common.fields import Text
 
 MAX_ABS = 1e6  # features are standardised-scale numbers; beyond this is garbage, not data
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-MAX_ABS, le=MAX_ABS)]

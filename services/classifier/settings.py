@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.classifier.model import MODELS_DIR
+from gameday_services.classifier.model import MODELS_DIR
 
 MIB = 1024 * 1024
 

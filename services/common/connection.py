@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from services.common.limits import MAX_HEAD_BYTES, RECEIVE_TIMEOUT_S
+from gameday_services.common.limits import MAX_HEAD_BYTES, RECEIVE_TIMEOUT_S
 
 
 def plain_answer(status: int, reason: str, text: str) -> bytes:

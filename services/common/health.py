@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from services.common.errors import error_response
+from gameday_services.common.errors import error_response
 
 
 @dataclass

@@ -17,8 +17,8 @@ import uvicorn
 
 from gameday.errors import GamedayError
 from gameday.telemetry import configure_logging
-from services.common.connection import BoundedHttpProtocol
-from services.common.limits import KEEP_ALIVE_S, MAX_CONCURRENCY, MAX_HEAD_BYTES
+from gameday_services.common.connection import BoundedHttpProtocol
+from gameday_services.common.limits import KEEP_ALIVE_S, MAX_CONCURRENCY, MAX_HEAD_BYTES
 
 log = logging.getLogger("services.serve")
 
@@ -48,7 +48,8 @@ def warn_if_exposed(host: str) -> bool:
 
 
 def serve(name: str, settings_cls, create_app) -> None:
-    """``python -m services.<name>``: build the settings, configure logs, serve until stopped."""
+    """``python -m gameday_services.<name>``: build the settings, configure logs, serve until
+    stopped."""
     settings = settings_cls()
     configure_logging(name, replica=settings.replica, level=settings.log_level)
     # httpx logs every request at INFO (the gateway's upstream calls): noise in JSON logs.

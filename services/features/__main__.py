@@ -1,8 +1,8 @@
-"""``python -m services.features``: the feature store on FEATURES_HOST:FEATURES_PORT."""
+"""``python -m gameday_services.features``: the feature store on FEATURES_HOST:FEATURES_PORT."""
 
-from services.common.serve import serve
-from services.features.app import create_app
-from services.features.settings import Settings
+from gameday_services.common.serve import serve
+from gameday_services.features.app import create_app
+from gameday_services.features.settings import Settings
 
 
 def main() -> None:

@@ -7,14 +7,14 @@ from prometheus_client import CollectorRegistry
 
 from gameday.faults import install_faults
 from gameday.telemetry import install_telemetry
-from services.common.errors import install_error_handlers
-from services.common.limits import MAX_BODY_BYTES
-from services.features.lifecycle import Readiness, build_lifespan
-from services.features.lookups import FeatureLookup
-from services.features.metrics import FeatureMetrics
-from services.features.routes import api, health
-from services.features.settings import Settings
-from services.features.store import FeatureStore, check_db_path
+from gameday_services.common.errors import install_error_handlers
+from gameday_services.common.limits import MAX_BODY_BYTES
+from gameday_services.features.lifecycle import Readiness, build_lifespan
+from gameday_services.features.lookups import FeatureLookup
+from gameday_services.features.metrics import FeatureMetrics
+from gameday_services.features.routes import api, health
+from gameday_services.features.settings import Settings
+from gameday_services.features.store import FeatureStore, check_db_path
 
 
 def create_app(settings: Settings | None = None,

@@ -11,10 +11,10 @@ import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from services.common.health import Readiness
-from services.features.metrics import FeatureMetrics
-from services.features.settings import Settings
-from services.features.store import FeatureStore, MakeEntity
+from gameday_services.common.health import Readiness
+from gameday_services.features.metrics import FeatureMetrics
+from gameday_services.features.settings import Settings
+from gameday_services.features.store import FeatureStore, MakeEntity
 
 log = logging.getLogger("services.features")
 
@@ -29,7 +29,7 @@ def resolve_db_path(db_path: str | None) -> tuple[Path, Path | None]:
 
 def import_make_entity() -> MakeEntity:
     """The dataset generator shared with the classifier, so labels match its model."""
-    from services.classifier.dataset import make_entity
+    from gameday_services.classifier.dataset import make_entity
 
     return make_entity
 

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 
 from gameday.faults import FaultStore
-from services.features.metrics import FeatureMetrics
-from services.features.store import FeatureRow, FeatureStore
+from gameday_services.features.metrics import FeatureMetrics
+from gameday_services.features.store import FeatureRow, FeatureStore
 
 
 @dataclass(frozen=True)

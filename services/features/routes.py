@@ -9,17 +9,17 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from services.common.errors import error_response
-from services.common.health import build_health_router, not_ready_response
-from services.features.lookups import FeatureLookup
-from services.features.schemas import (
+from gameday_services.common.errors import error_response
+from gameday_services.common.health import build_health_router, not_ready_response
+from gameday_services.features.lookups import FeatureLookup
+from gameday_services.features.schemas import (
     ERROR_RESPONSES,
     EntitiesInfo,
     EntityId,
     EntityLabel,
     FeatureVector,
 )
-from services.features.store import FEATURE_NAMES, format_entity_id
+from gameday_services.features.store import FEATURE_NAMES, format_entity_id
 
 log = logging.getLogger("services.features")
 

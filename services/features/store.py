@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gameday.errors import ValidationError
-from services.features.drift import drift
+from gameday_services.features.drift import drift
 
 N_FEATURES = 8
 FEATURE_NAMES = tuple(f"f{j}" for j in range(N_FEATURES))

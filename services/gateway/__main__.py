@@ -1,8 +1,8 @@
-"""``python -m services.gateway``: settings from the environment, JSON logs, uvicorn."""
+"""``python -m gameday_services.gateway``: settings from the environment, JSON logs, uvicorn."""
 
-from services.common.serve import serve
-from services.gateway.app import create_app
-from services.gateway.settings import Settings
+from gameday_services.common.serve import serve
+from gameday_services.gateway.app import create_app
+from gameday_services.gateway.settings import Settings
 
 
 def main() -> None:

@@ -18,10 +18,10 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request
 
 from gameday.errors import ValidationError
 from gameday.faults.admin import INVALID, UNAUTHORIZED, UNREADABLE_BODY, AdminError
-from services.gateway.calls import Upstream
-from services.gateway.policy import validate_policy_update
-from services.gateway.schemas import CircuitBody, UrlsBody
-from services.gateway.state import Gateway
+from gameday_services.gateway.calls import Upstream
+from gameday_services.gateway.policy import validate_policy_update
+from gameday_services.gateway.schemas import CircuitBody, UrlsBody
+from gameday_services.gateway.state import Gateway
 
 POLICY_EXAMPLE = {"retry": {"max_attempts": 2}, "admission": {"max_in_flight": 64}}
 WITH_BODY = {**UNREADABLE_BODY, **INVALID}

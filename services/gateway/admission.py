@@ -14,9 +14,9 @@ from __future__ import annotations
 import random
 import time
 
-from services.gateway.limiter import AdaptiveLimit
-from services.gateway.policy import AdmissionPolicy
-from services.gateway.window import Clock, SlidingWindow
+from gameday_services.gateway.limiter import AdaptiveLimit
+from gameday_services.gateway.policy import AdmissionPolicy
+from gameday_services.gateway.window import Clock, SlidingWindow
 
 
 class Admission:

@@ -12,14 +12,14 @@ from prometheus_client import CollectorRegistry
 
 from gameday.faults import install_faults
 from gameday.telemetry import install_telemetry
-from services.common.errors import install_error_handlers
-from services.common.limits import MAX_BODY_BYTES
-from services.gateway import routes_classify, routes_generate, routes_health
-from services.gateway.admin import build_admin_router
-from services.gateway.metrics import GatewayMetrics
-from services.gateway.settings import Settings
-from services.gateway.shedding import SheddingMiddleware
-from services.gateway.state import Gateway
+from gameday_services.common.errors import install_error_handlers
+from gameday_services.common.limits import MAX_BODY_BYTES
+from gameday_services.gateway import routes_classify, routes_generate, routes_health
+from gameday_services.gateway.admin import build_admin_router
+from gameday_services.gateway.metrics import GatewayMetrics
+from gameday_services.gateway.settings import Settings
+from gameday_services.gateway.shedding import SheddingMiddleware
+from gameday_services.gateway.state import Gateway
 
 
 def create_app(settings: Settings | None = None, registry: CollectorRegistry | None = None,

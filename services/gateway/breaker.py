@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.gateway.policy import BreakerPolicy
-from services.gateway.window import Clock, SlidingWindow
+from gameday_services.gateway.policy import BreakerPolicy
+from gameday_services.gateway.window import Clock, SlidingWindow
 
 log = logging.getLogger("services.gateway")
 

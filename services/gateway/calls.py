@@ -18,13 +18,18 @@ from typing import Any, TypeVar
 
 import httpx
 
-from services.gateway.admission import AdaptiveThrottle
-from services.gateway.breaker import CircuitBreaker
-from services.gateway.metrics import GatewayMetrics
-from services.gateway.policy import Policy
-from services.gateway.retry import RetryBudget, backoff_delay, is_retryable, parse_retry_after
-from services.gateway.upstreams import Replica, ReplicaPool
-from services.gateway.window import Clock
+from gameday_services.gateway.admission import AdaptiveThrottle
+from gameday_services.gateway.breaker import CircuitBreaker
+from gameday_services.gateway.metrics import GatewayMetrics
+from gameday_services.gateway.policy import Policy
+from gameday_services.gateway.retry import (
+    RetryBudget,
+    backoff_delay,
+    is_retryable,
+    parse_retry_after,
+)
+from gameday_services.gateway.upstreams import Replica, ReplicaPool
+from gameday_services.gateway.window import Clock
 
 log = logging.getLogger("services.gateway")
 T = TypeVar("T")

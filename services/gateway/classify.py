@@ -8,11 +8,11 @@ import math
 from dataclasses import replace
 from urllib.parse import quote
 
-from services.gateway.calls import UpstreamFailure, request_json
-from services.gateway.fallbacks import Prediction
-from services.gateway.policy import FEATURE_COUNT, Policy
-from services.gateway.state import Gateway
-from services.gateway.upstreams import Replica
+from gameday_services.gateway.calls import UpstreamFailure, request_json
+from gameday_services.gateway.fallbacks import Prediction
+from gameday_services.gateway.policy import FEATURE_COUNT, Policy
+from gameday_services.gateway.state import Gateway
+from gameday_services.gateway.upstreams import Replica
 
 log = logging.getLogger("services.gateway")
 

@@ -14,8 +14,8 @@ import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
-from services.gateway.policy import FEATURE_COUNT, FallbackPolicy
-from services.gateway.window import Clock
+from gameday_services.gateway.policy import FEATURE_COUNT, FallbackPolicy
+from gameday_services.gateway.window import Clock
 
 MEAN_DECAY = 0.01  # weight of a new lookup in the running mean of features
 

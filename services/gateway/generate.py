@@ -23,17 +23,17 @@ import httpx
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from services.gateway.calls import (
+from gameday_services.gateway.calls import (
     UpstreamFailure,
     classify_transport_error,
     failure_from_response,
     release_nothing,
     take_slot,
 )
-from services.gateway.metrics import StreamMetrics
-from services.gateway.policy import Policy
-from services.gateway.state import Gateway
-from services.gateway.upstreams import Replica
+from gameday_services.gateway.metrics import StreamMetrics
+from gameday_services.gateway.policy import Policy
+from gameday_services.gateway.state import Gateway
+from gameday_services.gateway.upstreams import Replica
 
 log = logging.getLogger("services.gateway")
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 import math
 import time
 
-from services.gateway.policy import AdmissionPolicy
-from services.gateway.window import Clock
+from gameday_services.gateway.policy import AdmissionPolicy
+from gameday_services.gateway.window import Clock
 
 START_LIMIT = 20  # Netflix concurrency-limits' initial limit
 DECREASE_MIN = 0.5  # never cut by more than half in one window

@@ -15,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
 from gameday.telemetry.conventions import LATENCY_BUCKETS, TOKEN_LATENCY_BUCKETS
-from services.gateway.breaker import STATE_VALUES
+from gameday_services.gateway.breaker import STATE_VALUES
 
 UPSTREAMS = ("features", "classifier", "llm")
 OUTCOMES = ("success", "error", "timeout", "connect_error", "rejected")

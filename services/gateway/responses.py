@@ -6,8 +6,8 @@ import math
 
 from fastapi.responses import JSONResponse
 
-from services.gateway.calls import UpstreamFailure
-from services.gateway.policy import AdmissionPolicy
+from gameday_services.gateway.calls import UpstreamFailure
+from gameday_services.gateway.policy import AdmissionPolicy
 
 
 def failure_status(failure: UpstreamFailure) -> int:

@@ -11,8 +11,8 @@ import email.utils
 import random
 import time
 
-from services.gateway.policy import RetryPolicy
-from services.gateway.window import Clock, SlidingWindow
+from gameday_services.gateway.policy import RetryPolicy
+from gameday_services.gateway.window import Clock, SlidingWindow
 
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
 RETRYABLE_KINDS = frozenset({"timeout", "connect_error"})

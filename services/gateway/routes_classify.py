@@ -6,12 +6,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from gameday.telemetry import REQUEST_ID_HEADER, request_id_var
-from services.common.errors import UNREADABLE_BODY
-from services.gateway.classify import InvalidRequest, Unavailable, UnknownEntity, run_classify
-from services.gateway.metrics import answer_kind
-from services.gateway.responses import unavailable_response
-from services.gateway.schemas import ClassifyRequest, ClassifyResponse, ErrorBody
-from services.gateway.state import Gateway
+from gameday_services.common.errors import UNREADABLE_BODY
+from gameday_services.gateway.classify import (
+    InvalidRequest,
+    Unavailable,
+    UnknownEntity,
+    run_classify,
+)
+from gameday_services.gateway.metrics import answer_kind
+from gameday_services.gateway.responses import unavailable_response
+from gameday_services.gateway.schemas import ClassifyRequest, ClassifyResponse, ErrorBody
+from gameday_services.gateway.state import Gateway
 
 router = APIRouter(tags=["inference"])
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from services.common.errors import UNREADABLE_BODY
-from services.gateway.calls import UpstreamFailure
-from services.gateway.generate import (
+from gameday_services.common.errors import UNREADABLE_BODY
+from gameday_services.gateway.calls import UpstreamFailure
+from gameday_services.gateway.generate import (
     ProxyStreamingResponse,
     Refused,
     TokenClock,
     open_generation,
     upstream_body,
 )
-from services.gateway.responses import unavailable_response
-from services.gateway.routes_classify import forward_headers
-from services.gateway.schemas import ErrorBody, GenerateRequest
-from services.gateway.state import Gateway
+from gameday_services.gateway.responses import unavailable_response
+from gameday_services.gateway.routes_classify import forward_headers
+from gameday_services.gateway.schemas import ErrorBody, GenerateRequest
+from gameday_services.gateway.state import Gateway
 
 router = APIRouter(tags=["inference"])
 

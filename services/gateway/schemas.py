@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.common.fields import Text
+from gameday_services.common.fields import Text
 
 ENTITY_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 

@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from services.gateway.policy import (
+from gameday_services.gateway.policy import (
     AdmissionPolicy,
     BalancingPolicy,
     BreakerPolicy,

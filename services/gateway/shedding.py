@@ -28,9 +28,9 @@ from functools import lru_cache
 
 from starlette.exceptions import HTTPException
 
-from services.common.limits import MAX_BODY_BYTES
-from services.gateway.metrics import SHED_REASONS
-from services.gateway.state import Gateway
+from gameday_services.common.limits import MAX_BODY_BYTES
+from gameday_services.gateway.metrics import SHED_REASONS
+from gameday_services.gateway.state import Gateway
 
 # The admitted routes, and whether the adaptive limit applies to each (it learns from
 # classify latencies; a stream's duration is the llm's generation time, not queueing).

@@ -11,14 +11,14 @@ from collections.abc import Mapping
 
 import httpx
 
-from services.gateway.admission import Admission
-from services.gateway.calls import Upstream
-from services.gateway.fallbacks import Fallbacks
-from services.gateway.metrics import UPSTREAMS, GatewayMetrics
-from services.gateway.policy import Policy
-from services.gateway.settings import Settings
-from services.gateway.upstreams import ReplicaPool
-from services.gateway.window import Clock
+from gameday_services.gateway.admission import Admission
+from gameday_services.gateway.calls import Upstream
+from gameday_services.gateway.fallbacks import Fallbacks
+from gameday_services.gateway.metrics import UPSTREAMS, GatewayMetrics
+from gameday_services.gateway.policy import Policy
+from gameday_services.gateway.settings import Settings
+from gameday_services.gateway.upstreams import ReplicaPool
+from gameday_services.gateway.window import Clock
 
 log = logging.getLogger("services.gateway")
 

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.gateway.policy import BalancingPolicy
-from services.gateway.window import Clock
+from gameday_services.gateway.policy import BalancingPolicy
+from gameday_services.gateway.window import Clock
 
 log = logging.getLogger("services.gateway")
 

@@ -1,8 +1,8 @@
-"""``python -m services.llm``: the text generator on LLM_HOST:LLM_PORT."""
+"""``python -m gameday_services.llm``: the text generator on LLM_HOST:LLM_PORT."""
 
-from services.common.serve import serve
-from services.llm.app import create_app
-from services.llm.settings import Settings
+from gameday_services.common.serve import serve
+from gameday_services.llm.app import create_app
+from gameday_services.llm.settings import Settings
 
 
 def main() -> None:

@@ -7,14 +7,14 @@ from prometheus_client import CollectorRegistry
 
 from gameday.faults import install_faults
 from gameday.telemetry import install_telemetry
-from services.common.errors import install_error_handlers
-from services.common.limits import MAX_BODY_BYTES
-from services.llm.lifecycle import Readiness, build_lifespan
-from services.llm.metrics import LlmMetrics
-from services.llm.pressure import lost_slots
-from services.llm.routes import api, health
-from services.llm.scheduler import Engine, EngineConfig
-from services.llm.settings import Settings
+from gameday_services.common.errors import install_error_handlers
+from gameday_services.common.limits import MAX_BODY_BYTES
+from gameday_services.llm.lifecycle import Readiness, build_lifespan
+from gameday_services.llm.metrics import LlmMetrics
+from gameday_services.llm.pressure import lost_slots
+from gameday_services.llm.routes import api, health
+from gameday_services.llm.scheduler import Engine, EngineConfig
+from gameday_services.llm.settings import Settings
 
 
 def create_app(settings: Settings | None = None,

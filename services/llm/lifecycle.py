@@ -8,11 +8,11 @@ import logging
 import time
 from contextlib import asynccontextmanager
 
-from services.common.health import Readiness
-from services.llm.metrics import LlmMetrics
-from services.llm.model import MODEL_NAME, train_from_corpus
-from services.llm.scheduler import Engine
-from services.llm.settings import Settings
+from gameday_services.common.health import Readiness
+from gameday_services.llm.metrics import LlmMetrics
+from gameday_services.llm.model import MODEL_NAME, train_from_corpus
+from gameday_services.llm.scheduler import Engine
+from gameday_services.llm.settings import Settings
 
 log = logging.getLogger("services.llm")
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from services.common.errors import error_response
-from services.common.health import build_health_router, not_ready_response
-from services.llm.model import MODEL_NAME
-from services.llm.scheduler import Engine, Overloaded, Sequence
-from services.llm.schemas import (
+from gameday_services.common.errors import error_response
+from gameday_services.common.health import build_health_router, not_ready_response
+from gameday_services.llm.model import MODEL_NAME
+from gameday_services.llm.scheduler import Engine, Overloaded, Sequence
+from gameday_services.llm.schemas import (
     GENERATE_RESPONSES,
     NOT_READY,
     GenerateRequest,
     Generation,
     ModelCard,
 )
-from services.llm.streaming import collect, stream_events
+from gameday_services.llm.streaming import collect, stream_events
 
 health = build_health_router("the model is loaded")
 api = APIRouter(prefix="/v1", tags=["generation"])

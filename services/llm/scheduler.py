@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gameday.errors import GamedayError
-from services.llm.metrics import LlmMetrics
-from services.llm.model import EOS, NgramModel, render, tokenize
+from gameday_services.llm.metrics import LlmMetrics
+from gameday_services.llm.model import EOS, NgramModel, render, tokenize
 
 log = logging.getLogger("services.llm")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from services.common.errors import UNREADABLE_BODY
-from services.common.fields import Text
+from gameday_services.common.errors import UNREADABLE_BODY
+from gameday_services.common.fields import Text
 
 MAX_PROMPT_CHARS = 8000
 

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import Request
 
-from services.llm.model import MODEL_NAME
-from services.llm.scheduler import Engine, Sequence
+from gameday_services.llm.model import MODEL_NAME
+from gameday_services.llm.scheduler import Engine, Sequence
 
 DISCONNECT_CHECK_S = 0.25
 

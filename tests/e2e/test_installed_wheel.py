@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
@@ -85,10 +86,18 @@ def test_the_installed_wheel_runs_the_demo_from_an_empty_folder(tmp_path):
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     gameday = venv / "bin" / "gameday"
 
-    where = run([venv / "bin" / "python", "-c", "import gameday, services, "
-                 "gameday.resources as r; print(gameday.__file__, services.__file__, "
+    where = run([venv / "bin" / "python", "-c", "import gameday, gameday_services, "
+                 "gameday.resources as r; print(gameday.__file__, gameday_services.__file__, "
                  "r.shipped_root())"], empty, env).stdout.split()
     assert all(Path(p).is_relative_to(venv) for p in where), where
+    # no generic top-level name that another distribution could also install
+    with zipfile.ZipFile(wheel) as zf:
+        tops = {n.split("/", 1)[0] for n in zf.namelist() if "/" in n}
+    assert sorted(t for t in tops if not t.endswith(".dist-info")) == \
+        ["gameday", "gameday_services"]
+    found = run([venv / "bin" / "python", "-c", "import importlib.util as u; "
+                 "print(u.find_spec('services'))"], empty, env).stdout.strip()
+    assert found == "None", found
 
     scenarios = json.loads(run([gameday, "drill", "list", "--json"], empty, env).stdout)
     assert sorted(s["name"] for s in scenarios) == \

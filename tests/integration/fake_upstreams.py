@@ -214,8 +214,8 @@ def gateway_app(fakes: dict[str, FastAPI], registry, **settings):
     """The real gateway app with its upstream URLs routed to in-process fakes."""
     import httpx
 
-    from services.gateway.app import create_app
-    from services.gateway.settings import Settings
+    from gameday_services.gateway.app import create_app
+    from gameday_services.gateway.settings import Settings
 
     base = {"features_url": FEATURES_URL, "classifier_urls": [CLASSIFIER_A, CLASSIFIER_B],
             "llm_url": LLM_URL, "retry": {"backoff_base_s": 0.001, "backoff_max_s": 0.002}}

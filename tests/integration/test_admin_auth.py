@@ -45,7 +45,7 @@ RIGHT = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def create_app(service: str):
-    return importlib.import_module(f"services.{service}.app").create_app()
+    return importlib.import_module(f"gameday_services.{service}.app").create_app()
 
 
 def concrete(path: str) -> str:

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.common.limits import MAX_BODY_BYTES, MAX_HEAD_BYTES, RECEIVE_TIMEOUT_S
+from gameday_services.common.limits import MAX_BODY_BYTES, MAX_HEAD_BYTES, RECEIVE_TIMEOUT_S
 from tests.procs import TEST_TOKEN, ServiceProcess
 
 pytestmark = pytest.mark.adversarial

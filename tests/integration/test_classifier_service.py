@@ -6,7 +6,7 @@ import time
 import httpx
 import pytest
 
-from services.classifier.dataset import make_entity
+from gameday_services.classifier.dataset import make_entity
 from tests.procs import ServiceProcess, auth
 
 FEATURES, LABEL = make_entity(3)

@@ -268,8 +268,8 @@ def test_services_bind_all_interfaces_and_their_settings_exist():
     seen = set()
     for name, (package, prefix) in APP_SERVICES.items():
         svc = services[name]
-        assert svc["command"] == ["python", "-m", f"services.{package}"], name
-        settings = importlib.import_module(f"services.{package}.settings").Settings
+        assert svc["command"] == ["python", "-m", f"gameday_services.{package}"], name
+        settings = importlib.import_module(f"gameday_services.{package}.settings").Settings
         env = env_of(svc)
         for key in env:
             if key.startswith(prefix):
@@ -281,7 +281,7 @@ def test_services_bind_all_interfaces_and_their_settings_exist():
         seen.add(f"{name}:{port}")
     assert seen == expected
     # the classifier replicas use the local stack's ports: the default and the next one
-    from services.classifier.settings import Settings as ClassifierSettings
+    from gameday_services.classifier.settings import Settings as ClassifierSettings
 
     default = ClassifierSettings.model_fields["port"].default
     assert [env_of(services[f"classifier-{i}"])["CLASSIFIER_PORT"] for i in (0, 1)] == \
@@ -301,7 +301,7 @@ def test_the_stack_file_uses_each_services_default_port():
     urls = stack_file()["services"]
     assert set(urls) == {"gateway", "features", "classifier", "llm"}
     for service, replicas in urls.items():
-        default = importlib.import_module(f"services.{service}.settings") \
+        default = importlib.import_module(f"gameday_services.{service}.settings") \
             .Settings.model_fields["port"].default
         assert urlparse(replicas[0]).port == default, service
 

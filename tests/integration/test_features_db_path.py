@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from services.features.store import MARKER_TABLE, check_db_path, is_our_database
+from gameday_services.features.store import MARKER_TABLE, check_db_path, is_our_database
 from tests.procs import ServiceProcess
 
 ENV = {"FEATURES_LOAD_TIME_S": "0.1", "FEATURES_ENTITIES": "50"}

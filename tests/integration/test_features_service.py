@@ -1,4 +1,4 @@
-"""The feature store as a real process on loopback: `python -m services.features`."""
+"""The feature store as a real process on loopback: `python -m gameday_services.features`."""
 
 import time
 

@@ -56,7 +56,7 @@ def documented_operations() -> list[tuple[str, str, str, GenerationMode]]:
     at /openapi.json, read here only to name one test per operation."""
     found = []
     for service in SERVICES:
-        app = importlib.import_module(f"services.{service}.app").create_app()
+        app = importlib.import_module(f"gameday_services.{service}.app").create_app()
         for path, item in app.openapi()["paths"].items():
             for method, op in item.items():
                 modes = [GenerationMode.POSITIVE]

@@ -1,4 +1,4 @@
-"""The llm service as a real process on loopback: `python -m services.llm`."""
+"""The llm service as a real process on loopback: `python -m gameday_services.llm`."""
 
 import json
 import time

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.common.errors import MAX_ECHO_CHARS, MAX_ERRORS
-from services.common.limits import MAX_BODY_BYTES
+from gameday_services.common.errors import MAX_ECHO_CHARS, MAX_ERRORS
+from gameday_services.common.limits import MAX_BODY_BYTES
 from tests.procs import ServiceProcess, auth
 
 ROUTES = {

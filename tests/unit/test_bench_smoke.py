@@ -149,8 +149,8 @@ def test_footprint_summary():
     assert m.verdicts(4.0, 400) == {"up_met": True, "rss_met": True}
     assert m.verdicts(6.0, 2000) == {"up_met": False, "rss_met": False}
     rnd = {"up_s": 4.0, "supervisor_ready_s": 3.0, "idle": {"rss_mib": 350.0},
-           "load": s, "peak_per_process_mib": {"services.gateway [1]": 60.0}}
-    assert "services.gateway 60" in m.report([rnd], [2.0])
+           "load": s, "peak_per_process_mib": {"gameday_services.gateway [1]": 60.0}}
+    assert "gameday_services.gateway 60" in m.report([rnd], [2.0])
     assert m.load_line({"total": {"rps": 12.34, "failures": 0, "p99_ms": 80.0}}) == \
         "12.3 req/s, 0 failures, p99 80.0 ms"
     assert m.load_line({}) == "no stats"

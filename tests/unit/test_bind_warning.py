@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from services.common import serve as serve_module
-from services.common.serve import is_loopback, serve
+from gameday_services.common import serve as serve_module
+from gameday_services.common.serve import is_loopback, serve
 
 SERVICES = ("features", "classifier", "llm", "gateway")
 WARNING = ("listening on {}: the admin API (fault injection) is reachable from other hosts; "
@@ -19,7 +19,7 @@ WARNING = ("listening on {}: the admin API (fault injection) is reachable from o
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_service_binds_loopback_by_default(service, monkeypatch):
     monkeypatch.delenv(f"{service.upper()}_HOST", raising=False)
-    settings = importlib.import_module(f"services.{service}.settings").Settings()
+    settings = importlib.import_module(f"gameday_services.{service}.settings").Settings()
     assert settings.host == "127.0.0.1"
     assert is_loopback(settings.host)
 
@@ -38,13 +38,13 @@ def test_other_hosts_are_exposed(host):
 
 @pytest.fixture()
 def served(monkeypatch, capsys):
-    """Run ``serve`` as ``python -m services.features`` does, with uvicorn stubbed out; return
-    (uvicorn's keyword arguments, the JSON log lines written to stderr)."""
+    """Run ``serve`` as ``python -m gameday_services.features`` does, with uvicorn stubbed out;
+    return (uvicorn's keyword arguments, the JSON log lines written to stderr)."""
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     calls = []
     monkeypatch.setattr(serve_module.uvicorn, "run", lambda app, **kw: calls.append(kw))
-    settings_cls = importlib.import_module("services.features.settings").Settings
+    settings_cls = importlib.import_module("gameday_services.features.settings").Settings
 
     def run(host: str | None):
         if host is None:

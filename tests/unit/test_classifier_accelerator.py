@@ -7,9 +7,9 @@ from prometheus_client import CollectorRegistry
 
 from gameday.faults import FaultSpec, FaultStore
 from gameday.faults.catalog import types_for
-from services.classifier.accelerator import Accelerator
-from services.classifier.metrics import ClassifierMetrics
-from services.classifier.settings import Settings
+from gameday_services.classifier.accelerator import Accelerator
+from gameday_services.classifier.metrics import ClassifierMetrics
+from gameday_services.classifier.settings import Settings
 
 
 class Clock:

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from services.classifier.app import create_app
-from services.classifier.dataset import make_entity
-from services.classifier.settings import Settings as ClassifierSettings
+from gameday_services.classifier.app import create_app
+from gameday_services.classifier.dataset import make_entity
+from gameday_services.classifier.settings import Settings as ClassifierSettings
 
 TOKEN = "unit-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -5,7 +5,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from services.classifier.batcher import Batcher, QueueFull
+from gameday_services.classifier.batcher import Batcher, QueueFull
 
 
 def rows(n: int = 1) -> np.ndarray:

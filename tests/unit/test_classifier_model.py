@@ -5,9 +5,9 @@ import re
 import numpy as np
 import pytest
 
-from services.classifier import dataset, train
-from services.classifier.dataset import TRAIN_SEED, make_dataset, make_entity, split
-from services.classifier.model import MODELS_DIR, ModelRepository, corrupt, load_classifier
+from gameday_services.classifier import dataset, train
+from gameday_services.classifier.dataset import TRAIN_SEED, make_dataset, make_entity, split
+from gameday_services.classifier.model import MODELS_DIR, ModelRepository, corrupt, load_classifier
 
 PACKAGE = MODELS_DIR.parent
 

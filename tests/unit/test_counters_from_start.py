@@ -64,7 +64,7 @@ def assert_slo_series_at_zero(scrape: dict, service: str) -> int:
 
 
 def test_gateway_counters_exist_at_zero_before_any_request():
-    from services.gateway.metrics import ANSWERS, FALLBACK_KINDS, OUTCOMES, UPSTREAMS
+    from gameday_services.gateway.metrics import ANSWERS, FALLBACK_KINDS, OUTCOMES, UPSTREAMS
     from tests.integration.fake_upstreams import gateway_app, in_process_fakes
 
     scrape = first_scrape(gateway_app(in_process_fakes(), CollectorRegistry()))
@@ -85,9 +85,9 @@ def test_gateway_counters_exist_at_zero_before_any_request():
 
 
 def test_classifier_counters_exist_at_zero_before_any_request():
-    from services.classifier.app import create_app
-    from services.classifier.metrics import OUTCOMES
-    from services.classifier.settings import Settings
+    from gameday_services.classifier.app import create_app
+    from gameday_services.classifier.metrics import OUTCOMES
+    from gameday_services.classifier.settings import Settings
 
     settings = Settings(load_time_s=0, compute_base_ms=1, compute_per_item_ms=0,
                         max_queue_delay_ms=0)
@@ -105,9 +105,9 @@ def test_classifier_counters_exist_at_zero_before_any_request():
 
 
 def test_features_counters_exist_at_zero_before_any_request(tmp_path):
-    from services.features.app import create_app
-    from services.features.metrics import QUERY_OUTCOMES
-    from services.features.settings import Settings
+    from gameday_services.features.app import create_app
+    from gameday_services.features.metrics import QUERY_OUTCOMES
+    from gameday_services.features.settings import Settings
 
     settings = Settings(load_time_s=0.05, entities=100, db_path=str(tmp_path / "f.db"))
     scrape = first_scrape(create_app(settings, CollectorRegistry()))
@@ -120,9 +120,9 @@ def test_features_counters_exist_at_zero_before_any_request(tmp_path):
 
 
 def test_llm_counters_exist_at_zero_before_any_request():
-    from services.llm.app import create_app
-    from services.llm.metrics import FINISH_REASONS
-    from services.llm.settings import Settings
+    from gameday_services.llm.app import create_app
+    from gameday_services.llm.metrics import FINISH_REASONS
+    from gameday_services.llm.settings import Settings
 
     scrape = first_scrape(create_app(Settings(load_time_s=0.0), CollectorRegistry()))
     assert_slo_series_at_zero(scrape, "llm")
@@ -137,10 +137,10 @@ def test_llm_counters_exist_at_zero_before_any_request():
 
 def test_every_slo_selector_is_checked_in_some_service():
     """No SLO reads a metric none of the scrapes above would show (a renamed counter)."""
-    from services.classifier.metrics import ClassifierMetrics
-    from services.features.metrics import FeatureMetrics
-    from services.gateway.metrics import GatewayMetrics
-    from services.llm.metrics import LlmMetrics
+    from gameday_services.classifier.metrics import ClassifierMetrics
+    from gameday_services.features.metrics import FeatureMetrics
+    from gameday_services.gateway.metrics import GatewayMetrics
+    from gameday_services.llm.metrics import LlmMetrics
 
     exported = set()
     for metrics in (lambda r: ClassifierMetrics(r, ["v1"]), FeatureMetrics, GatewayMetrics,

@@ -152,7 +152,7 @@ def test_api_routes_start_at_zero_before_any_request():
     from fastapi.testclient import TestClient
     from prometheus_client import CollectorRegistry
 
-    from services.gateway.app import create_app
+    from gameday_services.gateway.app import create_app
 
     registry = CollectorRegistry()
     with TestClient(create_app(registry=registry)):

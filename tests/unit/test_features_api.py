@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from services.classifier.dataset import make_entity
-from services.features.app import create_app
-from services.features.settings import Settings
+from gameday_services.classifier.dataset import make_entity
+from gameday_services.features.app import create_app
+from gameday_services.features.settings import Settings
 
 TOKEN = "unit-features-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -5,8 +5,8 @@ import sqlite3
 import pytest
 
 from gameday.errors import ValidationError
-from services.classifier.dataset import make_entity
-from services.features.store import (
+from gameday_services.classifier.dataset import make_entity
+from gameday_services.features.store import (
     FEATURE_NAMES,
     FeatureStore,
     entity_id_width,

@@ -7,8 +7,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.gateway.admission import AdaptiveThrottle, Admission, throttle_probability
-from services.gateway.policy import AdmissionPolicy
+from gameday_services.gateway.admission import AdaptiveThrottle, Admission, throttle_probability
+from gameday_services.gateway.policy import AdmissionPolicy
 from tests.integration.fake_upstreams import (
     CLASSIFIER_A,
     CLASSIFIER_B,

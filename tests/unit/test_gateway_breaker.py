@@ -1,7 +1,7 @@
 """Circuit breaker: closed -> open -> half-open -> closed, with an injected clock."""
 
-from services.gateway.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
-from services.gateway.policy import BreakerPolicy
+from gameday_services.gateway.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from gameday_services.gateway.policy import BreakerPolicy
 
 
 class Clock:

@@ -10,7 +10,7 @@ import contextlib
 import httpx
 import pytest
 
-from services.gateway.calls import UpstreamFailure, request_json
+from gameday_services.gateway.calls import UpstreamFailure, request_json
 
 
 async def serve(delay: dict):
@@ -112,10 +112,10 @@ def test_llm_streams_given_up_leave_no_call_waiting_in_the_pool_and_every_slot_b
     """The same for the llm path, whose streams hold a slot until they close."""
     from prometheus_client import CollectorRegistry
 
-    from services.gateway.generate import OpenedStream, open_generation
-    from services.gateway.metrics import GatewayMetrics
-    from services.gateway.settings import Settings
-    from services.gateway.state import Gateway
+    from gameday_services.gateway.generate import OpenedStream, open_generation
+    from gameday_services.gateway.metrics import GatewayMetrics
+    from gameday_services.gateway.settings import Settings
+    from gameday_services.gateway.state import Gateway
 
     async def main():
         delay = {"s": 0.3}

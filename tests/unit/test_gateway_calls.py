@@ -7,10 +7,10 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from services.gateway.calls import Upstream, UpstreamFailure
-from services.gateway.metrics import GatewayMetrics
-from services.gateway.policy import Policy
-from services.gateway.upstreams import ReplicaPool
+from gameday_services.gateway.calls import Upstream, UpstreamFailure
+from gameday_services.gateway.metrics import GatewayMetrics
+from gameday_services.gateway.policy import Policy
+from gameday_services.gateway.upstreams import ReplicaPool
 from tests.integration.fake_upstreams import (
     CLASSIFIER_A,
     CLASSIFIER_B,
@@ -144,7 +144,7 @@ def test_a_missing_sniffio_is_marked_missing_once(monkeypatch):
     import importlib.util
     import sys
 
-    from services.gateway.state import skip_missing_sniffio
+    from gameday_services.gateway.state import skip_missing_sniffio
 
     monkeypatch.delitem(sys.modules, "sniffio", raising=False)
     installed = importlib.util.find_spec("sniffio") is not None

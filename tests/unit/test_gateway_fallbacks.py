@@ -4,8 +4,13 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from services.gateway.fallbacks import DefaultFeatures, Fallbacks, Prediction, PredictionCache
-from services.gateway.policy import FallbackPolicy
+from gameday_services.gateway.fallbacks import (
+    DefaultFeatures,
+    Fallbacks,
+    Prediction,
+    PredictionCache,
+)
+from gameday_services.gateway.policy import FallbackPolicy
 from tests.integration.fake_upstreams import (
     CLASSIFIER_A,
     CLASSIFIER_B,

@@ -2,8 +2,13 @@
 
 import pytest
 
-from services.gateway.limiter import START_LIMIT, AdaptiveLimit, next_limit, window_percentile
-from services.gateway.policy import AdmissionPolicy
+from gameday_services.gateway.limiter import (
+    START_LIMIT,
+    AdaptiveLimit,
+    next_limit,
+    window_percentile,
+)
+from gameday_services.gateway.policy import AdmissionPolicy
 
 POLICY = AdmissionPolicy(adaptive_limit=True, limit_target_latency_s=0.1, limit_min=2,
                          limit_window_s=0.25)

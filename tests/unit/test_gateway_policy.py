@@ -5,8 +5,8 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from gameday.errors import ValidationError
-from services.gateway.policy import Policy, validate_policy_update
-from services.gateway.settings import Settings
+from gameday_services.gateway.policy import Policy, validate_policy_update
+from gameday_services.gateway.settings import Settings
 from tests.integration.fake_upstreams import (
     CLASSIFIER_A,
     CLASSIFIER_B,

@@ -4,8 +4,13 @@ import random
 
 import pytest
 
-from services.gateway.policy import RetryPolicy
-from services.gateway.retry import RetryBudget, backoff_delay, is_retryable, parse_retry_after
+from gameday_services.gateway.policy import RetryPolicy
+from gameday_services.gateway.retry import (
+    RetryBudget,
+    backoff_delay,
+    is_retryable,
+    parse_retry_after,
+)
 
 
 class Clock:

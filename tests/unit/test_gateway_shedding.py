@@ -127,7 +127,7 @@ def test_slots_are_given_back_after_errors(client, monkeypatch):
     async def boom(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("services.gateway.routes_classify.run_classify", boom)
+    monkeypatch.setattr("gameday_services.gateway.routes_classify.run_classify", boom)
     assert c.post("/v1/classify", json={"entity_id": "e0001"}).status_code == 500
     assert gw.admission.in_flight == 0
     assert http_count(registry, "/v1/classify", 429) == 0  # the cap of 1 was never hit
@@ -226,7 +226,7 @@ def test_a_body_slower_than_the_timeout_is_answered_408_and_never_admitted(monke
 
 @pytest.mark.parametrize("path", ["/v1/classify", "/v1/generate"])
 def test_a_body_over_the_limit_is_answered_413_unparsed(monkeypatch, path):
-    from services.common.limits import MAX_BODY_BYTES
+    from gameday_services.common.limits import MAX_BODY_BYTES
 
     app, registry = slow_client_app(monkeypatch)
 
@@ -254,7 +254,7 @@ def test_a_body_over_the_limit_is_answered_413_unparsed(monkeypatch, path):
 def test_the_body_timeout_is_a_validated_setting():
     from pydantic import ValidationError
 
-    from services.gateway.settings import Settings
+    from gameday_services.gateway.settings import Settings
 
     assert Settings().body_timeout_s == 2.0
     with pytest.raises(ValidationError, match="body_timeout_s"):

@@ -17,9 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from services.gateway.app import create_app
-from services.gateway.metrics import GENERATE_OUTCOMES
-from services.gateway.settings import Settings
+from gameday_services.gateway.app import create_app
+from gameday_services.gateway.metrics import GENERATE_OUTCOMES
+from gameday_services.gateway.settings import Settings
 from tests.integration.fake_upstreams import CLASSIFIER_A, FEATURES_URL, LLM_URL
 from tests.procs import TEST_TOKEN
 

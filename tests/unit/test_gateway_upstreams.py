@@ -2,8 +2,8 @@
 
 import random
 
-from services.gateway.policy import BalancingPolicy
-from services.gateway.upstreams import ReplicaPool
+from gameday_services.gateway.policy import BalancingPolicy
+from gameday_services.gateway.upstreams import ReplicaPool
 
 A, B, C = "http://127.0.0.1:8082", "http://127.0.0.1:8083", "http://127.0.0.1:8085"
 

@@ -154,7 +154,7 @@ def test_service_deployments_have_probes_resources_and_run_as_non_root(name):
     for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
         assert c[probe]["httpGet"] == {"path": path, "port": "http"}, (name, probe)
     assert c["image"] == "gameday:latest" and c["imagePullPolicy"] == "IfNotPresent"
-    assert c["command"] == ["python", "-m", f"services.{name}"]
+    assert c["command"] == ["python", "-m", f"gameday_services.{name}"]
     res = c["resources"]
     for key in ("cpu", "memory"):
         assert quantity(res["requests"][key]) <= quantity(res["limits"][key]), (name, key)
@@ -172,7 +172,7 @@ def test_service_deployments_have_probes_resources_and_run_as_non_root(name):
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_env_names_settings_fields_and_binds_all_interfaces(name):
-    settings = importlib.import_module(f"services.{name}.settings").Settings
+    settings = importlib.import_module(f"gameday_services.{name}.settings").Settings
     prefix = settings.model_config["env_prefix"]
     env = env_of(objects("base", "Deployment")[name])
     assert env[f"{prefix}HOST"]["value"] == "0.0.0.0"
@@ -186,7 +186,7 @@ def test_env_names_settings_fields_and_binds_all_interfaces(name):
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_the_settings_class_accepts_the_pod_environment(name, monkeypatch):
-    settings = importlib.import_module(f"services.{name}.settings").Settings
+    settings = importlib.import_module(f"gameday_services.{name}.settings").Settings
     prefix = settings.model_config["env_prefix"]
     for key, entry in env_of(objects("base", "Deployment")[name]).items():
         if key.startswith(prefix):
@@ -220,7 +220,7 @@ def test_admin_token_comes_from_the_secret_and_faults_survive_restarts(name):
 
 
 def test_the_gateway_reaches_its_upstreams_through_services():
-    from services.gateway.settings import parse_urls
+    from gameday_services.gateway.settings import parse_urls
 
     env = env_of(objects("base", "Deployment")["gateway"])
     services = objects("base", "Service")
@@ -537,7 +537,7 @@ def test_http_activities_reach_configured_urls_with_valid_bodies(path):
                 for name in re.findall(r"\b(slo:[a-z_:0-9]+)", query):
                     assert name in recorded, f"{path.name}: {name} is not a generated record"
         if route == "/admin/policy":
-            from services.gateway.policy import Policy
+            from gameday_services.gateway.policy import Policy
 
             merged = Policy().model_dump()
             for section, values in body.items():

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from services.llm.app import create_app
-from services.llm.settings import Settings
+from gameday_services.llm.app import create_app
+from gameday_services.llm.settings import Settings
 
 TOKEN = "unit-llm-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from services.llm.model import (
+from gameday_services.llm.model import (
     EOS,
     NgramModel,
     read_corpus,

@@ -5,9 +5,9 @@ import asyncio
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.llm.metrics import LlmMetrics
-from services.llm.model import train_from_corpus
-from services.llm.scheduler import Engine, EngineConfig, Overloaded, Sequence
+from gameday_services.llm.metrics import LlmMetrics
+from gameday_services.llm.model import train_from_corpus
+from gameday_services.llm.scheduler import Engine, EngineConfig, Overloaded, Sequence
 
 MODEL = train_from_corpus()
 

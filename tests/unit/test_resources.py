@@ -201,7 +201,9 @@ def test_pyproject_lists_every_package_and_every_resource_folder():
     listed_ = set(config["packages"])
     mapping = config["package-dir"]
     expected = set()
-    for top, source in [("gameday", ROOT / "src" / "gameday"), ("services", ROOT / "services")]:
+    assert mapping["gameday_services"] == "services"  # an import name no other package has
+    for top, source in [("gameday", ROOT / "src" / "gameday"),
+                        ("gameday_services", ROOT / "services")]:
         for init in source.rglob("*"):
             if init.is_dir() and "__pycache__" not in init.parts and any(init.iterdir()):
                 expected.add(".".join([top, *init.relative_to(source).parts]))

@@ -107,7 +107,7 @@ def test_sets_become_env_of_every_replica(tmp_path):
     assert gw["GATEWAY_CLASSIFIER_URLS"] == "http://127.0.0.1:8082,http://127.0.0.1:8083"
     assert gw["GATEWAY_FEATURES_URL"] == "http://127.0.0.1:8081"
     assert gw["GATEWAY_LLM_URL"] == "http://127.0.0.1:8084"
-    assert procs["gateway-0"].argv == [sys.executable, "-m", "services.gateway"]
+    assert procs["gateway-0"].argv == [sys.executable, "-m", "gameday_services.gateway"]
     assert procs["gateway-0"].log_path == run.logs_dir / "gateway-0.log"
 
 

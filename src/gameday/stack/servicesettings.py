@@ -2,7 +2,7 @@
 
 ``--set gateway.retry.max_attempts=abc`` used to start a stack whose gateway then exited at
 once, restart-looping until the 30 s readiness deadline, with a run folder left behind.
-Here the values go through ``services.<name>.settings.Settings`` read from an environment
+Here the values go through ``gameday_services.<name>.settings.Settings`` read from an environment
 that holds only them, as the service would read it; a bad value is a ValidationError
 naming ``--set <service>.<field>``, the value and pydantic's reason. Checks a service makes
 only at start are made here too (``features.db_path`` must be a feature store gameday made).
@@ -22,14 +22,14 @@ if TYPE_CHECKING:  # spec.py calls this module from build_spec
 
 
 def _settings_class(svc: ServiceSpec):
-    """services.<name>.settings.Settings of a service the stack runs as ``python -m
-    services.<name>``; None for a service with its own command (a test's stand-in)."""
+    """gameday_services.<name>.settings.Settings of a service the stack runs as ``python -m
+    gameday_services.<name>``; None for a service with its own command (a test's stand-in)."""
     if svc.command:
         return None
     import importlib
 
     try:
-        module = importlib.import_module(f"services.{svc.name}.settings")
+        module = importlib.import_module(f"gameday_services.{svc.name}.settings")
     except ImportError:
         return None
     return getattr(module, "Settings", None)
@@ -109,7 +109,7 @@ def _check_features(settings) -> None:
     """features.db_path is deleted and recreated at start: only if it is ours (or db_force)."""
     if not getattr(settings, "db_path", None):
         return
-    from services.features.store import check_db_path
+    from gameday_services.features.store import check_db_path
 
     try:
         check_db_path(settings.db_path, bool(getattr(settings, "db_force", False)))

@@ -54,7 +54,7 @@ class ServiceSpec(BaseModel):
 
     name: str
     command: list[str] = Field(default_factory=list,
-                               description="argv; empty means python -m services.<name>")
+                               description="argv; empty means python -m gameday_services.<name>")
     replicas: int = Field(1, ge=1)
     max_replicas: int = Field(1, ge=1)
     settings: dict[str, str] = Field(default_factory=dict,
@@ -72,7 +72,7 @@ class ServiceSpec(BaseModel):
         return self.name.upper() + "_"
 
     def argv(self) -> list[str]:
-        return list(self.command) or [sys.executable, "-m", f"services.{self.name}"]
+        return list(self.command) or [sys.executable, "-m", f"gameday_services.{self.name}"]
 
 
 class StackSpec(BaseModel):
@@ -150,11 +150,12 @@ def parse_replicas(spec: StackSpec, values: list[str] | tuple[str, ...]) -> dict
 
 
 def _service_fields(name: str) -> set[str] | None:
-    """Field names of services.<name>.settings.Settings, or None when it cannot be imported."""
+    """Field names of gameday_services.<name>.settings.Settings, or None when it cannot be
+    imported."""
     try:
         import importlib
 
-        module = importlib.import_module(f"services.{name}.settings")
+        module = importlib.import_module(f"gameday_services.{name}.settings")
         return set(module.Settings.model_fields)
     except Exception:  # the service may not exist yet, or be mid-edit: skip the check
         return None
