@@ -25,6 +25,7 @@ from gameday.drill.incident import Incident
 from gameday.drill.scenario import Scenario
 from gameday.drill.stacks import open_stack
 from gameday.drill.steady import QuietClock, all_ok, check_steady
+from gameday.drill.teardown import teardown
 from gameday.errors import StackError
 from gameday.timeline import TimelineReader, append_event
 
@@ -103,7 +104,7 @@ class Drill:
             signal.signal(signal.SIGTERM, self._on_sigint)
         try:
             self._start_stack()
-            self._write_drill_file()
+            self.write_drill_file()
             self.emit("run_start", who="drill", scenario=self.scenario.public(
                 self.opt.hidden)["name"], mode=self.opt.mode, text=self._start_text())
             for role, who in self.opt.roles.items():
@@ -172,7 +173,7 @@ class Drill:
 
         return self.opt.prometheus_url or read_state(self.run_path / "stack.json").query_url
 
-    def _write_drill_file(self, reveal: bool = False, **extra) -> None:
+    def write_drill_file(self, reveal: bool = False, **extra) -> None:
         """``<run>/drill.json`` (docs/drill-outputs.md); the answer key only with ``reveal``."""
         pub = self.scenario.public(self.opt.hidden and not reveal)
         body = {"version": 1, "run_id": self.run_path.name, "scenario": pub["name"],
@@ -242,7 +243,7 @@ class Drill:
             variables={"fault_hold_s": hold, "fault_ttl": f"{ttl}s",
                        "load_duration": f"{hold}s"}).start()
         self.times["experiment_start"] = self.experiment.started_at
-        self._write_drill_file()
+        self.write_drill_file()
         detected = recovered = None
         next_steady = 0.0
         steady_since = None  # first of the consecutive checks that found the steady state
@@ -368,49 +369,5 @@ class Drill:
         if self.view is not None:
             self.view.refresh(self)
 
-    # -- teardown -------------------------------------------------------------------------
     def _teardown(self) -> None:
-        self.set_phase("teardown")
-        if self.experiment is not None and self.experiment.running():
-            deadline = time.monotonic() + (0 if self.interrupted
-                                           else self.opt.experiment_grace_s)
-            while self.experiment.running() and time.monotonic() < deadline \
-                    and not self.stop_event.is_set():
-                time.sleep(0.5)
-            self.experiment.stop(grace_s=4.0 if self.interrupted else 15.0)
-        if self.experiment is not None:
-            self.outcome["experiment"] = self.experiment.outcome()
-        if self.run_path is not None:
-            self._cleanup_faults()
-        if self.load is not None:
-            self.load.stop(timeout=3.0 if self.interrupted else 10.0)
-            self.emit("load_stop", who="drill", text="load stopped")
-        if self.run_path is not None:  # and any load the experiment started and left
-            from gameday.load.runner import stop_load
-
-            try:
-                stop_load(run=self.run_path, timeout=3.0)
-            except Exception as err:
-                if self.view is not None:
-                    self.view.warn(f"could not stop a load: {err}")
-        if self.run_path is not None:
-            self.times["ended"] = time.time()
-            self.emit("run_end", who="drill", interrupted=self.interrupted,
-                      text="drill interrupted (Ctrl-C)" if self.interrupted else "drill over")
-            self._write_drill_file(reveal=True,
-                                   diagnoses=self.incident.diagnoses if self.incident else [],
-                                   outcome=self.outcome, interrupted=self.interrupted)
-        if self.server is not None:
-            self.server.stop()
-        if self.stack is not None:
-            self.stack.stop()
-
-    def _cleanup_faults(self) -> None:
-        """Nothing injected outlives the drill, whatever the experiment managed to do."""
-        try:
-            from gameday.chaos.actions import clear_faults
-
-            clear_faults(run=str(self.run_path))
-        except Exception as err:
-            if self.view is not None:
-                self.view.warn(f"could not clear faults: {err}")
+        teardown(self)
