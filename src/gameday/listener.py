@@ -369,6 +369,7 @@ class Listener:
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)  # for code that asks get_event_loop() in this thread
         loop.set_exception_handler(
             lambda _loop, context: log.warning("%s: %s", self.name, context.get("message"),
                                                exc_info=context.get("exception")))
