@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gameday.cli.main import app
-from gameday.stack.runs import create_run
+from gameday.runfolder import create_run
 from gameday.stack.state import ProcessState, StackState, write_state
 
 runner = CliRunner()

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from gameday.cli.main import app
 from gameday.drill.api import IncidentServer
 from gameday.errors import StackError, ValidationError
+from gameday.runfolder import create_run
 from gameday.stack.control import request_restart, signal_process, stop_stack
 from gameday.stack.external import build_state, load_stack_file, read_token
-from gameday.stack.runs import create_run
 from gameday.stack.scale import scale_service
 from gameday.stack.state import write_state
 

@@ -11,16 +11,15 @@ import pytest
 
 import gameday
 from gameday.errors import NotFoundError, ValidationError
+from gameday.runfolder import REGISTRY_FILE, create_run, find_run, new_run_id, resolve_run
 from gameday.stack.process import pid_alive
 from gameday.stack.registry import (
-    REGISTRY_FILE,
     claim_run,
     forget_run,
     live_stacks,
     register_run,
     sweep,
 )
-from gameday.stack.runs import create_run, find_run, new_run_id, resolve_run
 from gameday.stack.state import ProcessState, StackState, read_state, write_state
 
 
@@ -76,7 +75,7 @@ def test_find_errors_name_what_is_missing(tmp_path):
 
 
 def test_gameday_run_env_names_the_run(tmp_path, monkeypatch):
-    from gameday.stack.runs import resolve_run
+    from gameday.runfolder import resolve_run
 
     folder = tmp_path / "somewhere" / "20261127-000000-abcd"
     folder.mkdir(parents=True)

@@ -3,8 +3,8 @@ import sys
 import pytest
 
 from gameday.errors import ValidationError
+from gameday.runfolder import Run
 from gameday.stack.plan import assign_ports, plan_processes
-from gameday.stack.runs import Run
 from gameday.stack.spec import (
     ServiceSpec,
     StackSpec,

@@ -15,7 +15,7 @@ from chaoslib.exceptions import ActivityFailed
 
 from gameday.durations import parse_duration
 from gameday.errors import GamedayError
-from gameday.stack.runs import Run, resolve_run
+from gameday.runfolder import Run, resolve_run
 from gameday.stack.state import StackState
 
 ENV_RUN = "GAMEDAY_RUN"

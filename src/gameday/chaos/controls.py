@@ -95,10 +95,11 @@ def _start_safeguard(run_path: Path, limit: float, slos, since: str, interval_s:
                      halt_now: bool) -> None:
     from gameday.chaos.safeguard import Safeguard
     from gameday.metrics.promapi import PrometheusAPI
+    from gameday.runfolder import Run
     from gameday.stack.state import read_state
 
     try:
-        api = PrometheusAPI(read_state(run_path / "stack.json").query_url or "")
+        api = PrometheusAPI(read_state(Run(Path(run_path)).state_path).query_url or "")
         guard = Safeguard(api, limit, list(slos) if slos else None, since, interval_s,
                           on_trip=_tripped, halt_now=halt_now)
         guard.begin()

@@ -32,16 +32,16 @@ def run(
     """Run EXPERIMENT with 'chaos run' (GAMEDAY_RUN set), then judge its journal."""
     from gameday.chaos.context import ENV_RUN
     from gameday.chaos.journal import read_journal
-    from gameday.stack.runs import resolve_run
+    from gameday.runfolder import resolve_run
 
     if not experiment.is_file():
         raise ValidationError(f"EXPERIMENT: no such file {str(experiment)!r}")
     ref = Path(run_ref).resolve() if run_ref and ("/" in run_ref or run_ref == ".") else run_ref
     r = resolve_run(ref)
-    out = r.path / "chaos"
+    out = r.chaos_dir
     out.mkdir(exist_ok=True)
     name = experiment.stem
-    journal = out / f"{name}-journal.json"
+    journal = r.chaos_journal(name)
     journal.unlink(missing_ok=True)
     extra = []
     if rollback_strategy:
@@ -50,12 +50,12 @@ def run(
         extra += ["--hypothesis-strategy", hypothesis_strategy]
     for v in var or []:
         extra += ["--var", v]
-    argv = chaos_command(experiment.resolve(), journal, out / f"{name}-chaostoolkit.log", extra)
+    argv = chaos_command(experiment.resolve(), journal, r.chaos_log(name), extra)
     typer.echo(f"chaos run {experiment} against run {r.id} (journal {journal})", err=True)
     proc = subprocess.run(argv, env={**os.environ, ENV_RUN: str(r.path)})
     if not journal.exists():
         typer.echo(f"FAILED: chaos run exited {proc.returncode} without a journal; see "
-                   f"{out / f'{name}-chaostoolkit.log'}")
+                   f"{r.chaos_log(name)}")
         raise typer.Exit(1)
     outcome = read_journal(journal)
     typer.echo(outcome.verdict())

@@ -70,7 +70,7 @@ def demo(
     from gameday.cli.drill import run as drill_run
     from gameday.cli.render import relative
     from gameday.postmortem.lint import lint_file
-    from gameday.stack.runs import resolve_run
+    from gameday.runfolder import resolve_run
 
     console = make_console()
     console.print("[bold]gameday demo[/]: an automatic game-day drill; the responder is a "
@@ -85,7 +85,7 @@ def demo(
     except typer.Exit as done:
         if done.exit_code:
             raise
-    draft = resolve_run(None).path / "postmortem.md"
+    draft = resolve_run(None).postmortem
     findings = lint_file(draft, allow_prompts=True)
     errors = [f for f in findings if f.level == "error"]
     console.print(f"postmortem draft {relative(draft)}: {len(errors)} error(s) apart from the "

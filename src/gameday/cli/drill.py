@@ -50,16 +50,16 @@ def _check_attach(ref: str) -> None:
     runs that are."""
     from gameday.cli.render import relative
     from gameday.errors import GamedayError
+    from gameday.runfolder import Run, runs_dir
     from gameday.stack.control import load_state, supervisor_alive
-    from gameday.stack.runs import runs_home
     from gameday.stack.state import read_state
 
-    runs = runs_home() / "runs"
+    runs = runs_dir()
     running = []
-    for folder in sorted(runs.glob("*/stack.json")):
+    for folder in sorted(p for p in runs.glob("*") if Run(p).state_path.is_file()):
         try:
-            if supervisor_alive(read_state(folder)):
-                running.append(folder.parent.name)
+            if supervisor_alive(read_state(Run(folder).state_path)):
+                running.append(folder.name)
         except (GamedayError, OSError, ValueError):
             continue
     shown = ", ".join(running) or "none"
@@ -181,8 +181,9 @@ def run(
 
 def _summary(console, run_path, scenario, wheel, drill, written) -> None:
     from gameday.cli.render import relative
+    from gameday.runfolder import Run
 
-    score_path = run_path / "score.json"
+    score_path = Run(Path(run_path)).score
     score = json.loads(score_path.read_text()) if score_path.exists() else {}
     console.print(f"\n[bold]drill over[/] (run folder {relative(run_path)}/)", highlight=False)
     if wheel:

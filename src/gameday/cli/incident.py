@@ -41,10 +41,10 @@ def _who(who: str | None) -> str:
 
 
 def _controller(run_id: str | None) -> tuple[str, str]:
-    from gameday.stack.runs import resolve_run
+    from gameday.runfolder import resolve_run
 
     run = resolve_run(run_id)
-    path = run.path / "drill.json"
+    path = run.drill_file
     try:
         body = json.loads(path.read_text())
     except OSError:

@@ -16,9 +16,9 @@ app = typer.Typer(help="Draft postmortems from a drill's run folder and lint the
 def _run_folder(value: Path) -> Path:
     """A path, or a run id under .gameday/runs/ of the working directory."""
     if not value.exists() and len(value.parts) == 1:
-        from gameday.stack.runs import runs_home
+        from gameday.runfolder import runs_dir
 
-        candidate = runs_home() / "runs" / value.name
+        candidate = runs_dir() / value.name
         if candidate.is_dir():
             return candidate
     return value
@@ -37,13 +37,14 @@ def new(
 
     Exit 0 written, 2 bad input (missing run folder, unreadable timeline, file exists).
     """
-    from gameday.postmortem.render import DRAFT, new_postmortem
+    from gameday.postmortem.render import new_postmortem
+    from gameday.runfolder import Run
     from gameday.userfiles import check_output_file, decode_text, read_bounded
 
     run = _run_folder(run)
     if template is not None and template.exists():  # a missing one is named by the renderer
         decode_text(read_bounded(template, "template"), template)  # a file, bounded, UTF-8
-    target = out if out is not None else run / DRAFT
+    target = out if out is not None else Run(run).postmortem
     if out is not None or run.is_dir():  # a missing run folder is named by new_postmortem
         check_output_file(target, "the postmortem draft")
     try:

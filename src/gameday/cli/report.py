@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from gameday.errors import OutputError, ValidationError
+from gameday.runfolder import REPORT_OUTPUTS, Run
 
 
 def report(
@@ -37,14 +38,14 @@ def report(
                           f"({err.strerror or err})") from None
     for p in written:
         typer.echo(f"wrote {p}")
-    html = path / "report.html"
+    html = Run(path).report_html
     if open_:
         import webbrowser
 
         webbrowser.open(html.resolve().as_uri())
 
 
-OUTPUTS = ("score.json", "report.md", "report.html")
+OUTPUTS = REPORT_OUTPUTS
 
 
 def _check_outputs(path: Path) -> None:
@@ -58,7 +59,7 @@ def _check_outputs(path: Path) -> None:
         if out.is_symlink() or (out.exists() and not out.is_file()):
             raise ValidationError(f"{out}: not a regular file; the report writes its "
                                   f"{name} there: move it away first")
-    charts = path / "charts"
+    charts = Run(path).charts_dir
     if charts.is_symlink() or (charts.exists() and not charts.is_dir()):
         raise ValidationError(f"{charts}: not a folder; the report draws its charts there")
     check_writable_folder(charts, "the report's charts")

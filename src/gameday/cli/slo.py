@@ -221,7 +221,7 @@ def _collect_statuses(engine: str, url: str, recording: Path | None, catalog: st
         return _prometheus_statuses(url, catalog, rules_dir)
     if run is not None:
         from gameday.report.budgets import run_statuses
-        from gameday.stack.runs import resolve_run
+        from gameday.runfolder import resolve_run
 
         return run_statuses(resolve_run(run).path)
     if recording is None:

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from gameday.chaos.command import chaos_executable
+from gameday.runfolder import RUN_ENV, Run
 from gameday.stack.process import _die_with_parent
-from gameday.stack.runs import RUN_ENV
 
 CONTROL_MODULE = "gameday.chaos.controls"
 
@@ -36,9 +36,10 @@ class ExperimentProcess:
         self.experiment_path = Path(experiment_path)
         self.experiment = experiment
         self.run_path = Path(run_path)
-        self.out = self.run_path / "chaos"
-        self.journal = self.out / f"{self.experiment_path.stem}-journal.json"
-        self.log = self.out / f"{self.experiment_path.stem}-chaostoolkit.log"
+        self.run = Run(self.run_path)
+        self.out = self.run.chaos_dir
+        self.journal = self.run.chaos_journal(self.experiment_path.stem)
+        self.log = self.run.chaos_log(self.experiment_path.stem)
         self.proc: subprocess.Popen | None = None
         self.started_at: float | None = None
         self.variables = variables or {}
@@ -52,7 +53,7 @@ class ExperimentProcess:
                 kind = "int" if isinstance(value, int) else "str"
                 argv += ["--var", f"{name}:{kind}={value}"]
         if not declares_gameday_control(self.experiment):
-            control = self.out / "gameday-controls.json"
+            control = self.run.chaos_controls
             control.write_text(json.dumps({"gameday": {"provider": {
                 "type": "python", "module": CONTROL_MODULE}}}))
             argv += ["--control-file", str(control)]
@@ -64,7 +65,7 @@ class ExperimentProcess:
         env = {**os.environ, RUN_ENV: str(self.run_path)}
         # Should the drill die (even SIGKILL), chaos gets SIGINT: it runs its rollbacks and
         # ends; what it injected expires by its TTL in any case.
-        with open(self.out / "chaos-stdout.log", "ab") as out:
+        with open(self.run.chaos_stdout, "ab") as out:
             self.proc = subprocess.Popen(self.command(), env=env, stdout=out,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          start_new_session=True,

@@ -221,11 +221,12 @@ def _catalog(scenario: Scenario) -> list[dict]:
 
 def _burn_now(run_path: str) -> dict:
     """Each SLO's burn over its shortest window now, from the live status (slo-status.json)."""
-    import json
+    from gameday.errors import GamedayError
+    from gameday.runfolder import Run, read_json
 
     try:
-        body = json.loads((Path(run_path) / "slo-status.json").read_text())
-    except (OSError, ValueError):
+        body = read_json(Run(Path(run_path)).slo_status) or {}
+    except GamedayError:
         return {}
     out = {}
     for s in body.get("slos") or []:

@@ -15,6 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from gameday.runfolder import Run
 from gameday.stack.monitor import evaluation_warning
 
 SERVICE_QUERIES = {
@@ -103,7 +104,7 @@ class DrillView:
 
     def _collect(self, drill) -> None:
         try:
-            body = json.loads((drill.run_path / "slo-status.json").read_text())
+            body = json.loads(Run(drill.run_path).slo_status.read_text())
             self._slos = body.get("slos", [])
             self._rules = body.get("rules") or self._rules
             behind = evaluation_warning(body.get("evaluation"))

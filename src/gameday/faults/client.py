@@ -25,8 +25,8 @@ from pathlib import Path
 from gameday.durations import format_duration, parse_duration
 from gameday.errors import StackError, ValidationError
 from gameday.faults.model import DEFAULT_ROUTE, MAX_TTL_S
+from gameday.runfolder import Run, resolve_run
 from gameday.stack import admin
-from gameday.stack.runs import Run, resolve_run
 from gameday.stack.state import StackState
 from gameday.timeline import append_event
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gameday.errors import NotFoundError, ValidationError
+from gameday.runfolder import LOAD_REPORT
 from gameday.stack.process import _die_with_parent, pid_alive
 
 from .profiles import locustfile_for
@@ -37,7 +38,7 @@ def locust_command(locustfile: Path, host: str, prefix: Path, run_time_s: float,
                    extra: list[str] | None = None) -> list[str]:
     return [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
             "--host", host, "--csv", str(prefix), "--json-file", str(prefix),
-            "--html", str(prefix.parent / "report.html"), "--only-summary",
+            "--html", str(prefix.parent / LOAD_REPORT), "--only-summary",
             "-t", f"{max(1, round(run_time_s))}s", *(extra or [])]
 
 
@@ -51,10 +52,10 @@ def validate_load(users: int, duration_s: float) -> None:
 def new_out_dir(profile: str, run=None, out_dir: Path | None = None) -> Path:
     """``out_dir`` if given, else ``<run>/load/<UTC timestamp>-<profile>/``."""
     if out_dir is None:
-        from gameday.stack.runs import resolve_run
+        from gameday.runfolder import resolve_run
 
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-        base = resolve_run(run).path / "load" / f"{stamp}-{profile}"
+        base = resolve_run(run).load_dir / f"{stamp}-{profile}"
         out_dir, n = base, 1
         while out_dir.exists():
             n += 1
@@ -186,9 +187,9 @@ def attach(out_dir: Path) -> LoadHandle:
 
 
 def find_loads(run=None) -> list[Path]:
-    from gameday.stack.runs import resolve_run
+    from gameday.runfolder import resolve_run
 
-    base = resolve_run(run).path / "load"
+    base = resolve_run(run).load_dir
     return sorted(p for p in base.glob("*") if (p / PID_FILE).is_file()) if base.is_dir() else []
 
 

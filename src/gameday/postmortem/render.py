@@ -7,12 +7,12 @@ import tempfile
 from pathlib import Path
 
 from gameday.errors import NotFoundError, ValidationError
+from gameday.runfolder import Run
 
 from .facts import collect_facts
 from .markers import PROMPT
 
 TEMPLATE = "postmortem.md.j2"
-DRAFT = "postmortem.md"
 
 
 def default_templates_dir() -> Path:
@@ -91,7 +91,7 @@ def write_new(path: Path, text: str, force: bool = False) -> None:
 def new_postmortem(run_path: Path, out: Path | None = None, force: bool = False,
                    template: Path | None = None) -> tuple[Path, dict]:
     """Render the draft for ``run_path`` and write it; returns where, and the facts used."""
-    out = Path(out) if out else Path(run_path) / DRAFT
+    out = Path(out) if out else Run(Path(run_path)).postmortem
     if out.exists() and not force:  # check before any work: nothing is written
         raise ValidationError(f"{out}: already exists; pass --force to overwrite it")
     facts = collect_facts(run_path)

@@ -6,6 +6,7 @@ supervisor, what ``gameday up --detach`` does), and the helpers of ``control`` t
 running stack through its run folder.
 """
 
+from gameday.runfolder import Run, create_run, find_run, resolve_run
 from gameday.stack.backoff import Backoff
 from gameday.stack.control import (
     kill_process,
@@ -19,7 +20,6 @@ from gameday.stack.control import (
 )
 from gameday.stack.daemon import launch_detached
 from gameday.stack.local import Stack
-from gameday.stack.runs import Run, create_run, find_run, resolve_run
 from gameday.stack.spec import ServiceSpec, StackSettings, StackSpec, build_spec, default_spec
 from gameday.stack.state import ProcessState, StackState, read_state, write_state
 from gameday.stack.supervisor import Supervisor

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from gameday.errors import NotFoundError, StackError
+from gameday.runfolder import Run, resolve_run
 from gameday.stack.process import pid_alive, proc_stat
-from gameday.stack.runs import Run, resolve_run
 from gameday.stack.state import ProcessState, StackState, read_state
 
 RunRef = Run | str | Path | None

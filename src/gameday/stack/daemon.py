@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 from gameday.errors import StackError
+from gameday.runfolder import Run
 from gameday.stack.control import stop_stack, wait_settled
 from gameday.stack.registry import claim_run, forget_run, register_stack
-from gameday.stack.runs import Run
 from gameday.stack.spec import StackSpec, validate_spec
 from gameday.stack.state import StackState
 from gameday.stack.supervisor import Supervisor

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from gameday.errors import StackError, ValidationError
-from gameday.stack.runs import Run, create_run
+from gameday.runfolder import Run, create_run
 from gameday.stack.state import ProcessState, StackState, write_state
 
 TOKEN_ENV = "GAMEDAY_ADMIN_TOKEN"

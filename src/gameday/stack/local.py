@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 from gameday.errors import StackError
+from gameday.runfolder import Run
 from gameday.stack import control
 from gameday.stack.registry import Kind, forget_run, register_stack
-from gameday.stack.runs import Run
 from gameday.stack.spec import StackSpec, default_spec, validate_spec
 from gameday.stack.state import ProcessState, StackState
 from gameday.stack.supervisor import Supervisor

@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 
+from gameday.runfolder import Run, atomic_write
+
 log = logging.getLogger("gameday.stack.monitor")
 
-RECORDING = "recording.jsonl.gz"
-STATUS = "slo-status.json"
 DEFAULT_CATALOG = "drill-12h"
 WARN_EVERY_S = 30.0  # at most one "fell behind" warning in the log per this many seconds
 
@@ -46,6 +44,7 @@ class Monitor:
         from gameday.metrics.engine import EmbeddedEngine
 
         self.run_path = Path(run_path)
+        self.run = Run(self.run_path)
         self.targets = targets
         from gameday.resources import rule_files
 
@@ -68,7 +67,7 @@ class Monitor:
 
         self._started = time.time()
         self.engine.start_scraping(self.targets, self.interval_s,
-                                   recording=self.run_path / RECORDING)
+                                   recording=self.run.recording)
         self.engine.scraper.on_tick = self._tick
         if serve:
             self.server = QueryServer(self.engine).start()
@@ -114,10 +113,7 @@ class Monitor:
         body = {"updated_at": t, "rules": str(self.rules_dir) if self.rules_dir else None,
                 "slos": [s.as_dict() for s in statuses],
                 "evaluation": self.evaluation()}
-        fd, tmp = tempfile.mkstemp(dir=self.run_path, prefix=".slo-status-")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(body, fh)
-        os.replace(tmp, self.run_path / STATUS)
+        atomic_write(self.run.slo_status, json.dumps(body), durable=False)
 
     def _budget_uses(self, statuses, t: float) -> dict:
         """Budget consumed per SLO since the stack started (gameday.slo.consumption),
@@ -162,7 +158,7 @@ def evaluation_notes(run_path: Path) -> list[str]:
     """``evaluation_warning`` of a run's last published status, as a list (empty if none):
     what a drill prints at its end."""
     try:
-        body = json.loads((Path(run_path) / STATUS).read_text())
+        body = json.loads(Run(Path(run_path)).slo_status.read_text())
     except (OSError, ValueError):
         return []
     text = evaluation_warning(body.get("evaluation"))
@@ -173,7 +169,7 @@ def read_status(run_path: Path, max_age_s: float = 10.0) -> dict:
     """The live status a monitor published; raises NotFoundError when there is none."""
     from gameday.errors import NotFoundError
 
-    path = Path(run_path) / STATUS
+    path = Run(Path(run_path)).slo_status
     try:
         body = json.loads(path.read_text())
     except (OSError, ValueError):

@@ -17,6 +17,7 @@ import socket
 from pathlib import Path
 
 from gameday.errors import StackError
+from gameday.runfolder import Run
 from gameday.stack.events import EventLog
 from gameday.stack.process import _die_with_parent
 
@@ -75,7 +76,7 @@ class Observers:
             config.alertmanager = self._launch_alertmanager()
             # the webhook is the drill controller's: it also serves the drill's events
             config.drill = urlsplit(self.settings.alert_webhook).netloc
-        self.prometheus = PrometheusServer(config, self.run_path / "prometheus", port,
+        self.prometheus = PrometheusServer(config, Run(self.run_path).prometheus_dir, port,
                                            preexec_fn=_die_with_parent(os.getpid()))
         self.prometheus.launch()
         self.events.emit("prometheus_starting", url=self.prometheus.url,
@@ -85,7 +86,7 @@ class Observers:
         from gameday.metrics.alertmanager import AlertmanagerConfig, AlertmanagerServer
 
         config = AlertmanagerConfig(webhook_url=self.settings.alert_webhook)
-        self.alertmanager = AlertmanagerServer(config, self.run_path / "alertmanager",
+        self.alertmanager = AlertmanagerServer(config, Run(self.run_path).alertmanager_dir,
                                                free_port(),
                                                preexec_fn=_die_with_parent(os.getpid()))
         self.alertmanager.launch()

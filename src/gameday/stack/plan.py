@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gameday.errors import StackError
-from gameday.stack.runs import Run
+from gameday.runfolder import Run
 from gameday.stack.spec import ServiceSpec, StackSpec
 
 # The same names as gameday.faults.auth / gameday.faults (a test holds them equal); not

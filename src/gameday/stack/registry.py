@@ -25,7 +25,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -37,14 +36,21 @@ from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from gameday.errors import GamedayError, StackError, ValidationError
+from gameday.runfolder import (
+    Run,
+    atomic_write,
+    create_run,
+    current_run_id,
+    registry_file,
+    runs_dir,
+    runs_home,
+)
 from gameday.stack.plan import assign_ports, port_in_use
 from gameday.stack.process import pid_alive
-from gameday.stack.runs import Run, create_run, runs_home
 from gameday.stack.spec import StackSpec
 from gameday.stack.stale import LIVE, clean_stale, is_stale
 from gameday.stack.state import StackState, read_state
 
-REGISTRY_FILE = "stacks.json"
 LOCK_FILE = "stacks.lock"
 Kind = Literal["up", "drill", "process", "external"]
 KIND_TEXT = {"up": "gameday up", "drill": "a drill's own stack",
@@ -144,11 +150,11 @@ def locked(home: Path | None = None) -> Iterator[Book]:
     with open(home / LOCK_FILE, "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            book = _read(home / REGISTRY_FILE)
+            book = _read(registry_file(home))
             before = book.model_dump_json()
             yield book
             if book.model_dump_json() != before:
-                _write(home / REGISTRY_FILE, book)
+                _write(registry_file(home), book)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -167,14 +173,7 @@ def _read(path: Path) -> Book:
 
 
 def _write(path: Path, book: Book) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".stacks-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps(book.model_dump(), indent=2))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, json.dumps(book.model_dump(), indent=2), durable=False)
 
 
 # -- reading: what runs, cleaning what does not -------------------------------------------
@@ -182,9 +181,10 @@ Cleaned = tuple[StackState, list[int]]
 
 
 def _load(home: Path, entry: Entry) -> LiveStack:
-    run_path = home / "runs" / entry.run_id
+    run = Run(runs_dir(home) / entry.run_id)
+    run_path = run.path
     try:
-        state = read_state(run_path / "stack.json")
+        state = read_state(run.state_path)
     except GamedayError:
         state = None
     return LiveStack(entry=entry, run_path=run_path, state=state)
@@ -242,10 +242,7 @@ def _adopt_current(home: Path, run_id: str, book: Book, live: list[LiveStack],
 
 
 def _current_id(home: Path) -> str | None:
-    try:
-        return (home / "current").read_text().strip() or None
-    except OSError:
-        return None
+    return current_run_id(home)
 
 
 def sweep(home: Path | None = None,
@@ -343,7 +340,7 @@ def claim_run(run: Run, pid: int | None = None) -> None:
 
 def forget_run(run: Run) -> None:
     """Drop ``run`` from the registry (its stack stopped)."""
-    if not (run.home / REGISTRY_FILE).exists():
+    if not registry_file(run.home).exists():
         return
     with locked(run.home) as book:
         book.stacks = [e for e in book.stacks if e.run_id != run.id]

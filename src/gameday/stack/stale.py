@@ -16,8 +16,8 @@ import signal
 import time
 from pathlib import Path
 
+from gameday.runfolder import Run
 from gameday.stack.process import pid_alive
-from gameday.stack.runs import Run
 from gameday.stack.state import StackState, write_state
 
 LIVE = ("starting", "running", "stopping")

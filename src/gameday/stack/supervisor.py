@@ -20,13 +20,13 @@ from collections.abc import Callable
 import httpx
 
 from gameday.errors import StackError
+from gameday.runfolder import Run
 from gameday.stack.backoff import Backoff
 from gameday.stack.events import EventLog
 from gameday.stack.health import probe_ready
 from gameday.stack.observe import Observers
 from gameday.stack.plan import check_ports_free, plan_processes
 from gameday.stack.process import ManagedProcess, describe_exit, rss_mb
-from gameday.stack.runs import Run
 from gameday.stack.scaling import forget_if_scaled_down, scale_to
 from gameday.stack.spec import StackSpec
 from gameday.stack.state import StackState, write_state
