@@ -19,7 +19,7 @@ RUN groupadd --system --gid 10001 gameday \
 # rules, runbooks, templates and locustfiles (gameday/_resources), so the build needs those
 # folders too; the build folder is removed afterwards.
 WORKDIR /build
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
 COPY services ./services
 COPY experiments ./experiments
