@@ -8,18 +8,18 @@ floats (for ``range`` tolerances) or bools, and raise ActivityFailed with the re
 from __future__ import annotations
 
 import math
-import re
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from gameday.chaos.context import activity, resolve
+from gameday.durations import parse_prometheus_duration
+from gameday.errors import ValidationError
 
 __all__ = ["alert_firing", "error_budget_remaining", "error_ratio", "latency_quantile",
            "model_quality", "service_ready", "slo_burn_rate", "ttft_quantile"]
 
 HEALTH_ROUTES = "/healthz|/readyz|/metrics"
-_WINDOW = re.compile(r"^\d+(ms|s|m|h|d)$")
 
 
 def _api(run, configuration):
@@ -49,8 +49,11 @@ def _total(samples) -> float:
 
 
 def _window(window: str) -> str:
-    if not isinstance(window, str) or not _WINDOW.match(window):
-        raise ActivityFailed(f"window: a PromQL duration like 30s or 1m, got {window!r}")
+    try:
+        parse_prometheus_duration(window, "window", single_unit=True)
+    except ValidationError:
+        raise ActivityFailed(f"window: a PromQL duration like 30s or 1m, got {window!r}") \
+            from None
     return window
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from gameday.durations import parse_prometheus_duration
 from gameday.errors import ValidationError
 from gameday.metrics.promql import PromQLError, drop_name, evaluate, parse
 from gameday.metrics.store import Labels, SampleStore, make_labels, to_ms
@@ -200,18 +201,9 @@ def _load_group(path: Path, raw: dict, default_interval: float) -> RuleGroup:
     return RuleGroup(str(name), interval, rules, str(path))
 
 
-_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800,
-                 "y": 31536000}
-
-
 def parse_duration(text: str, where: str) -> float:
     """A Prometheus duration (``90s``, ``1h30m``, ``0s``) in seconds."""
-    text = str(text).strip()
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValidationError(f"{where}: not a Prometheus duration, got {text!r}")
-    return float(sum(int(n) * _UNIT_SECONDS[u] for n, u in parts))
+    return parse_prometheus_duration(str(text), where)
 
 
 # -- templates (the common subset of Prometheus's Go templates) ---------------------------
