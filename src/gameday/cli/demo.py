@@ -158,7 +158,7 @@ def tour(
     finally:
         with console.status("stopping the stack..."):
             stack.stop()
-    console.print(f"[green]stack stopped[/]; logs in {stack.run.path / 'logs'}", highlight=False)
+    console.print(f"[green]stack stopped[/]; logs in {stack.run.logs_dir}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

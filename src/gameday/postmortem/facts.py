@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 from gameday.errors import ValidationError
+from gameday.runfolder import SCORE, Run, read_json
 from gameday.slo.consumption import events_text, format_consumed
 from gameday.timeline import (
     PHASES,
-    TIMELINE,
     Event,
     fault_windows,
     first,
@@ -23,9 +23,6 @@ from gameday.timeline import (
     read_timeline,
 )
 
-SCORE = "score.json"
-SLO_STATUS = "slo-status.json"
-STACK = "stack.json"
 
 def utc(ts: float | None) -> str:
     if ts is None:
@@ -46,19 +43,6 @@ def duration(seconds: float | None) -> str:
 
 def percent(ratio: float | None, digits: int = 1) -> str:
     return "-" if ratio is None else f"{ratio * 100:.{digits}f}%"
-
-
-def _read_json(path: Path, notes: list[str]) -> dict | None:
-    if not path.exists():
-        notes.append(f"{path.name}: not in the run folder")
-        return None
-    try:
-        body = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ValidationError(f"{path}: not readable JSON: {err}") from None
-    if not isinstance(body, dict):
-        raise ValidationError(f"{path}: expected a JSON object")
-    return body
 
 
 def _num(value) -> float | None:
@@ -98,7 +82,7 @@ def _slo_rows(score: dict, status: dict | None) -> list[dict]:
         rows[sid] = {"slo_id": sid, "objective": percent(_num(body.get("objective")), 2),
                      "consumed": format_consumed(_num(body.get("budget_consumed"))),
                      "events": events_text(body.get("events")), "state": "-",
-                     "source": "score.json"}
+                     "source": SCORE}
     for s in (status or {}).get("slos", []):
         sid = s.get("slo_id", "")
         if sid in rows:
@@ -217,10 +201,11 @@ def collect_facts(run_path: Path) -> dict:
     if not run_path.is_dir():
         raise ValidationError(f"{run_path}: no such run folder")
     notes: list[str] = []
-    events, warnings = read_timeline(run_path / TIMELINE)
-    score = _read_json(run_path / SCORE, notes) or {}
-    status = _read_json(run_path / SLO_STATUS, notes)
-    stack = _read_json(run_path / STACK, notes) or {}
+    run = Run(run_path)
+    events, warnings = read_timeline(run.timeline)
+    score = read_json(run.score, notes) or {}
+    status = read_json(run.slo_status, notes)
+    stack = read_json(run.state_path, notes) or {}
     times = _phase_times(events, score)
     start = times["impact_start"]
     origin = start or (events[0].ts if events else None)

@@ -1,7 +1,7 @@
 """SLO status with budget consumed, for a finished run or a recording.
 
 ``gameday slo status|budget --run RUN`` and ``--from RECORDING`` read their figures here.
-For a run the window is the drill's own (``Run.window``, the window score.json uses) and
+For a run the window is the drill's own (``RunRecord.window``, the window score.json uses) and
 the events are counted by ``gameday.slo.consumption``, so the budget consumed they print is
 the one score.json, the report and the postmortem print. For a bare recording the window is
 the whole recording.

@@ -24,12 +24,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from gameday.runfolder import atomic_write  # noqa: E402
 from gameday.slo.status import window_seconds  # noqa: E402
 from gameday.slo.windows import load_catalog  # noqa: E402
 from gameday.timeline import fault_windows  # noqa: E402
 
 from .metrics import DrillMetrics  # noqa: E402
-from .run import DEFAULT_CATALOG, Run, atomic_write  # noqa: E402
+from .run import DEFAULT_CATALOG, RunRecord  # noqa: E402
 
 MARKERS = {  # kind -> (label, colour, line style)
     "alert_firing": ("alert firing", "tab:red", "-"),
@@ -57,7 +58,7 @@ def _page_thresholds(catalog: str) -> list[tuple[float, float, float]]:
 class Frame:
     """Drill time on the x axis, and the timeline decorations every chart shares."""
 
-    def __init__(self, run: Run, metrics: DrillMetrics) -> None:
+    def __init__(self, run: RunRecord, metrics: DrillMetrics) -> None:
         self.run, self.metrics = run, metrics
         self.origin, self.end = run.window((metrics.start, metrics.end))
         self.x = metrics.times - self.origin
@@ -173,7 +174,7 @@ def _w(seconds: float) -> str:
     return f"{seconds / 60:g}m" if seconds >= 60 else f"{seconds:g}s"
 
 
-def draw_charts(run: Run, metrics: DrillMetrics, out_dir: Path) -> list[Path]:
+def draw_charts(run: RunRecord, metrics: DrillMetrics, out_dir: Path) -> list[Path]:
     """Write the three charts into ``out_dir``; returns their paths."""
     frame = Frame(run, metrics)
     catalog = str(run.drill.get("catalog") or DEFAULT_CATALOG)

@@ -11,20 +11,19 @@ can be attached to a ticket or mailed). Templates: ``report/templates/*.j2``.
 from __future__ import annotations
 
 import base64
-import json
 import os
 from pathlib import Path
 
 import jinja2
 
-from gameday.errors import ValidationError
 from gameday.postmortem.facts import duration, percent, utc
+from gameday.runfolder import Run, atomic_write, read_json, write_json
 from gameday.slo.consumption import events_text, format_consumed
 from gameday.timeline import PHASES
 
 from .charts import draw_charts
-from .run import Run, atomic_write, load_run
-from .score import DURATIONS, SCORE, compute_score, metrics_for
+from .run import RunRecord, load_run
+from .score import DURATIONS, compute_score, metrics_for
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHART_TITLES = {"error-ratio.png": "Error ratio per SLO", "latency.png": "Gateway latency",
@@ -69,14 +68,14 @@ def _runbook_link(url: str, run_path: Path) -> str:
     return os.path.relpath(target.resolve(), run_path.resolve()) if target else url
 
 
-def _runbooks(run: Run) -> list[dict]:
+def _runbooks(run: RunRecord) -> list[dict]:
     urls = [e.get("runbook_url") for e in run.events if e.get("runbook_url")]
     urls += [u for u in run.drill.get("runbooks") or [] if isinstance(u, str)]
     return [{"name": Path(u).stem, "url": u, "link": _runbook_link(u, run.path)}
             for u in dict.fromkeys(urls)]
 
 
-def build_context(run: Run, score: dict, charts: list[Path]) -> dict:
+def build_context(run: RunRecord, score: dict, charts: list[Path]) -> dict:
     phases = score.get("phases") or {}
     start = phases.get("impact_start")
     window = score.get("window") or {}
@@ -126,22 +125,12 @@ def build_context(run: Run, score: dict, charts: list[Path]) -> dict:
         "timeline": [{"offset": duration(e.ts - origin) if origin else "-", "at": utc(e.ts),
                       "who": e.who or "-", "kind": e.kind, "text": _describe(e)}
                      for e in run.events],
-        "charts": [{"title": CHART_TITLES.get(p.name, p.stem), "file": f"charts/{p.name}",
+        "charts": [{"title": CHART_TITLES.get(p.name, p.stem), "file": f"{p.parent.name}/{p.name}",
                     "data_uri": "data:image/png;base64,"
                     + base64.b64encode(p.read_bytes()).decode("ascii")} for p in charts],
         "runbooks": _runbooks(run),
         "notes": score.get("notes") or [],
     }
-
-
-def _load_score(path: Path) -> dict:
-    try:
-        body = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ValidationError(f"{path}: not readable JSON: {err}") from None
-    if not isinstance(body, dict):
-        raise ValidationError(f"{path}: expected a JSON object")
-    return body
 
 
 def write_report(run_path: Path, rescore: bool = False) -> list[Path]:
@@ -152,20 +141,21 @@ def write_report(run_path: Path, rescore: bool = False) -> list[Path]:
     metrics = metrics_for(run)
     written: list[Path] = []
     computed = compute_score(run_path, metrics=metrics, run=run)
-    score_path = run_path / SCORE
+    folder = Run(run_path)
+    score_path = folder.score
     if rescore or not score_path.exists():
-        atomic_write(score_path, json.dumps(computed, indent=2) + "\n")
+        write_json(score_path, computed)
         written.append(score_path)
         score = computed
     else:  # the drill's own figures win; what they lack comes from the recording
-        score = {**computed, **_load_score(score_path)}
-    charts = draw_charts(run, metrics, run_path / "charts") if metrics else []
+        score = {**computed, **read_json(score_path)}
+    charts = draw_charts(run, metrics, folder.charts_dir) if metrics else []
     written += charts
     context = build_context(run, score, charts)
     md = _env(False)
     md.filters["cell"] = _md_cell
-    written.append(atomic_write(run_path / "report.md",
+    written.append(atomic_write(folder.report_md,
                                 md.get_template("report.md.j2").render(**context)))
-    written.append(atomic_write(run_path / "report.html",
+    written.append(atomic_write(folder.report_html,
                                 _env(True).get_template("report.html.j2").render(**context)))
     return written

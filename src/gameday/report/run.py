@@ -1,31 +1,29 @@
-"""A drill's run folder, read for the report: timeline, drill.json, the drill window.
+"""What a finished (or stopped) drill's run folder says, read for the report.
 
-Files (docs/timeline.md, docs/drill-outputs.md): ``timeline.jsonl`` (required),
-``recording.jsonl.gz`` (the metrics; optional for a run killed before its first scrape),
-``drill.json`` (the drill's metadata; optional). Phases reuse the postmortem's definitions
-(``gameday.timeline.PHASES``) so the score and the draft agree.
+Files (docs/timeline.md, docs/drill-outputs.md; their names: ``gameday.runfolder.Run``):
+the timeline (required), the recording (the metrics; optional for a run killed before its
+first scrape), drill.json (the drill's metadata; optional) and stack.json (optional). Phases
+come from ``gameday.timeline.PHASES`` so the score and the draft agree.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gameday.errors import ValidationError
 from gameday.metrics.recording import read_recording
-from gameday.postmortem.facts import STACK
-from gameday.timeline import TIMELINE, Event, first, read_timeline
+from gameday.runfolder import Run, read_json
+from gameday.timeline import Event, first, read_timeline
 
-RECORDING = "recording.jsonl.gz"
-DRILL = "drill.json"
 DEFAULT_CATALOG = "drill-12h"
 
 
 @dataclass
-class Run:
+class RunRecord:
+    """A run folder (``folder``) with what it recorded: events, drill.json, stack.json,
+    and notes on what was missing or skipped."""
+
     path: Path
     events: list[Event]
     drill: dict
@@ -33,8 +31,12 @@ class Run:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def folder(self) -> Run:
+        return Run(self.path)
+
+    @property
     def recording(self) -> Path:
-        return self.path / RECORDING
+        return self.folder.recording
 
     @property
     def run_id(self) -> str:
@@ -68,44 +70,32 @@ def _num(value) -> float | None:
     return float(value) if ok else None
 
 
-def _read_json(path: Path, notes: list[str]) -> dict:
-    if not path.exists():
-        notes.append(f"{path.name}: not in the run folder")
-        return {}
-    try:
-        body = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ValidationError(f"{path}: not readable JSON: {err}") from None
-    if not isinstance(body, dict):
-        raise ValidationError(f"{path}: expected a JSON object, got {type(body).__name__}")
-    return body
-
-
 def validate_run(run_path: Path, need_recording: bool = True) -> None:
     """Raise ValidationError naming the missing or bad file of a run folder."""
     run_path = Path(run_path)
     if not run_path.is_dir():
         raise ValidationError(f"{run_path}: no such run folder")
-    read_timeline(run_path / TIMELINE)
-    recording = run_path / RECORDING
+    run = Run(run_path)
+    read_timeline(run.timeline)
     if need_recording:
-        if not recording.is_file():
-            raise ValidationError(f"{recording}: no such recording (the drill writes it)")
-        header, scrapes = read_recording(recording)
+        if not run.recording.is_file():
+            raise ValidationError(f"{run.recording}: no such recording (the drill writes it)")
+        header, scrapes = read_recording(run.recording)
         scrapes.close()
-    for name in (DRILL, STACK):
-        _read_json(run_path / name, [])
+    for path in (run.drill_file, run.state_path):
+        read_json(path, [])
 
 
-def load_run(run_path: Path) -> Run:
+def load_run(run_path: Path) -> RunRecord:
     run_path = Path(run_path)
     if not run_path.is_dir():
         raise ValidationError(f"{run_path}: no such run folder")
+    run = Run(run_path)
     notes: list[str] = []
-    events, warnings = read_timeline(run_path / TIMELINE)
-    drill = _read_json(run_path / DRILL, notes)
-    stack = _read_json(run_path / STACK, notes)
-    return Run(run_path, events, drill, stack, notes + warnings)
+    events, warnings = read_timeline(run.timeline)
+    drill = read_json(run.drill_file, notes) or {}
+    stack = read_json(run.state_path, notes) or {}
+    return RunRecord(run_path, events, drill, stack, notes + warnings)
 
 
 def find_rules(catalog: str, drill: dict | None = None) -> list[Path]:
@@ -116,21 +106,3 @@ def find_rules(catalog: str, drill: dict | None = None) -> list[Path]:
     given = (drill or {}).get("rules_dir")
     files = rule_files(Path(given)) if given else []
     return files or rule_files(rules_dir(catalog))
-
-
-def atomic_write(path: Path, data: bytes | str) -> Path:
-    """Write ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

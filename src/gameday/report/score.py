@@ -11,11 +11,11 @@ no recording yet) gives nulls where it knows nothing; it never raises for what i
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
 
+from gameday.runfolder import Run, write_json
 from gameday.slo.consumption import format_consumed
 from gameday.timeline import fault_windows, phase_times
 
@@ -23,9 +23,8 @@ from .grading import firing_at, grade_all, signal_slo
 from .metrics import DrillMetrics, load_metrics
 from .points import HINT_COST, LEVER_COST, award
 from .points import verdict as points_verdict
-from .run import DEFAULT_CATALOG, Run, atomic_write, find_rules, load_run
+from .run import DEFAULT_CATALOG, RunRecord, find_rules, load_run
 
-SCORE = "score.json"
 VERSION = 1
 # score.json "durations_s" key -> phase it measures from impact start
 DURATIONS = (("detect", "detected"), ("acknowledge", "acknowledged"),
@@ -46,7 +45,7 @@ def _clean(value):
     return value
 
 
-def metrics_for(run: Run) -> DrillMetrics | None:
+def metrics_for(run: RunRecord) -> DrillMetrics | None:
     """The replayed recording, or None (noted) when the run has none."""
     if not run.recording.is_file():
         run.notes.append(f"{run.recording.name}: not in the run folder; no metrics")
@@ -56,7 +55,7 @@ def metrics_for(run: Run) -> DrillMetrics | None:
 
 
 def compute_score(run_path: Path, metrics: DrillMetrics | None = None,
-                  run: Run | None = None) -> dict:
+                  run: RunRecord | None = None) -> dict:
     """The score of a run folder, as a JSON-ready dict (see docs/timeline.md)."""
     run = run or load_run(Path(run_path))
     if metrics is None:
@@ -110,12 +109,12 @@ def compute_score(run_path: Path, metrics: DrillMetrics | None = None,
     return _clean(score)
 
 
-def _mitigations(run: Run) -> list[dict]:
+def _mitigations(run: RunRecord) -> list[dict]:
     return [{"ts": e.ts, "lever": e.get("lever"), "who": e.who, "ok": e.get("ok"),
              "args": e.get("args"), "text": e.text or None} for e in run.of_kind("mitigation")]
 
 
-def _signal_slo(run: Run, metrics: DrillMetrics | None, answer: dict) -> str | None:
+def _signal_slo(run: RunRecord, metrics: DrillMetrics | None, answer: dict) -> str | None:
     """The SLO whose burn grades the levers: the scenario's first, else the page's."""
     if metrics is None:
         return None
@@ -124,12 +123,12 @@ def _signal_slo(run: Run, metrics: DrillMetrics | None, answer: dict) -> str | N
     return signal_slo(metrics, names)
 
 
-def _hints(run: Run) -> dict:
+def _hints(run: RunRecord) -> dict:
     taken = [{"ts": e.ts, "who": e.who, "n": e.get("n")} for e in run.of_kind("hint")]
     return {"taken": len(taken), "events": taken, "cost_each": HINT_COST}
 
 
-def _interrupted(run: Run) -> bool:
+def _interrupted(run: RunRecord) -> bool:
     return bool(run.drill.get("interrupted")) or any(
         e.get("interrupted") for e in run.of_kind("run_end"))
 
@@ -150,10 +149,10 @@ def time_limits(drill: dict) -> dict:
 def write_score(run_path: Path, **kwargs) -> Path:
     """Compute and write ``<run>/score.json`` (temp file + rename)."""
     body = compute_score(Path(run_path), **kwargs)
-    return atomic_write(Path(run_path) / SCORE, json.dumps(body, indent=2) + "\n")
+    return write_json(Run(Path(run_path)).score, body)
 
 
-def _from_event(run: Run, key: str):
+def _from_event(run: RunRecord, key: str):
     for e in run.of_kind("run_start"):
         if e.get(key):
             return e.get(key)
@@ -187,7 +186,7 @@ def _slos(metrics: DrillMetrics | None, a: float, b: float) -> list[dict]:
     return rows
 
 
-def _detecting(run: Run, impact: float | None) -> dict | None:
+def _detecting(run: RunRecord, impact: float | None) -> dict | None:
     for e in run.of_kind("alert_firing", "page"):
         if impact is None or e.ts >= impact:
             return {"alert": e.get("alert") or e.text or None, "severity": e.get("severity"),
@@ -195,7 +194,7 @@ def _detecting(run: Run, impact: float | None) -> dict | None:
     return None
 
 
-def _diagnosis(run: Run) -> dict | None:
+def _diagnosis(run: RunRecord) -> dict | None:
     stated = run.of_kind("diagnosis")
     key = run.drill.get("answer_key")
     expected = key.get("text") if isinstance(key, dict) else key
