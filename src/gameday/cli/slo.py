@@ -9,6 +9,7 @@ import typer
 from gameday import resources
 from gameday.cli.render import relative
 from gameday.errors import ValidationError
+from gameday.slo.names import DRILL_CATALOG
 
 app = typer.Typer(help="Validate SLO specs, generate Prometheus rules, import Sloth specs.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -179,7 +180,7 @@ def status(
     recording: Path = typer.Option(None, "--from", help="Replay this recording (embedded)."),
     run: str = typer.Option(None, "--run", help="A finished run (id or folder): its "
                             "recording over the drill's window, as score.json reports it."),
-    catalog: str = typer.Option("drill-12h", "--catalog",
+    catalog: str = typer.Option(DRILL_CATALOG, "--catalog",
                                 help="Generated rules to evaluate (embedded)."),
     rules_dir: Path = typer.Option(None, "--rules", help="Generated rules root (default: "
                                    "slos/_gen)."),
@@ -309,7 +310,7 @@ def budget(
                             "recording over the drill's window, as score.json reports it."),
     policy_file: Path = typer.Option(None, "--policy", help="Error-budget policy (YAML; "
                                      "default: slos/policies.yaml)."),
-    catalog: str = typer.Option("drill-12h", "--catalog",
+    catalog: str = typer.Option(DRILL_CATALOG, "--catalog",
                                 help="Generated rules to evaluate (embedded)."),
     rules_dir: Path = typer.Option(None, "--rules", help="Generated rules root (default: "
                                    "slos/_gen)."),
@@ -393,7 +394,7 @@ def backtest(
         raise ValidationError(f"--min-budget: must be a percent in [0, 100), got {min_budget!r}")
     slos = with_objective(_load_design(spec), objective)
     results = []
-    for name in catalogs or ["drill-12h"]:
+    for name in catalogs or [DRILL_CATALOG]:
         catalog = _load_catalog(name, spec)
         validate_catalog_fits(slos, catalog)
         design = f"{spec}" + ("" if objective is None else f" with objective {objective:g}")

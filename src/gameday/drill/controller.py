@@ -27,6 +27,7 @@ from gameday.drill.stacks import open_stack
 from gameday.drill.steady import QuietClock, all_ok, check_steady
 from gameday.drill.teardown import teardown
 from gameday.errors import StackError
+from gameday.slo.names import DRILL_CATALOG
 from gameday.timeline import TimelineReader, append_event
 
 DRILL_FILE = "drill.json"
@@ -179,7 +180,7 @@ class Drill:
         body = {"version": 1, "run_id": self.run_path.name, "scenario": pub["name"],
                 "title": pub["title"], "briefing": pub.get("briefing"),
                 "mode": "wheel" if self.opt.hidden else self.opt.mode, "seed": self.opt.seed,
-                "roles": self.opt.roles, "catalog": "drill-12h",
+                "roles": self.opt.roles, "catalog": DRILL_CATALOG,
                 "controller_url": self.server.url if self.server else None,
                 "pid": os.getpid(), "phase": self.phase,
                 "expected": self.scenario.limits(self.opt.mode),

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gameday.errors import GamedayError, ValidationError
+from gameday.slo.names import DRILL_CATALOG
 
 from .model import SLO, Catalog
 from .names import GENERATED_HEADER, format_duration
@@ -31,7 +32,7 @@ SPEC_DIR = Path("slos")
 # Catalog -> manifest it is written to, relative to the repository root.
 TARGETS: dict[str, Path] = {
     "google-30d": Path("deploy/k8s/base/prometheusrule-slos.yaml"),
-    "drill-12h": Path("deploy/k8s/overlays/drill/prometheusrule-slos.yaml"),
+    DRILL_CATALOG: Path("deploy/k8s/overlays/drill/prometheusrule-slos.yaml"),
 }
 LABELS = {"app.kubernetes.io/part-of": "gameday", "app.kubernetes.io/component": "slo-rules"}
 

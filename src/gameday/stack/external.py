@@ -30,6 +30,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from gameday.errors import StackError, ValidationError
 from gameday.runfolder import Run, create_run
+from gameday.slo.names import DRILL_CATALOG
 from gameday.stack.state import ProcessState, StackState, write_state
 
 TOKEN_ENV = "GAMEDAY_ADMIN_TOKEN"
@@ -49,7 +50,7 @@ class ExternalStack(BaseModel):
     admin_token_file: str | None = None
     prometheus_url: str | None = None
     alertmanager_url: str | None = None
-    catalog: str = "drill-12h"
+    catalog: str = DRILL_CATALOG
 
     @field_validator("services")
     @classmethod

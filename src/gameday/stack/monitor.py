@@ -19,10 +19,11 @@ import time
 from pathlib import Path
 
 from gameday.runfolder import Run, atomic_write
+from gameday.slo.names import DRILL_CATALOG
 
 log = logging.getLogger("gameday.stack.monitor")
 
-DEFAULT_CATALOG = "drill-12h"
+DEFAULT_CATALOG = DRILL_CATALOG
 WARN_EVERY_S = 30.0  # at most one "fell behind" warning in the log per this many seconds
 
 

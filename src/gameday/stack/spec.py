@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from gameday.errors import ValidationError
+from gameday.slo.names import DRILL_CATALOG
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 FIELD_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -38,7 +39,7 @@ class StackSettings(BaseModel):
     tick_s: float = Field(0.1, gt=0, le=5, description="supervision loop period")
     probe_timeout_s: float = Field(0.5, gt=0, le=30, description="timeout of one /readyz probe")
     monitor: bool = Field(True, description="scrape, record and evaluate SLOs (embedded engine)")
-    catalog: str = Field("drill-12h", pattern=r"^[a-z0-9][a-z0-9_-]*$",
+    catalog: str = Field(DRILL_CATALOG, pattern=r"^[a-z0-9][a-z0-9_-]*$",
                          description="window catalog of the rules evaluated (slos/_gen/<catalog>)")
     prometheus: bool = Field(False, description="also run real Prometheus with the same rules")
     prometheus_port: int = Field(0, ge=0, le=65535, description="its port (0: any free one)")
