@@ -19,8 +19,6 @@ restarted), crashed (exited and not restarted), stopped.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +26,7 @@ from pydantic import BaseModel, Field, computed_field
 from pydantic import ValidationError as PydanticValidationError
 
 from gameday.errors import NotFoundError, StackError
+from gameday.runfolder import atomic_write
 
 ProcessStateName = Literal["starting", "ready", "backoff", "crashed", "stopped"]
 StackStatus = Literal["starting", "running", "stopping", "stopped", "failed"]
@@ -93,14 +92,7 @@ class StackState(BaseModel):
 
 def write_state(path: Path, state: StackState) -> None:
     """Replace the file in one step: readers see the old or the new state, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".stack-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(state.model_dump_json(indent=2))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, state.model_dump_json(indent=2), durable=False)
 
 
 def read_state(path: Path) -> StackState:
