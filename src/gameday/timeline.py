@@ -31,9 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gameday.errors import ValidationError
+from gameday.runfolder import TIMELINE
 from gameday.text import clean_json, find_bad_text
-
-TIMELINE = "timeline.jsonl"
 
 __all__ = ["KINDS", "PHASES", "TIMELINE", "Event", "TimelineReader", "append_event",
            "fault_windows", "first", "last", "phase_times", "read_events", "read_timeline",

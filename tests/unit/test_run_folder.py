@@ -30,15 +30,9 @@ FOLDER_NAMES = {runfolder.RUNS_DIRNAME, runfolder.CURRENT_FILE, runfolder.LOGS_D
                 runfolder.LOAD_DIR, runfolder.CHARTS_DIR, runfolder.PROMETHEUS_DIR,
                 runfolder.ALERTMANAGER_DIR}
 
-# Left to their owners for now (issue 17: the lead moves the timeline and splits the
-# controller); each entry is one spelling that should become a runfolder name.
-# (a key is "path relative to src/gameday:name"; the count is how many times)
-PENDING = {
-    "timeline.py:timeline.jsonl": 1,
-    "drill/controller.py:drill.json": 1,
-    "drill/controller.py:token": 1,
-    "drill/controller.py:stack.json": 1,
-}
+# Spellings allowed outside runfolder.py for now ("path relative to src/gameday:name" -> how
+# many times): none left.
+PENDING: dict[str, int] = {}
 # A string that looks like a run file name but is something else.
 NOT_RUN_FILES = {
     "traffic.py:token",  # a key of a streamed LLM event

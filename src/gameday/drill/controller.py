@@ -27,10 +27,10 @@ from gameday.drill.stacks import open_stack
 from gameday.drill.steady import QuietClock, all_ok, check_steady
 from gameday.drill.teardown import teardown
 from gameday.errors import StackError
+from gameday.runfolder import Run, atomic_write
 from gameday.slo.names import DRILL_CATALOG
 from gameday.timeline import TimelineReader, append_event
 
-DRILL_FILE = "drill.json"
 # Faults of an auto drill outlive its expected detection and recovery, so that recovery is
 # the mitigation's doing; they still end by themselves should everything else fail.
 AUTO_FAULT_TTL_S = 180
@@ -167,12 +167,12 @@ class Drill:
     def _token(self) -> str:
         if self.run_path is None:
             return ""  # nobody gets in before the run exists
-        return (self.run_path / "token").read_text().strip()
+        return Run(self.run_path).token()
 
     def _query_url(self) -> str | None:
         from gameday.stack.state import read_state
 
-        return self.opt.prometheus_url or read_state(self.run_path / "stack.json").query_url
+        return self.opt.prometheus_url or read_state(Run(self.run_path).state_path).query_url
 
     def write_drill_file(self, reveal: bool = False, **extra) -> None:
         """``<run>/drill.json`` (docs/drill-outputs.md); the answer key only with ``reveal``."""
@@ -190,9 +190,8 @@ class Drill:
             key = self.scenario.answer_key()
             body["answer_key"] = {"text": key["root_cause"], **key}
             body["runbooks"] = [self.scenario.runbook] if self.scenario.runbook else []
-        tmp = self.run_path / f".{DRILL_FILE}.tmp"
-        tmp.write_text(json.dumps(body, indent=2, default=str))
-        tmp.replace(self.run_path / DRILL_FILE)
+        atomic_write(Run(self.run_path).drill_file,
+                     json.dumps(body, indent=2, default=str), durable=False)
 
     def _start_load(self) -> None:
         from gameday.load.runner import start_load
