@@ -69,3 +69,14 @@ def test_the_fault_waits_for_the_settle_period_after_the_last_alert(tmp_path):
     assert time.monotonic() - cleared[0] >= 1.5
     kinds = [e["kind"] for e in read_events(tmp_path)]
     assert kinds == ["alert_firing", "ticket", "alert_resolved", "steady_state"]
+
+
+def test_the_drill_file_names_the_catalog_the_stack_runs(tmp_path):
+    import json
+
+    from gameday.runfolder import Run
+
+    drill = make_drill(tmp_path)
+    assert drill._catalog() == "drill-12h"  # no spec yet: the drills' default
+    Run(tmp_path).spec_path.write_text(json.dumps({"settings": {"catalog": "google-30d"}}))
+    assert drill._catalog() == "google-30d"  # what score.json must replay

@@ -26,8 +26,8 @@ from gameday.drill.scenario import Scenario
 from gameday.drill.stacks import open_stack
 from gameday.drill.steady import QuietClock, all_ok, check_steady
 from gameday.drill.teardown import teardown
-from gameday.errors import StackError
-from gameday.runfolder import Run, atomic_write
+from gameday.errors import StackError, ValidationError
+from gameday.runfolder import Run, atomic_write, read_json
 from gameday.slo.names import DRILL_CATALOG
 from gameday.timeline import TimelineReader, append_event
 
@@ -174,13 +174,25 @@ class Drill:
 
         return self.opt.prometheus_url or read_state(Run(self.run_path).state_path).query_url
 
+    def _catalog(self) -> str:
+        """The window catalog the stack's monitor runs (``--set stack.catalog=...``), so
+        that the score replays the rules that paged, not the default ones."""
+        external = getattr(self.stack, "external", None)
+        if external is not None:
+            return external.stack.catalog
+        try:
+            spec = read_json(Run(self.run_path).spec_path, notes=[]) or {}
+        except ValidationError:
+            spec = {}
+        return str((spec.get("settings") or {}).get("catalog") or DRILL_CATALOG)
+
     def write_drill_file(self, reveal: bool = False, **extra) -> None:
         """``<run>/drill.json`` (docs/drill-outputs.md); the answer key only with ``reveal``."""
         pub = self.scenario.public(self.opt.hidden and not reveal)
         body = {"version": 1, "run_id": self.run_path.name, "scenario": pub["name"],
                 "title": pub["title"], "briefing": pub.get("briefing"),
                 "mode": "wheel" if self.opt.hidden else self.opt.mode, "seed": self.opt.seed,
-                "roles": self.opt.roles, "catalog": DRILL_CATALOG,
+                "roles": self.opt.roles, "catalog": self._catalog(),
                 "controller_url": self.server.url if self.server else None,
                 "pid": os.getpid(), "phase": self.phase,
                 "expected": self.scenario.limits(self.opt.mode),
@@ -338,7 +350,6 @@ class Drill:
 
     def _on_webhook(self, body: dict) -> tuple[int, dict]:
         from gameday.drill.alerts import ActiveAlert
-        from gameday.errors import ValidationError
         from gameday.metrics.webhook import parse_webhook
 
         try:

@@ -14,9 +14,10 @@ from pathlib import Path
 from gameday.errors import ValidationError
 from gameday.metrics.recording import read_recording
 from gameday.runfolder import Run, read_json
+from gameday.slo.names import DRILL_CATALOG
 from gameday.timeline import Event, first, read_timeline
 
-DEFAULT_CATALOG = "drill-12h"
+DEFAULT_CATALOG = DRILL_CATALOG
 
 
 @dataclass
