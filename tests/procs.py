@@ -109,3 +109,36 @@ def start_own_app(stderr=subprocess.DEVNULL, timeout: float = 15.0):
             time.sleep(0.05)
     proc.kill()
     raise TimeoutError(f"examples/own_app.py did not answer on {url} in {timeout:g} s")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MiB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+QUICK_ENV = {"CLASSIFIER_LOAD_TIME_S": "0", "FEATURES_LOAD_TIME_S": "0",
+             "FEATURES_ENTITIES": "20"}
+
+
+def start_services(names, folder: Path, env: dict | None = None) -> dict[str, ServiceProcess]:
+    """Start these services at once (quick start, a fresh feature store in ``folder``) and
+    wait until each answers /healthz; stops them all again if one fails to start."""
+    env = {**QUICK_ENV, "FEATURES_DB_PATH": str(folder / "f.sqlite3"), **(env or {})}
+    procs = {name: ServiceProcess(name, env=env, log_dir=folder) for name in names}
+    try:
+        for proc in procs.values():
+            proc.start(wait_ready=False)
+        for proc in procs.values():
+            proc.wait_ready("/healthz")
+    except BaseException:
+        stop_services(procs)
+        raise
+    return procs
+
+
+def stop_services(procs: dict[str, ServiceProcess]) -> None:
+    for proc in procs.values():
+        proc.stop()

@@ -18,7 +18,6 @@ import functools
 import socket
 import time
 from collections import Counter
-from pathlib import Path
 
 import httpx
 import pytest
@@ -26,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gameday_services.common.limits import MAX_BODY_BYTES, MAX_HEAD_BYTES, RECEIVE_TIMEOUT_S
-from tests.procs import TEST_TOKEN, ServiceProcess
+from tests.procs import TEST_TOKEN, rss_mb, start_services, stop_services
 
 pytestmark = pytest.mark.adversarial
 
@@ -91,30 +90,15 @@ FRAMING = {
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("adversarial")
-    env = {"CLASSIFIER_LOAD_TIME_S": "0", "FEATURES_LOAD_TIME_S": "0",
-           "FEATURES_ENTITIES": "20", "FEATURES_DB_PATH": str(folder / "f.sqlite3")}
-    procs = {name: ServiceProcess(name, env=env, log_dir=folder) for name in ROUTES}
+    procs = start_services(ROUTES, tmp_path_factory.mktemp("adversarial"))
     try:
-        for proc in procs.values():
-            proc.start(wait_ready=False)
-        for proc in procs.values():
-            proc.wait_ready("/healthz")
         for proc in procs.values():  # warm: the first requests allocate what stays
             for _ in range(20):
                 httpx.get(proc.url + "/healthz")
         start_rss = {name: rss_mb(proc.proc.pid) for name, proc in procs.items()}
         yield procs, start_rss
     finally:
-        for proc in procs.values():
-            proc.stop()
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
+        stop_services(procs)
 
 
 def exchange(port: int, data: bytes, wait_s: float = 10.0) -> int | str:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from gameday.metrics.promql_parse import MAX_NESTING, MAX_OPERATORS, MAX_QUERY_CHARS
+from tests.procs import rss_mb
 
 RULES = sorted((Path(__file__).resolve().parents[2] / "slos" / "_gen" / "drill-12h")
                .glob("*.rules.yml"))
@@ -29,13 +30,6 @@ time.sleep(3600)
 """
 REFUSED_RSS_GROWTH_MB = 20  # 20 refused hostile queries: nothing they allocate survives
 ACCEPTED_RSS_GROWTH_MB = 120  # 20 distinct queries at the bounds: the AST cache (~64 MB)
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,13 @@ the shared limit is refused with 413 without the service holding it (RSS bounded
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
 
 from gameday_services.common.errors import MAX_ECHO_CHARS, MAX_ERRORS
 from gameday_services.common.limits import MAX_BODY_BYTES
-from tests.procs import ServiceProcess, auth
+from tests.procs import auth, rss_mb, start_services, stop_services
 
 ROUTES = {
     "gateway": ["/v1/classify", "/v1/generate", "/admin/faults"],
@@ -46,26 +45,11 @@ MAX_ANSWER_BYTES = 4096
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("bounds")
-    env = {"CLASSIFIER_LOAD_TIME_S": "0", "FEATURES_LOAD_TIME_S": "0",
-           "FEATURES_ENTITIES": "20", "FEATURES_DB_PATH": str(folder / "f.sqlite3")}
-    procs = {name: ServiceProcess(name, env=env, log_dir=folder) for name in ROUTES}
+    procs = start_services(ROUTES, tmp_path_factory.mktemp("bounds"))
     try:
-        for proc in procs.values():
-            proc.start(wait_ready=False)
-        for proc in procs.values():
-            proc.wait_ready("/healthz")
         yield procs
     finally:
-        for proc in procs.values():
-            proc.stop()
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
+        stop_services(procs)
 
 
 @pytest.mark.parametrize("service", list(ROUTES))
