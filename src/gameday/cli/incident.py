@@ -1,12 +1,20 @@
 """``gameday incident ...``: respond to a running drill from another terminal.
 
-The drill controller listens on loopback; its URL is in ``<run>/drill.json`` and the run's
-token authenticates every call.
+The drill controller's URL is in ``<run>/drill.json`` and the run's token authenticates
+every call: by default both come from the working directory's current run (or ``--run``).
+A teammate in another folder or on another machine passes them instead: ``--url URL
+--token-file FILE`` (or ``$GAMEDAY_DRILL_URL`` and ``$GAMEDAY_TOKEN_FILE``). The token file
+is read, never printed, and refused when its mode lets the group or others read it (as ssh
+refuses a private key): ``chmod 600 FILE``.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import typer
@@ -18,9 +26,27 @@ from .render import make_console
 
 app = typer.Typer(help="Respond to the running drill: ack, note, mitigate, resolve...",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
+URL_ENV = "GAMEDAY_DRILL_URL"
+TOKEN_FILE_ENV = "GAMEDAY_TOKEN_FILE"
 RUN_OPTION = typer.Option(None, "--run", help="Run id (default: the current run).")
 WHO_OPTION = typer.Option(None, "--who", help="Your name (default: $GAMEDAY_WHO, else your "
                                                 "login name, never 'root').")
+URL_OPTION = typer.Option(None, "--url", envvar=URL_ENV, show_envvar=True,
+                          help="The drill controller's URL (drill.json's controller_url), "
+                               "to respond without the run folder; needs --token-file.")
+TOKEN_FILE_OPTION = typer.Option(None, "--token-file", envvar=TOKEN_FILE_ENV,
+                                 show_envvar=True, dir_okay=False,
+                                 help="A file holding the run's token (a copy of <run>/token, "
+                                      "mode 600); goes with --url.")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which drill a command talks to: a run of this folder, or a URL and a token file."""
+
+    run_id: str | None = None
+    url: str | None = None
+    token_file: Path | None = None
 
 
 def _who(who: str | None) -> str:
@@ -40,10 +66,18 @@ def _who(who: str | None) -> str:
     return "responder" if name in ("root", "") else name
 
 
-def _controller(run_id: str | None) -> tuple[str, str]:
+def _controller(target: Target) -> tuple[str, str]:
+    """(URL, token) of the drill ``target`` names; errors say what is missing and how to
+    give it."""
+    if target.url or target.token_file:
+        return _remote(target)
     from gameday.runfolder import resolve_run
 
-    run = resolve_run(run_id)
+    try:
+        run = resolve_run(target.run_id)
+    except NotFoundError as err:
+        raise NotFoundError(f"{err}; to respond to a drill elsewhere, pass --url URL "
+                            f"--token-file FILE (or ${URL_ENV} and ${TOKEN_FILE_ENV})") from None
     path = run.drill_file
     try:
         body = json.loads(path.read_text())
@@ -58,10 +92,47 @@ def _controller(run_id: str | None) -> tuple[str, str]:
     return url, run.token()
 
 
-def _call(run_id: str | None, action: str, body: dict | None = None) -> dict:
+def _remote(target: Target) -> tuple[str, str]:
+    if target.run_id:
+        raise ValidationError("--run: give a run of this folder, or --url and --token-file "
+                              "(not both)")
+    if not target.url:
+        raise ValidationError(f"--token-file {target.token_file}: which drill? pass --url URL "
+                              f"(or ${URL_ENV}): the controller URL the drill prints, "
+                              f"controller_url in its drill.json")
+    url = target.url.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")) or len(url) < 10:
+        raise ValidationError(f"--url: expected http://HOST:PORT, got {target.url!r}")
+    if target.token_file is None:
+        raise ValidationError(f"--url {url}: the drill needs its token: pass --token-file "
+                              f"FILE (or ${TOKEN_FILE_ENV}), a copy of the run's token file "
+                              f"(<run>/token, mode 600)")
+    return url, read_token_file(Path(target.token_file))
+
+
+def read_token_file(path: Path) -> str:
+    """The token in ``path``; refused when unreadable, empty, or readable by the group or
+    others (the token would let them act in the drill). Never echoed."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        text = path.read_text().strip()
+    except OSError as err:
+        raise NotFoundError(f"--token-file {path}: cannot read it "
+                            f"({err.strerror or err})") from None
+    except UnicodeDecodeError:
+        raise ValidationError(f"--token-file {path}: not a token (not text)") from None
+    if os.name == "posix" and mode & 0o077:
+        raise ValidationError(f"--token-file {path}: mode {mode:04o} lets others read the "
+                              f"drill's token; run 'chmod 600 {path}'")
+    if not text or len(text.split()) != 1:
+        raise ValidationError(f"--token-file {path}: expected one token on one line")
+    return text
+
+
+def _call(target: Target, action: str, body: dict | None = None) -> dict:
     # arguments come from the terminal: undecodable bytes arrive as lone surrogates
     validate_text(body or {}, action)
-    url, token = _controller(run_id)
+    url, token = _controller(target)
     headers = {"Authorization": f"Bearer {token}"}
     try:
         if action == "status":
@@ -78,6 +149,9 @@ def _call(run_id: str | None, action: str, body: dict | None = None) -> dict:
         raise StackError(f"drill controller answered {resp.status_code}, not JSON") from None
     if resp.status_code == 400:
         raise ValidationError(data.get("message", "bad request"))
+    if resp.status_code == 401 and target.url:
+        raise StackError(f"drill controller at {url} refused the token in "
+                         f"{target.token_file}: is it this drill's run token?")
     if resp.status_code >= 300:
         raise StackError(data.get("message", f"HTTP {resp.status_code}"))
     return data
@@ -88,10 +162,11 @@ def _say(data: dict) -> None:
 
 
 @app.command("status")
-def status(run_id: str = RUN_OPTION,
+def status(run_id: str = RUN_OPTION, url: str = URL_OPTION,
+        token_file: Path = TOKEN_FILE_OPTION,
            as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Pages so far, acknowledgement, mitigations, hints shown, levers available."""
-    data = _call(run_id, "status")
+    data = _call(Target(run_id, url, token_file), "status")
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
@@ -132,19 +207,21 @@ def _print_choices(console, choices: dict) -> None:
 @app.command("ack")
 def ack(alert: str = typer.Argument(None, help="The alert to acknowledge (default: the first "
                                                 "page)."),
-        run_id: str = RUN_OPTION, who: str = WHO_OPTION) -> None:
+        run_id: str = RUN_OPTION, url: str = URL_OPTION,
+        token_file: Path = TOKEN_FILE_OPTION, who: str = WHO_OPTION) -> None:
     """Acknowledge a page: the one named, else the first."""
     body = {"who": _who(who)}
     if alert:
         body["alert"] = alert
-    _say(_call(run_id, "ack", body))
+    _say(_call(Target(run_id, url, token_file), "ack", body))
 
 
 @app.command("note")
 def note(text: str = typer.Argument(..., help="What you saw or did."),
-         run_id: str = RUN_OPTION, who: str = WHO_OPTION) -> None:
+         run_id: str = RUN_OPTION, url: str = URL_OPTION,
+        token_file: Path = TOKEN_FILE_OPTION, who: str = WHO_OPTION) -> None:
     """Add a note to the timeline (the scribe's log)."""
-    _say(_call(run_id, "note", {"text": text, "who": _who(who)}))
+    _say(_call(Target(run_id, url, token_file), "note", {"text": text, "who": _who(who)}))
 
 
 def _parse_args(items: list[str]) -> dict:
@@ -165,30 +242,34 @@ def mitigate(lever: str = typer.Argument(..., help="A lever, e.g. rollback_model
                                                    "eject_replica, set_gateway_policy."),
              arg: list[str] = typer.Option(None, "--arg", help="KEY=VALUE (JSON values "
                                                                "allowed), repeatable."),
-             run_id: str = RUN_OPTION, who: str = WHO_OPTION) -> None:
+             run_id: str = RUN_OPTION, url: str = URL_OPTION,
+        token_file: Path = TOKEN_FILE_OPTION, who: str = WHO_OPTION) -> None:
     """Pull a lever (see 'gameday incident status' for the list)."""
-    _say(_call(run_id, "mitigate", {"lever": lever, "arguments": _parse_args(arg or []),
-                                    "who": _who(who)}))
+    _say(_call(Target(run_id, url, token_file), "mitigate",
+               {"lever": lever, "arguments": _parse_args(arg or []), "who": _who(who)}))
 
 
 @app.command("escalate")
 def escalate(to: str = typer.Option("incident commander", "--to", help="Whom to pull in."),
-             run_id: str = RUN_OPTION, who: str = WHO_OPTION) -> None:
+             run_id: str = RUN_OPTION, url: str = URL_OPTION,
+        token_file: Path = TOKEN_FILE_OPTION, who: str = WHO_OPTION) -> None:
     """Escalate: pull in someone else."""
-    _say(_call(run_id, "escalate", {"to": to, "who": _who(who)}))
+    _say(_call(Target(run_id, url, token_file), "escalate", {"to": to, "who": _who(who)}))
 
 
 @app.command("role")
 def role(name: str = typer.Argument(..., help="commander, ops, comms, scribe or expert."),
-         run_id: str = RUN_OPTION, who: str = WHO_OPTION) -> None:
+         run_id: str = RUN_OPTION, url: str = URL_OPTION,
+        token_file: Path = TOKEN_FILE_OPTION, who: str = WHO_OPTION) -> None:
     """Take a role in the incident."""
-    _say(_call(run_id, "role", {"role": name, "who": _who(who)}))
+    _say(_call(Target(run_id, url, token_file), "role", {"role": name, "who": _who(who)}))
 
 
 @app.command("hint")
-def hint(run_id: str = RUN_OPTION, who: str = WHO_OPTION) -> None:
+def hint(run_id: str = RUN_OPTION, url: str = URL_OPTION,
+        token_file: Path = TOKEN_FILE_OPTION, who: str = WHO_OPTION) -> None:
     """Show the next hint (counted in the score)."""
-    data = _call(run_id, "hint", {"who": _who(who)})
+    data = _call(Target(run_id, url, token_file), "hint", {"who": _who(who)})
     typer.echo(data.get("hint") or data.get("message"))
 
 
@@ -201,31 +282,36 @@ def diagnose(text: str = typer.Argument(None, help="Why you think so (kept for t
              mode: str = typer.Option(None, "--failure-mode", "-m",
                                       help="How it fails: text or number in the choices."),
              choices: bool = typer.Option(False, "--choices", help="Only list the choices."),
-             run_id: str = RUN_OPTION, who: str = WHO_OPTION) -> None:
+             run_id: str = RUN_OPTION, url: str = URL_OPTION,
+        token_file: Path = TOKEN_FILE_OPTION, who: str = WHO_OPTION) -> None:
     """State the root cause: pick a component and a failure mode from the drill's choices
     (judged exactly at the debrief); free text alone is recorded but not judged."""
     if choices or (component is None and mode is None and not text):
-        _print_choices(make_console(), _call(run_id, "status").get("diagnosis_choices") or {})
+        data = _call(Target(run_id, url, token_file), "status")
+        _print_choices(make_console(), data.get("diagnosis_choices") or {})
         return
     body = {"text": text or "", "who": _who(who)}
     if component is not None or mode is not None:
         body.update(component=component, failure_mode=mode)
-    _say(_call(run_id, "diagnose", body))
+    _say(_call(Target(run_id, url, token_file), "diagnose", body))
 
 
 @app.command("judge")
 def judge(right: bool = typer.Option(..., "--right/--wrong", help="The facilitator's "
                                      "judgement of the last diagnosis."),
           reason: str = typer.Option(..., "--reason", help="Why the judgement changes."),
-          run_id: str = RUN_OPTION, who: str = WHO_OPTION) -> None:
+          run_id: str = RUN_OPTION, url: str = URL_OPTION,
+        token_file: Path = TOKEN_FILE_OPTION, who: str = WHO_OPTION) -> None:
     """Facilitator: override the judgement of the last diagnosis, with a reason."""
-    _say(_call(run_id, "judge", {"correct": right, "reason": reason, "who": _who(who)}))
+    _say(_call(Target(run_id, url, token_file), "judge",
+               {"correct": right, "reason": reason, "who": _who(who)}))
 
 
 @app.command("resolve")
-def resolve(run_id: str = RUN_OPTION, who: str = WHO_OPTION) -> None:
+def resolve(run_id: str = RUN_OPTION, url: str = URL_OPTION,
+        token_file: Path = TOKEN_FILE_OPTION, who: str = WHO_OPTION) -> None:
     """Declare the incident over; the drill wraps up and writes its report."""
-    _say(_call(run_id, "resolve", {"who": _who(who)}))
+    _say(_call(Target(run_id, url, token_file), "resolve", {"who": _who(who)}))
 
 
 def register(root: typer.Typer) -> None:

@@ -55,6 +55,7 @@ class DrillView:
         self.started = time.time()
         self.header = ""
         self.interactive_help = interactive_help
+        self.remote: str | None = None  # how a teammate elsewhere responds (--url ...)
         self.warnings: deque[str] = deque(maxlen=2)
         self._services: dict = {}
         self._slos: list = []
@@ -93,6 +94,13 @@ class DrillView:
         self.warnings.append(text)
 
     def refresh(self, drill) -> None:
+        if self.interactive_help and self.remote is None and drill.server is not None \
+                and drill.run_path is not None:
+            self.remote = (f"remote responders: gameday incident ... --url {drill.server.url} "
+                           f"--token-file {Run(drill.run_path).token_path} (or a mode-600 copy)")
+            if not self.live_mode:
+                self.console.print(self.remote, highlight=False, markup=False,
+                                   soft_wrap=True)
         if self._live is None:
             return
         now = time.monotonic()
@@ -174,6 +182,8 @@ class DrillView:
             parts.append(Text("respond from another terminal: gameday incident status | ack "
                               "| note | mitigate LEVER | hint | diagnose | resolve",
                               style="dim"))
+            if self.remote:
+                parts.append(Text(self.remote, style="dim"))
         parts += [Text(w, style="dim yellow") for w in self.warnings]
         return Group(*parts)
 
