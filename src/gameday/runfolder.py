@@ -22,11 +22,15 @@ Layout::
         drill.json                   the drill's metadata and times (drill/controller.py)
         timeline.jsonl               the drill's events, append-only (gameday/timeline.py)
         chaos/<experiment>-journal.json  Chaos Toolkit journal, beside its -chaostoolkit.log
+                                     (a drill names them neutrally: experiment-journal.json)
         chaos/chaos-stdout.log, chaos/gameday-controls.json  (a drill's chaos run)
         load/<stamp>-<profile>/      Locust stats and log of one load run
         score.json                   the drill's figures (report/score.py)
         report.md, report.html       the report, with charts/*.png
         postmortem.md                the postmortem draft
+    .gameday/sealed/<run-id>/        a wheel's chaos side until the drill ends (mode 0700,
+                                     outside the run folder responders read): the chaos
+                                     files and timeline.jsonl of what the chaos process did
 """
 
 from __future__ import annotations
@@ -43,6 +47,10 @@ from gameday.errors import NotFoundError, ValidationError
 
 HOME_DIRNAME = ".gameday"
 RUN_ENV = "GAMEDAY_RUN"
+# Set for the chaos process of a wheel: its timeline events go to this folder's
+# timeline.jsonl (gameday.timeline.append_event) until the drill reveals them.
+SEALED_ENV = "GAMEDAY_SEALED"
+SEALED_DIRNAME = "sealed"
 
 # Names inside .gameday/
 RUNS_DIRNAME = "runs"
@@ -228,6 +236,12 @@ class Run:
         if not text:
             raise NotFoundError(f"{self.token_path}: the run's admin token is empty")
         return text
+
+
+def sealed_dir(run: Run) -> Path:
+    """Where a wheel keeps its chaos side until the end: ``.gameday/sealed/<run-id>``,
+    beside ``runs/`` and so outside the run folder (what responders read)."""
+    return run.home / SEALED_DIRNAME / run.id
 
 
 def create_run(home: Path | None = None, make_current: bool = True) -> Run:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gameday.errors import ValidationError
-from gameday.runfolder import TIMELINE
+from gameday.runfolder import SEALED_ENV, TIMELINE
 from gameday.text import clean_json, find_bad_text
 
 __all__ = ["KINDS", "PHASES", "TIMELINE", "Event", "TimelineReader", "append_event",
@@ -76,7 +76,8 @@ def append_event(run_path: str | Path, kind: str, ts: float | None = None, **fie
     if event["ts"] is None:
         raise ValueError(f"timeline event: 'ts' must be a finite number, got {ts!r}")
     line = json.dumps(event, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
-    path = timeline_path(run_path)
+    # a wheel's chaos process: sealed until the drill ends (gameday.drill.experiment)
+    path = timeline_path(os.environ.get(SEALED_ENV) or run_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "ab") as fh:
         fh.write(line)

@@ -188,16 +188,19 @@ class Drill:
 
     def write_drill_file(self, reveal: bool = False, **extra) -> None:
         """``<run>/drill.json`` (docs/drill-outputs.md); the answer key only with ``reveal``."""
-        pub = self.scenario.public(self.opt.hidden and not reveal)
+        sealed = self.opt.hidden and not reveal  # a wheel's seed names its pick too
+        pub = self.scenario.public(sealed)
+        options = {**asdict(self.opt), **({"seed": None} if sealed else {})}
         body = {"version": 1, "run_id": self.run_path.name, "scenario": pub["name"],
                 "title": pub["title"], "briefing": pub.get("briefing"),
-                "mode": "wheel" if self.opt.hidden else self.opt.mode, "seed": self.opt.seed,
+                "mode": "wheel" if self.opt.hidden else self.opt.mode,
+                "seed": None if sealed else self.opt.seed,
                 "roles": self.opt.roles, "catalog": self._catalog(),
                 "controller_url": self.server.url if self.server else None,
                 "pid": os.getpid(), "phase": self.phase,
                 "expected": self.scenario.limits(self.opt.mode),
                 "started_at": self.times.get("started"), "ended_at": self.times.get("ended"),
-                "options": asdict(self.opt), "times": self.times, **extra}
+                "options": options, "times": self.times, **extra}
         if reveal:
             key = self.scenario.answer_key()
             body["answer_key"] = {"text": key["root_cause"], **key}
@@ -253,7 +256,7 @@ class Drill:
         self.experiment = ExperimentProcess(
             self.scenario.path, self.scenario.experiment, self.run_path,
             variables={"fault_hold_s": hold, "fault_ttl": f"{ttl}s",
-                       "load_duration": f"{hold}s"}).start()
+                       "load_duration": f"{hold}s"}, sealed=self.opt.hidden).start()
         self.times["experiment_start"] = self.experiment.started_at
         self.write_drill_file()
         detected = recovered = None
@@ -334,8 +337,8 @@ class Drill:
     def _impact_ts(self) -> float | None:
         """When the first fault started, or the load surge of an overload (load, not a
         fault), as the experiment's process wrote it; reads only what is new."""
-        if self._timeline is None:
-            self._timeline = TimelineReader(self.run_path)
+        if self._timeline is None:  # a wheel's chaos events are sealed until the end
+            self._timeline = TimelineReader(self.experiment.events_path)
         event = self._timeline.first("fault_start") or self._timeline.first("load_surge")
         return event.ts if event else None
 

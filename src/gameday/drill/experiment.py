@@ -7,11 +7,21 @@ the method holds the fault: until the drill ends), ``fault_ttl`` and ``load_dura
 (the faults' safety net), so the fault lasts until the responder has dealt with it.
 Stopping it sends SIGINT first (Chaos Toolkit interrupts and runs the
 rollbacks), then SIGKILL to its process group.
+
+The files are named after no scenario (``chaos/experiment-journal.json``). In a wheel
+(``sealed``) the whole chaos side is sealed until the drill ends: its files go to
+``.gameday/sealed/<run-id>/`` instead of ``<run>/chaos/`` (chaoslib's log and output name
+the experiment), and ``GAMEDAY_SEALED`` sends every timeline event of the chaos process
+(experiment, activities, faults: who=chaos) to that folder's ``timeline.jsonl``.
+``reveal()`` at the end appends those events to the run's timeline (readers sort by
+``ts``) and moves the files into ``<run>/chaos/``, so the report and the postmortem get
+every fact; until then responders see the symptoms only (docs/timeline.md).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -19,10 +29,12 @@ import time
 from pathlib import Path
 
 from gameday.chaos.command import chaos_executable
-from gameday.runfolder import RUN_ENV, Run
+from gameday.runfolder import RUN_ENV, SEALED_ENV, Run, sealed_dir
 from gameday.stack.process import _die_with_parent
 
+log = logging.getLogger("gameday.drill")
 CONTROL_MODULE = "gameday.chaos.controls"
+NEUTRAL_NAME = "experiment"  # what a drill's chaos files are named after, never the scenario
 
 
 def declares_gameday_control(experiment: dict) -> bool:
@@ -32,14 +44,15 @@ def declares_gameday_control(experiment: dict) -> bool:
 
 class ExperimentProcess:
     def __init__(self, experiment_path: Path, experiment: dict, run_path: Path,
-                 variables: dict | None = None) -> None:
+                 variables: dict | None = None, sealed: bool = False) -> None:
         self.experiment_path = Path(experiment_path)
         self.experiment = experiment
         self.run_path = Path(run_path)
         self.run = Run(self.run_path)
-        self.out = self.run.chaos_dir
-        self.journal = self.run.chaos_journal(self.experiment_path.stem)
-        self.log = self.run.chaos_log(self.experiment_path.stem)
+        self.sealed = sealed
+        self.out = sealed_dir(self.run) if sealed else self.run.chaos_dir
+        self.journal = self._in_out(self.run.chaos_journal(NEUTRAL_NAME))
+        self.log = self._in_out(self.run.chaos_log(NEUTRAL_NAME))
         self.proc: subprocess.Popen | None = None
         self.started_at: float | None = None
         self.variables = variables or {}
@@ -53,19 +66,32 @@ class ExperimentProcess:
                 kind = "int" if isinstance(value, int) else "str"
                 argv += ["--var", f"{name}:{kind}={value}"]
         if not declares_gameday_control(self.experiment):
-            control = self.run.chaos_controls
+            control = self._in_out(self.run.chaos_controls)
             control.write_text(json.dumps({"gameday": {"provider": {
                 "type": "python", "module": CONTROL_MODULE}}}))
             argv += ["--control-file", str(control)]
         return argv + [str(self.experiment_path.resolve())]
 
+    def _in_out(self, path: Path) -> Path:
+        """A chaos file's name (gameday.runfolder) in the folder this run writes it to."""
+        return self.out / path.name
+
+    @property
+    def events_path(self) -> Path:
+        """Where the chaos process's timeline events are until the end."""
+        return self.out if self.sealed else self.run_path
+
     def start(self) -> ExperimentProcess:
-        self.out.mkdir(parents=True, exist_ok=True)
+        self.out.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.journal.unlink(missing_ok=True)
         env = {**os.environ, RUN_ENV: str(self.run_path)}
+        env.pop(SEALED_ENV, None)
+        if self.sealed:
+            self.out.chmod(0o700)
+            env[SEALED_ENV] = str(self.out)
         # Should the drill die (even SIGKILL), chaos gets SIGINT: it runs its rollbacks and
         # ends; what it injected expires by its TTL in any case.
-        with open(self.run.chaos_stdout, "ab") as out:
+        with open(self._in_out(self.run.chaos_stdout), "ab") as out:
             self.proc = subprocess.Popen(self.command(), env=env, stdout=out,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          start_new_session=True,
@@ -93,6 +119,41 @@ class ExperimentProcess:
             except subprocess.TimeoutExpired:
                 pass
         return self.proc.poll()
+
+    def reveal(self) -> int:
+        """The end of a wheel (after ``stop``): the sealed events join the run's timeline
+        and the sealed files move into ``<run>/chaos/``; how many events joined."""
+        if not self.sealed or not self.out.is_dir():
+            return 0
+        try:
+            return self._reveal()
+        except OSError as err:  # the teardown goes on: faults cleared, load stopped
+            log.error("could not reveal the sealed chaos side in %s: %s", self.out, err)
+            return 0
+
+    def _reveal(self) -> int:
+        from gameday.timeline import timeline_path
+
+        sealed_timeline = timeline_path(self.out)
+        joined = 0
+        if sealed_timeline.exists():
+            raw = sealed_timeline.read_bytes()
+            whole = raw[:raw.rfind(b"\n") + 1]  # a line torn by a killed writer stays out
+            if whole:
+                with open(timeline_path(self.run_path), "ab") as fh:
+                    fh.write(whole)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                joined = whole.count(b"\n")
+            sealed_timeline.unlink()
+        chaos = self.run.chaos_dir
+        chaos.mkdir(parents=True, exist_ok=True)
+        for path in sorted(self.out.iterdir()):
+            os.replace(path, chaos / path.name)
+        self.out.rmdir()
+        self.out, self.sealed = chaos, False
+        self.journal, self.log = chaos / self.journal.name, chaos / self.log.name
+        return joined
 
     def outcome(self) -> dict:
         """The journal's verdict (gameday.chaos.journal), or why there is none."""

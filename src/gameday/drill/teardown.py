@@ -23,6 +23,7 @@ def teardown(drill) -> None:
             time.sleep(0.5)
         drill.experiment.stop(grace_s=4.0 if drill.interrupted else 15.0)
     if drill.experiment is not None:
+        drill.experiment.reveal()  # a wheel's sealed chaos side: the timeline, chaos/
         drill.outcome["experiment"] = drill.experiment.outcome()
     if drill.run_path is not None:
         clear_all_faults(drill)
