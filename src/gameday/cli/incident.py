@@ -201,7 +201,8 @@ def _print_choices(console, choices: dict) -> None:
         options = choices.get(field) or []
         if options:
             console.print(f"diagnosis {title}: " + "; ".join(
-                f"{i}. {o}" for i, o in enumerate(options, 1)), highlight=False, markup=False)
+                f"{i}. {o}" for i, o in enumerate(options, 1)), highlight=False, markup=False,
+                soft_wrap=True)  # one line per field, never folded mid-choice
 
 
 @app.command("ack")
