@@ -98,5 +98,5 @@ def test_a_sealed_chaos_side_joins_the_run_at_reveal(tmp_path, monkeypatch):
     assert proc.reveal() == 1
     assert [e["kind"] for e in read_events(run.path)] == ["run_start", "fault_start", "page"]
     assert (run.chaos_dir / "experiment-journal.json").exists()
-    assert not sealed_dir(run).exists() and proc.journal.parent == run.chaos_dir
+    assert not sealed_dir(run).parent.exists() and proc.journal.parent == run.chaos_dir
     assert proc.reveal() == 0  # once only
