@@ -151,8 +151,10 @@ class ExperimentProcess:
         for path in sorted(self.out.iterdir()):
             os.replace(path, chaos / path.name)
         self.out.rmdir()
-        if not any(self.out.parent.iterdir()):
-            self.out.parent.rmdir()  # .gameday/sealed/, when no other wheel runs
+        try:
+            self.out.parent.rmdir()  # .gameday/sealed/, when no other wheel uses it
+        except OSError:
+            pass
         self.out, self.sealed = chaos, False
         self.journal, self.log = chaos / self.journal.name, chaos / self.log.name
         return joined
