@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from gameday.metrics.chunks import CACHE, SealedChunk, seal
+from gameday.engine.chunks import CACHE, SealedChunk, seal
 
 CHUNK_POINTS = 512
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from gameday.errors import StackError, ValidationError
-from gameday.metrics.childserver import ChildServer
+from gameday.prometheus.childserver import ChildServer
 
 GROUP_BY = ("alertname", "sloth_id", "sloth_severity")
 RECEIVER = "gameday-webhook"

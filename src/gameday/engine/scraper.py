@@ -16,9 +16,9 @@ from urllib.parse import urlparse
 
 import httpx
 
-from gameday.metrics.exposition import Sample, parse
-from gameday.metrics.recording import RecordingWriter, Scrape, ingest_scrape
-from gameday.metrics.store import SampleStore
+from gameday.engine.exposition import Sample, parse
+from gameday.engine.recording import RecordingWriter, Scrape, ingest_scrape
+from gameday.engine.store import SampleStore
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from gameday.metrics.store import Labels
+from gameday.engine.store import Labels
 
 __all__ = ["bucket_quantile", "histogram_quantile"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from gameday.metrics.store import Labels
+from gameday.engine.store import Labels
 
 
 def extrapolated_rate(ts: list[int], vs: list[float], range_start_ms: int, range_end_ms: int,
@@ -204,6 +204,6 @@ def _avg_aggr(values: list[float]) -> float:
 # -- histograms (classic buckets) ---------------------------------------------------------
 # histogram_quantile lives in its own module; the evaluator's call() can dispatch to it as
 # HISTOGRAM["histogram_quantile"](q, vector).
-from gameday.metrics.promql_histogram import histogram_quantile  # noqa: E402
+from gameday.engine.promql_histogram import histogram_quantile  # noqa: E402
 
 HISTOGRAM = {"histogram_quantile": histogram_quantile}

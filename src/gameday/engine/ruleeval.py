@@ -18,9 +18,9 @@ from pathlib import Path
 import yaml
 
 from gameday.durations import parse_prometheus_duration
+from gameday.engine.promql import PromQLError, drop_name, evaluate, parse
+from gameday.engine.store import Labels, SampleStore, make_labels, to_ms
 from gameday.errors import ValidationError
-from gameday.metrics.promql import PromQLError, drop_name, evaluate, parse
-from gameday.metrics.store import Labels, SampleStore, make_labels, to_ms
 
 PENDING, FIRING, INACTIVE = "pending", "firing", "inactive"
 RESOLVED_RETENTION = 15 * 60.0

@@ -5,7 +5,7 @@ the active alerts; they do not care which one answers.
 
 - ``EmbeddedEngine``: scrapes the stack each second into a bounded store, writes a
   recording, and evaluates each rule group on its own schedule, in a thread of its own:
-  Prometheus's slots (``gameday.metrics.schedule``), every due slot at its timestamp, the
+  Prometheus's slots (``gameday.engine.schedule``), every due slot at its timestamp, the
   late and missed ones counted.
 - ``PrometheusEngine``: reads a running Prometheus through its HTTP API.
 """
@@ -19,15 +19,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from gameday.metrics.promapi import PrometheusAPI
-from gameday.metrics.promql import evaluate
-from gameday.metrics.recording import RecordingWriter, replay
-from gameday.metrics.rules import RuleGroup, evaluate_groups, load_rule_file
-from gameday.metrics.schedule import EvaluationSchedule
-from gameday.metrics.scraper import Scraper, targets_from_urls
-from gameday.metrics.store import SampleStore
+from gameday.engine.promql import evaluate
+from gameday.engine.recording import RecordingWriter, replay
+from gameday.engine.ruleeval import RuleGroup, evaluate_groups, load_rule_file
+from gameday.engine.schedule import EvaluationSchedule
+from gameday.engine.scraper import Scraper, targets_from_urls
+from gameday.engine.store import SampleStore
+from gameday.prometheus.api import PrometheusAPI
 
-log = logging.getLogger("gameday.metrics.engine")
+log = logging.getLogger("gameday.engine.embedded")
 
 class Engine(Protocol):
     def query(self, expr: str, at: float | None = None) -> list[tuple[dict, float]]: ...
@@ -144,8 +144,8 @@ class EmbeddedEngine:
         None for any other expression."""
         import promql_parser as pp
 
-        from gameday.metrics.promql import PromQLError, _Evaluator, parse
-        from gameday.metrics.store import to_ms
+        from gameday.engine.promql import PromQLError, _Evaluator, parse
+        from gameday.engine.store import to_ms
 
         try:
             node = parse(expr)

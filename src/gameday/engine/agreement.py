@@ -1,6 +1,6 @@
 """Do the two engines agree on the live stack? Their stored ``slo:*`` samples, point by point.
 
-Both engines run the same rule files on the same slots (``gameday.metrics.schedule``), so a
+Both engines run the same rule files on the same slots (``gameday.engine.schedule``), so a
 recording rule's samples carry the same millisecond timestamps in both. The comparison
 reads each engine's *stored* samples of every ``slo:*`` recording rule through the
 Prometheus query API (an instant query of ``name[range]`` at ``time=`` answers the raw
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from gameday.metrics.rules import parse_duration
+from gameday.engine.ruleeval import parse_duration
 
 RATIO = re.compile(r"^slo:sli_error:ratio_rate(\w+)$")
 CONSTANTS = {"slo:objective:ratio", "slo:error_budget:ratio", "slo:time_period:days"}

@@ -16,8 +16,8 @@ from urllib.parse import urlparse
 import yaml
 
 from gameday.errors import StackError
-from gameday.metrics.childserver import ChildServer
-from gameday.metrics.promapi import PrometheusAPI
+from gameday.prometheus.api import PrometheusAPI
+from gameday.prometheus.childserver import ChildServer
 
 
 @dataclass

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from gameday.engine.exposition import Sample
+from gameday.engine.ring import STALE_NAN, Ring, is_stale
 from gameday.errors import ValidationError
-from gameday.metrics.exposition import Sample
-from gameday.metrics.ring import STALE_NAN, Ring, is_stale
 
 __all__ = ["DEFAULT_LOOKBACK", "STALE_NAN", "Labels", "Ring", "SampleStore", "expand_values",
            "is_stale", "load_series", "make_labels", "parse_series_selector", "to_ms"]

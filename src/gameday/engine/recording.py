@@ -27,9 +27,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from gameday.engine.exposition import Sample
+from gameday.engine.store import Labels, SampleStore, make_labels
 from gameday.errors import ValidationError
-from gameday.metrics.exposition import Sample
-from gameday.metrics.store import Labels, SampleStore, make_labels
 
 KIND = "gameday-recording"
 VERSION = 1

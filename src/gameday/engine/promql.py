@@ -15,9 +15,9 @@ from datetime import timedelta
 
 import promql_parser as pp
 
-from gameday.metrics import promql_functions as fn
-from gameday.metrics.promql_parse import PromQLError, parse, validate_query
-from gameday.metrics.store import Labels, SampleStore, to_ms
+from gameday.engine import promql_functions as fn
+from gameday.engine.promql_parse import PromQLError, parse, validate_query
+from gameday.engine.store import Labels, SampleStore, to_ms
 
 __all__ = ["Matrix", "PromQLError", "Vector", "drop_name", "evaluate", "parse",
            "validate_query"]

@@ -1,1 +1,0 @@
-"""Metrics: scraping, samples, quantiles from histograms, and (later) the rule evaluator."""
