@@ -4,7 +4,7 @@ One `gameday up --detach --free-ports --prometheus` (supervisor, embedded engine
 Prometheus in their own processes), steady traffic through the gateway with labelled
 canaries, an error fault (HTTP 500 at p=0.3) on every classifier replica for the middle
 fifth of the run; then every `slo:*` sample both engines stored is paired on (labels,
-timestamp) (tests/engines_live.py, gameday/metrics/agreement.py). Printed per recording
+timestamp) (tests/engines_live.py, gameday/engine/agreement.py). Printed per recording
 rule: median and worst absolute and relative difference, the largest tolerance the test
 allows and how many pairs fell outside it; and each engine's own count of rule-group
 iterations scheduled, missed (skipped), failed and, embedded, late (caught up).

@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib as bl  # noqa: E402
 
-from gameday.metrics.exposition import Sample, fetch  # noqa: E402
-from gameday.metrics.rules import evaluate_groups, load_rule_file  # noqa: E402
-from gameday.metrics.store import SampleStore, make_labels  # noqa: E402
+from gameday.engine.exposition import Sample, fetch  # noqa: E402
+from gameday.engine.ruleeval import evaluate_groups, load_rule_file  # noqa: E402
+from gameday.engine.store import SampleStore, make_labels  # noqa: E402
 from gameday.stack.local import Stack  # noqa: E402
 from gameday.stack.spec import build_spec  # noqa: E402
 from gameday.traffic import send_traffic  # noqa: E402

@@ -6,7 +6,7 @@ with repeated or slowly changing values, with rule evaluation no more than ~20% 
 What it measures, old store (the two-list ``Ring`` of commit e919e60, loaded from git) and
 new store side by side in one process:
 
-1. Real stack data: a recording of the live stack (``gameday.metrics.recording``) made here
+1. Real stack data: a recording of the live stack (``gameday.engine.recording``) made here
    (the local stack, a steady trickle of classify/generate traffic on loopback, scraped each
    second) or given with ``--recording``, replayed into each store. Memory is the deep size
    of the store (every object reachable from it, by ``sys.getsizeof``, each once: label
@@ -50,8 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_slo_eval as slo_eval  # noqa: E402
 import benchlib as bl  # noqa: E402
 
-from gameday.metrics import store as new_store  # noqa: E402
-from gameday.metrics.chunks import CACHE  # noqa: E402
+from gameday.engine import store as new_store  # noqa: E402
+from gameday.engine.chunks import CACHE  # noqa: E402
 
 OLD_COMMIT = "e919e609b2fe80cdbd3e9868070d20dcfdaa8a38"  # the list store's last version
 START = 1_800_000_000.0
@@ -61,6 +61,7 @@ def old_store_module():
     """The list store as it was before the compact one, imported from git."""
     text = subprocess.run(["git", "show", f"{OLD_COMMIT}:src/gameday/metrics/store.py"],
                           cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    text = text.replace("gameday.metrics.", "gameday.engine.")  # the package's name since
     path = Path(tempfile.mkdtemp()) / "list_store.py"
     path.write_text(text)
     spec = importlib.util.spec_from_file_location("list_store", path)
@@ -71,8 +72,8 @@ def old_store_module():
 
 # -- a recording of the live stack ----------------------------------------------------------
 def record_stack(path: Path, seconds: float) -> Path:
-    from gameday.metrics.recording import RecordingWriter
-    from gameday.metrics.scraper import Scraper, targets_from_urls
+    from gameday.engine.recording import RecordingWriter
+    from gameday.engine.scraper import Scraper, targets_from_urls
     from gameday.stack.local import Stack
     from gameday.stack.spec import build_spec
     from gameday.traffic import send_traffic
@@ -104,7 +105,7 @@ def record_stack(path: Path, seconds: float) -> Path:
 
 def last_scrapes(path: Path) -> list:
     """The recording's last successful scrape of each target: (job, instance, samples)."""
-    from gameday.metrics.recording import read_recording
+    from gameday.engine.recording import read_recording
 
     _, scrapes = read_recording(path)
     last = {}
@@ -158,8 +159,8 @@ def sealed_payload(store) -> tuple[int, int, int]:
 
 
 def replay_into(module, recording: Path, rules: bool):
-    from gameday.metrics.recording import ingest_scrape, read_recording, replay
-    from gameday.metrics.rules import evaluate_groups, load_rule_file
+    from gameday.engine.recording import ingest_scrape, read_recording, replay
+    from gameday.engine.ruleeval import evaluate_groups, load_rule_file
 
     files = sorted((ROOT / "slos" / "_gen" / "drill-12h").glob("*.rules.yml")) if rules else []
     groups = [g for f in files for g in load_rule_file(f, 1.0)]  # every 1 s, as live
@@ -235,7 +236,7 @@ def memory_rows(old, cases) -> tuple[list[list], list[dict]]:
 # -- evaluation ticks -----------------------------------------------------------------------
 def same_answers(stores: dict, catalog: str, t: float) -> tuple[int, int]:
     """How many rule expressions give the same vector (labels and value bits) on both."""
-    from gameday.metrics.promql import evaluate
+    from gameday.engine.promql import evaluate
 
     def answer(store, expr):
         got = evaluate(store, expr, t)

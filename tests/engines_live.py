@@ -4,7 +4,7 @@
 embedded engine and Prometheus in their own processes, as a learner runs them); steady
 traffic through the gateway, labelled canaries included; an error fault on every
 classifier replica partway; then every ``slo:*`` sample both engines stored is compared at
-the same timestamps (``gameday.metrics.agreement``), and each engine's own count of rule
+the same timestamps (``gameday.engine.agreement``), and each engine's own count of rule
 evaluations scheduled, missed (and, embedded, late) is read from its /metrics.
 """
 
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import httpx
 
-from gameday.metrics.agreement import Comparison, compare
-from gameday.metrics.exposition import parse
+from gameday.engine.agreement import Comparison, compare
+from gameday.engine.exposition import parse
 from gameday.stack.admin import add_fault
 from gameday.stack.control import load_state
 from gameday.stack.process import pid_alive

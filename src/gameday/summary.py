@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gameday.metrics.exposition import Sample, fetch, quantile, total
+from gameday.engine.exposition import Sample, fetch, quantile, total
 
 
 def _http(samples: list[Sample], route_prefix: str = "/v1/") -> dict:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from gameday.drill.scenario import parse_scenario
-from gameday.metrics.exposition import fetch, total
+from gameday.engine.exposition import fetch, total
 from gameday.stack.admin import add_fault
 from gameday.stack.local import Stack
 from gameday.stack.spec import build_spec

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gameday.metrics.promapi import PrometheusAPI
+from gameday.prometheus.api import PrometheusAPI
 from gameday.slo.names import format_duration
 from gameday.slo.validate import load_slos
 from gameday.slo.windows import load_catalog

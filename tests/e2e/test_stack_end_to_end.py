@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gameday.metrics.exposition import fetch
+from gameday.engine.exposition import fetch
 from gameday.stack.local import Stack
 from gameday.stack.spec import build_spec
 

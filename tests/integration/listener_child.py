@@ -19,10 +19,10 @@ from pathlib import Path
 from gameday.drill.api import IncidentServer
 from gameday.drill.incident import Incident
 from gameday.drill.scenario import load_scenario
+from gameday.engine.embedded import EmbeddedEngine
+from gameday.engine.queryapi import QueryServer
 from gameday.errors import ValidationError
-from gameday.metrics.engine import EmbeddedEngine
-from gameday.metrics.queryapi import QueryServer
-from gameday.metrics.webhook import WebhookReceiver, parse_webhook
+from gameday.prometheus.webhook import WebhookReceiver, parse_webhook
 
 TOKEN = "tok"
 

@@ -12,9 +12,9 @@ import time
 
 import httpx
 
-from gameday.metrics.alertmanager import AlertmanagerConfig, AlertmanagerServer
-from gameday.metrics.promserver import PrometheusConfig, PrometheusServer
-from gameday.metrics.webhook import AlertNotice, WebhookReceiver
+from gameday.prometheus.alertmanager import AlertmanagerConfig, AlertmanagerServer
+from gameday.prometheus.server import PrometheusConfig, PrometheusServer
+from gameday.prometheus.webhook import AlertNotice, WebhookReceiver
 from tests.conftest import require_binary
 from tests.procs import free_port
 

@@ -13,15 +13,15 @@ import time
 
 import pytest
 
+from gameday.engine.recording import read_recording
 from gameday.errors import ValidationError
-from gameday.metrics.recording import read_recording
 from gameday.postmortem.render import write_new
 from gameday.timeline import read_events
 
 WRITER = textwrap.dedent("""
     import sys, time
-    from gameday.metrics.exposition import Sample
-    from gameday.metrics.recording import RecordingWriter
+    from gameday.engine.exposition import Sample
+    from gameday.engine.recording import RecordingWriter
     from gameday.timeline import append_event
     run = sys.argv[1]
     rec = RecordingWriter(run + "/recording.jsonl.gz", time.time(), 1.0)

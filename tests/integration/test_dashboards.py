@@ -508,7 +508,7 @@ def test_rules_and_runbooks_parse_and_name_metrics():
 def scrape_live_stack(tmp_path: Path) -> dict[str, tuple[list, dict]]:
     """Start the local stack, send a little traffic through the gateway (labelled canaries
     included, so lazily created series exist), and scrape every process's /metrics."""
-    from gameday.metrics.exposition import fetch
+    from gameday.engine.exposition import fetch
     from gameday.stack import Stack, build_spec
     from gameday.traffic import send_traffic
 

@@ -34,9 +34,9 @@ import yaml
 
 from gameday.drill.api import IncidentServer
 from gameday.errors import ValidationError
-from gameday.metrics.alertmanager import GROUP_BY, AlertmanagerConfig, AlertmanagerServer
-from gameday.metrics.promserver import PrometheusConfig, PrometheusServer
-from gameday.metrics.webhook import AlertNotice, WebhookReceiver, parse_webhook
+from gameday.prometheus.alertmanager import GROUP_BY, AlertmanagerConfig, AlertmanagerServer
+from gameday.prometheus.server import PrometheusConfig, PrometheusServer
+from gameday.prometheus.webhook import AlertNotice, WebhookReceiver, parse_webhook
 from tests.conftest import IN_CI, require_binary
 from tests.integration.test_alertmanager import Inbox as AlertmanagerInbox
 from tests.integration.test_alertmanager import notification_metrics, wait_for_alertmanager

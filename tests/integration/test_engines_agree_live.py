@@ -2,7 +2,7 @@
 
 Steady traffic through the gateway (labelled canaries included), an error fault on the
 classifier partway; then every `slo:*` recording-rule sample both engines stored is paired
-on (labels, timestamp) and must agree within the tolerance `gameday.metrics.agreement`
+on (labels, timestamp) and must agree within the tolerance `gameday.engine.agreement`
 derives from scrape-time jitter. The embedded engine evaluates on Prometheus's own slots,
 so the timestamps themselves must match.
 """

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from gameday.drill.api import ACTIONS
 from gameday.drill.api import MAX_BODY as DRILL_MAX_BODY
-from gameday.metrics.promql_parse import MAX_NESTING, MAX_OPERATORS, MAX_QUERY_CHARS
-from gameday.metrics.webhook import MAX_BODY as WEBHOOK_MAX_BODY
+from gameday.engine.promql_parse import MAX_NESTING, MAX_OPERATORS, MAX_QUERY_CHARS
+from gameday.prometheus.webhook import MAX_BODY as WEBHOOK_MAX_BODY
 from tests.integration.rawhttp import exchange, proc_status, start_child, stop_child
 
 pytestmark = pytest.mark.adversarial

@@ -23,10 +23,10 @@ import pytest
 
 from gameday.drill.api import MAX_BODY as DRILL_MAX_BODY
 from gameday.drill.api import IncidentServer
+from gameday.engine.queryapi import MAX_BODY as QUERY_MAX_BODY
+from gameday.engine.queryapi import QueryServer
 from gameday.listener import Limits
-from gameday.metrics.queryapi import MAX_BODY as QUERY_MAX_BODY
-from gameday.metrics.queryapi import QueryServer
-from gameday.metrics.webhook import MAX_BODY as WEBHOOK_MAX_BODY
+from gameday.prometheus.webhook import MAX_BODY as WEBHOOK_MAX_BODY
 from tests.integration.rawhttp import exchange, proc_status, read_answer, start_child, stop_child
 
 # what each listener takes a POST body at, the headers it needs, its cap, and a request
@@ -254,7 +254,7 @@ def test_the_listeners_printed_nothing_and_stop_promptly(child):
 BROKEN = """
 import httpx
 from gameday.drill.api import IncidentServer
-from gameday.metrics.queryapi import QueryServer
+from gameday.engine.queryapi import QueryServer
 
 def broken(*_args):
     raise RuntimeError("handler bug")

@@ -6,7 +6,7 @@ import time
 import httpx
 import pytest
 
-from gameday.metrics.exposition import parse, total
+from gameday.engine.exposition import parse, total
 from tests.procs import ServiceProcess
 
 

@@ -5,7 +5,7 @@ import time
 import httpx
 import pytest
 
-from gameday.metrics.promserver import PrometheusConfig, PrometheusServer
+from gameday.prometheus.server import PrometheusConfig, PrometheusServer
 from tests.conftest import require_binary
 from tests.procs import free_port, start_own_app
 
@@ -64,7 +64,7 @@ def test_prometheus_scrapes_the_service_and_evaluates_rules(tmp_path, app_url):
 
 def test_both_engines_fire_the_same_alert_on_the_same_live_service(tmp_path, app_url):
     require_binary("prometheus")
-    from gameday.metrics.engine import EmbeddedEngine, PrometheusEngine
+    from gameday.engine.embedded import EmbeddedEngine, PrometheusEngine
 
     rules = tmp_path / "example.rules.yml"
     rules.write_text(RULES)

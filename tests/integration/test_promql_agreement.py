@@ -16,9 +16,9 @@ import subprocess
 import pytest
 import yaml
 
-from gameday.metrics.promql import evaluate
-from gameday.metrics.rules import FIRING, evaluate_groups, load_rule_file
-from gameday.metrics.store import SampleStore, load_series
+from gameday.engine.promql import evaluate
+from gameday.engine.ruleeval import FIRING, evaluate_groups, load_rule_file
+from gameday.engine.store import SampleStore, load_series
 from tests.conftest import require_binary
 
 

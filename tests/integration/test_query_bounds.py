@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gameday.metrics.promql_parse import MAX_NESTING, MAX_OPERATORS, MAX_QUERY_CHARS
+from gameday.engine.promql_parse import MAX_NESTING, MAX_OPERATORS, MAX_QUERY_CHARS
 from tests.procs import rss_mb
 
 RULES = sorted((Path(__file__).resolve().parents[2] / "slos" / "_gen" / "drill-12h")
@@ -20,8 +20,8 @@ RULES = sorted((Path(__file__).resolve().parents[2] / "slos" / "_gen" / "drill-1
 SERVER = """
 import sys, time
 from pathlib import Path
-from gameday.metrics.engine import EmbeddedEngine
-from gameday.metrics.queryapi import QueryServer
+from gameday.engine.embedded import EmbeddedEngine
+from gameday.engine.queryapi import QueryServer
 engine = EmbeddedEngine([Path(p) for p in sys.argv[1:]])
 engine.tick(time.time())
 server = QueryServer(engine).start()

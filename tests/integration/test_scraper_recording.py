@@ -7,10 +7,10 @@ import time
 import httpx
 import pytest
 
+from gameday.engine.recording import RecordingWriter, read_recording, replay
+from gameday.engine.scraper import Scraper, targets_from_urls
+from gameday.engine.store import SampleStore, is_stale
 from gameday.errors import ValidationError
-from gameday.metrics.recording import RecordingWriter, read_recording, replay
-from gameday.metrics.scraper import Scraper, targets_from_urls
-from gameday.metrics.store import SampleStore, is_stale
 from tests.procs import start_own_app
 
 
@@ -64,7 +64,7 @@ def test_scrape_record_and_replay_give_the_same_store(tmp_path):
 def test_a_recording_cut_short_still_replays_its_start(tmp_path):
     path = tmp_path / "r.jsonl.gz"
     writer = RecordingWriter(path, started_at=0, interval_s=1)
-    from gameday.metrics.exposition import Sample
+    from gameday.engine.exposition import Sample
     for t in range(5):
         writer.write_scrape(t, "j", "h:1", {}, [Sample("x_total", (), float(t))])
     writer.close()

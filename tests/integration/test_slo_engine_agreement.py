@@ -1,7 +1,7 @@
 """The embedded rule engine agrees with the promtool unit tests generated in slos/_gen/.
 
 For every test case of every generated ``*.test.yml`` (catalogs google-30d and drill-12h)
-the case is replayed through ``gameday.metrics`` the way ``promtool test rules`` runs it:
+the case is replayed through ``gameday.engine`` the way ``promtool test rules`` runs it:
 input series land at multiples of the case's ``interval``, the rule groups are evaluated
 at every group interval from 0 up to the largest eval_time, and at each eval_time the
 firing alerts (promtool's ``exp_alerts`` lists only firing ones) and promql_expr_test
@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gameday.metrics.promql import evaluate
-from gameday.metrics.rules import FIRING, evaluate_groups, load_rule_file, parse_duration
-from gameday.metrics.store import SampleStore, load_series, make_labels, parse_series_selector
+from gameday.engine.promql import evaluate
+from gameday.engine.ruleeval import FIRING, evaluate_groups, load_rule_file, parse_duration
+from gameday.engine.store import SampleStore, load_series, make_labels, parse_series_selector
 
 ROOT = Path(__file__).resolve().parents[2]
 GEN = ROOT / "slos" / "_gen"

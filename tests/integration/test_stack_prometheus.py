@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from gameday.metrics.promapi import PrometheusAPI
+from gameday.prometheus.api import PrometheusAPI
 from gameday.stack.process import pid_alive
 from tests.conftest import require_binary
 from tests.integration.test_stack import cleanup, gameday, status_json, wait_gone

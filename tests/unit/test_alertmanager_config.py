@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from gameday.errors import StackError, ValidationError
-from gameday.metrics import alertmanager
-from gameday.metrics.alertmanager import AlertmanagerConfig, check_config, find_alertmanager
-from gameday.metrics.promserver import PrometheusConfig
-from gameday.metrics.webhook import AlertNotice, WebhookReceiver, parse_time, parse_webhook
+from gameday.prometheus import alertmanager
+from gameday.prometheus.alertmanager import AlertmanagerConfig, check_config, find_alertmanager
+from gameday.prometheus.server import PrometheusConfig
+from gameday.prometheus.webhook import AlertNotice, WebhookReceiver, parse_time, parse_webhook
 from tests.conftest import require_binary
 
 HOOK = "http://127.0.0.1:18080/alerts"

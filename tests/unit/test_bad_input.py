@@ -124,8 +124,8 @@ def test_bad_faults_are_refused_before_any_stack_is_needed(work, args, text):
     ("sum(rate(x[5m])", "cannot parse PromQL 'sum(rate(x[5m])'"),
 ])
 def test_unsupported_promql_is_named(query, text):
-    from gameday.metrics.engine import EmbeddedEngine
-    from gameday.metrics.promql import PromQLError
+    from gameday.engine.embedded import EmbeddedEngine
+    from gameday.engine.promql import PromQLError
 
     with pytest.raises(PromQLError) as err:
         EmbeddedEngine([]).query(query, 1000.0)

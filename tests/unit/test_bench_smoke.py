@@ -273,7 +273,7 @@ def test_quiet_drills_judges_alerts_before_and_after_the_fault():
 
 
 def test_engine_agreement_families_and_report():
-    from gameday.metrics.agreement import Point
+    from gameday.engine.agreement import Point
 
     m = load("bench_engine_agreement")
     points = [Point("slo:sli_error:ratio_rate5s", (), 1.0, 0.0, 0.0, 0.1),

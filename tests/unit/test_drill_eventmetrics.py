@@ -6,7 +6,7 @@ import httpx
 
 from gameday.drill.api import IncidentServer
 from gameday.drill.eventmetrics import EventCounts
-from gameday.metrics.exposition import parse
+from gameday.engine.exposition import parse
 
 
 def test_events_are_counted_by_kind_and_faults_stay_hidden():
@@ -37,7 +37,7 @@ def test_the_incident_api_serves_them_without_a_token():
 
 
 def test_prometheus_config_scrapes_the_drill_controller_when_given():
-    from gameday.metrics.promserver import PrometheusConfig
+    from gameday.prometheus.server import PrometheusConfig
 
     jobs = PrometheusConfig(targets={"gateway": ["http://127.0.0.1:8080"]},
                             drill="127.0.0.1:9095").render()["scrape_configs"]

@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from gameday.durations import (format_duration, format_prometheus_duration, parse_duration,
-                               parse_prometheus_duration)
+from gameday.durations import (
+    format_duration,
+    format_prometheus_duration,
+    parse_duration,
+    parse_prometheus_duration,
+)
 from gameday.errors import ValidationError
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "gameday"

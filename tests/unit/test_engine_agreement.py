@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from gameday.metrics.agreement import Comparison, Limits, Point, stored, windows
-from gameday.metrics.engine import EmbeddedEngine
-from gameday.metrics.queryapi import QueryServer
-from gameday.metrics.store import load_series
+from gameday.engine.agreement import Comparison, Limits, Point, stored, windows
+from gameday.engine.embedded import EmbeddedEngine
+from gameday.engine.queryapi import QueryServer
+from gameday.engine.store import load_series
 
 
 def test_a_range_selector_answers_the_stored_points_as_prometheus_does():

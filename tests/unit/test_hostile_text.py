@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from gameday.cli.main import app
 from gameday.drill.api import IncidentServer
 from gameday.errors import ValidationError
-from gameday.metrics.webhook import parse_webhook
+from gameday.prometheus.webhook import parse_webhook
 from gameday.text import clean_json, validate_text
 from gameday.timeline import append_event, read_events, read_timeline, timeline_path
 from tests.unit.test_report_support import make_run

@@ -2,7 +2,7 @@ import math
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from gameday.metrics.exposition import histogram_quantile, parse, quantile, total
+from gameday.engine.exposition import histogram_quantile, parse, quantile, total
 
 
 def test_parse_keeps_types_and_labels():

@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from gameday.metrics.promql import PromQLError, evaluate
-from gameday.metrics.store import SampleStore, load_series
+from gameday.engine.promql import PromQLError, evaluate
+from gameday.engine.store import SampleStore, load_series
 
 
 def store_of(*series, step=15.0):

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from gameday.metrics.promql_functions import HISTOGRAM
-from gameday.metrics.promql_histogram import bucket_quantile, histogram_quantile
+from gameday.engine.promql_functions import HISTOGRAM
+from gameday.engine.promql_histogram import bucket_quantile, histogram_quantile
 
 INF = math.inf
 BUCKETS = [(0.1, 50.0), (0.5, 90.0), (1.0, 100.0), (INF, 100.0)]

@@ -3,9 +3,8 @@ import textwrap
 
 import pytest
 
-from gameday.errors import ValidationError
-from gameday.metrics.promql import evaluate
-from gameday.metrics.rules import (
+from gameday.engine.promql import evaluate
+from gameday.engine.ruleeval import (
     FIRING,
     INACTIVE,
     PENDING,
@@ -16,7 +15,8 @@ from gameday.metrics.rules import (
     load_rule_file,
     parse_duration,
 )
-from gameday.metrics.store import SampleStore, load_series
+from gameday.engine.store import SampleStore, load_series
+from gameday.errors import ValidationError
 
 RULES = """
 groups:
@@ -109,7 +109,7 @@ def test_recorded_series_go_stale_when_the_rule_stops_producing_them():
 
 
 def load_rules_inline(kind, name, expr, **extra):
-    from gameday.metrics.rules import Rule
+    from gameday.engine.ruleeval import Rule
 
     return [Rule(name, expr, kind, **extra)]
 

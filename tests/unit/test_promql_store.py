@@ -1,8 +1,7 @@
 import pytest
 
-from gameday.errors import ValidationError
-from gameday.metrics.exposition import Sample
-from gameday.metrics.store import (
+from gameday.engine.exposition import Sample
+from gameday.engine.store import (
     SampleStore,
     expand_values,
     is_stale,
@@ -10,6 +9,7 @@ from gameday.metrics.store import (
     parse_series_selector,
     to_ms,
 )
+from gameday.errors import ValidationError
 
 
 def latest(store, name, t):
@@ -104,7 +104,7 @@ def test_load_series_replays_at_the_given_step():
 
 def test_a_scraped_label_a_target_label_would_overwrite_is_kept_as_exported():
     """As Prometheus does (honor_labels: false): both engines see the same series."""
-    from gameday.metrics.scraper import with_target_labels
+    from gameday.engine.scraper import with_target_labels
 
     merged = dict(with_target_labels((("replica", "http://x:1"), ("upstream", "c")),
                                      (("replica", "0"),)))

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from gameday.metrics.promql import evaluate
-from gameday.metrics.rules import Rule, RuleGroup, evaluate_groups
-from gameday.metrics.store import SampleStore
+from gameday.engine.promql import evaluate
+from gameday.engine.ruleeval import Rule, RuleGroup, evaluate_groups
+from gameday.engine.store import SampleStore
 from gameday.slo import names
 from gameday.slo.backtest import consumed, find_incidents
 from gameday.slo.budget import Policy, Step, evaluate_policy, scaled_burn

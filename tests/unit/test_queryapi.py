@@ -6,10 +6,10 @@ import httpx
 import pytest
 import yaml
 
-from gameday.metrics.engine import EmbeddedEngine
-from gameday.metrics.promapi import PrometheusAPI, PrometheusError
-from gameday.metrics.queryapi import QueryServer
-from gameday.metrics.store import load_series
+from gameday.engine.embedded import EmbeddedEngine
+from gameday.engine.queryapi import QueryServer
+from gameday.engine.store import load_series
+from gameday.prometheus.api import PrometheusAPI, PrometheusError
 
 RULES = {"groups": [
     {"name": "sli", "interval": "10s", "rules": [

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gameday.metrics.exposition import Sample
-from gameday.metrics.recording import RecordingWriter
+from gameday.engine.exposition import Sample
+from gameday.engine.recording import RecordingWriter
 
 START = 1_800_000_000.0
 FAULT_START, FAULT_END, DURATION = 60, 90, 180

@@ -11,10 +11,10 @@ import httpx
 import pytest
 import yaml
 
-from gameday.metrics.engine import EmbeddedEngine
-from gameday.metrics.queryapi import QueryServer
-from gameday.metrics.schedule import EvaluationSchedule, GroupSlots, group_offset_ms, xxh64
-from gameday.metrics.store import load_series
+from gameday.engine.embedded import EmbeddedEngine
+from gameday.engine.queryapi import QueryServer
+from gameday.engine.schedule import EvaluationSchedule, GroupSlots, group_offset_ms, xxh64
+from gameday.engine.store import load_series
 from gameday.stack.monitor import evaluation_notes, evaluation_warning
 
 

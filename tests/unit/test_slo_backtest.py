@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from gameday.cli.main import app
+from gameday.engine.exposition import Sample
+from gameday.engine.recording import RecordingWriter
 from gameday.errors import ValidationError
-from gameday.metrics.exposition import Sample
-from gameday.metrics.recording import RecordingWriter
 from gameday.slo.backtest import build_groups, find_incidents, run_backtest, with_objective
 from gameday.slo.validate import load_slos
 from gameday.slo.windows import load_catalog

@@ -8,9 +8,9 @@ import yaml
 from typer.testing import CliRunner
 
 from gameday.cli.main import app
+from gameday.engine.exposition import Sample
+from gameday.engine.recording import RecordingWriter
 from gameday.errors import ValidationError
-from gameday.metrics.exposition import Sample
-from gameday.metrics.recording import RecordingWriter
 from gameday.slo.budget import evaluate_policy, load_policy, render, validate_policy
 from gameday.slo.status import SLOStatus
 from gameday.slo.storage import render_files, write_files

@@ -4,8 +4,8 @@ import json
 import subprocess
 import sys
 
-from gameday.metrics.exposition import Sample
-from gameday.metrics.recording import RecordingWriter
+from gameday.engine.exposition import Sample
+from gameday.engine.recording import RecordingWriter
 from tests.procs import ROOT
 
 START = 1_800_000_000.0

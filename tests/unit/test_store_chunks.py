@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gameday.metrics import ring as ring_module
-from gameday.metrics.chunks import CACHE, V_CONST, V_INT, V_XOR, seal
-from gameday.metrics.store import STALE_NAN, SampleStore, is_stale, to_ms
+from gameday.engine import ring as ring_module
+from gameday.engine.chunks import CACHE, V_CONST, V_INT, V_XOR, seal
+from gameday.engine.store import STALE_NAN, SampleStore, is_stale, to_ms
 
 
 def bits(values) -> list[bytes]:

@@ -9,8 +9,14 @@ from pathlib import Path
 
 from gameday.chaos.controls import LOAD_FUNCS
 from gameday.drill import eventmetrics
-from gameday.timeline import (KINDS, TimelineReader, append_event, phase_times, read_events,
-                              read_timeline)
+from gameday.timeline import (
+    KINDS,
+    TimelineReader,
+    append_event,
+    phase_times,
+    read_events,
+    read_timeline,
+)
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "gameday"
 # the functions that append to a run's timeline, and where their kind argument sits

@@ -94,7 +94,7 @@ def configure_control(configuration=None, secrets=None, settings=None, experimen
 def _start_safeguard(run_path: Path, limit: float, slos, since: str, interval_s: float,
                      halt_now: bool) -> None:
     from gameday.chaos.safeguard import Safeguard
-    from gameday.metrics.promapi import PrometheusAPI
+    from gameday.prometheus.api import PrometheusAPI
     from gameday.runfolder import Run
     from gameday.stack.state import read_state
 

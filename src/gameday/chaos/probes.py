@@ -1,6 +1,6 @@
 """Chaos Toolkit probes: numbers and booleans read from the run's query API.
 
-Metrics are read through ``gameday.metrics.promapi.PrometheusAPI(state.query_url)`` (the
+Metrics are read through ``gameday.prometheus.api.PrometheusAPI(state.query_url)`` (the
 embedded engine's or real Prometheus's); nothing here scrapes a service. Probes return
 floats (for ``range`` tolerances) or bools, and raise ActivityFailed with the reason.
 """
@@ -23,7 +23,7 @@ HEALTH_ROUTES = "/healthz|/readyz|/metrics"
 
 
 def _api(run, configuration):
-    from gameday.metrics.promapi import PrometheusAPI
+    from gameday.prometheus.api import PrometheusAPI
     from gameday.stack.state import read_state
 
     r = resolve(run, configuration)
@@ -83,7 +83,7 @@ def error_ratio(service: str = "gateway", route: str | None = None, window: str 
 
 def _bucket_quantile(metric: str, selector: str, quantile: float, window: str, run,
                      configuration) -> float:
-    from gameday.metrics.promql_histogram import bucket_quantile
+    from gameday.engine.promql_histogram import bucket_quantile
 
     if not 0 <= float(quantile) <= 1:
         raise ActivityFailed(f"quantile: must be in 0..1, got {quantile!r}")

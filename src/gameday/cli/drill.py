@@ -118,8 +118,8 @@ def run(
     if users < 1 or users > 200:
         raise ValidationError(f"--users: from 1 to 200, got {users}")
     if prometheus:
-        from gameday.metrics.alertmanager import find_alertmanager
-        from gameday.metrics.promserver import find_prometheus
+        from gameday.prometheus.alertmanager import find_alertmanager
+        from gameday.prometheus.server import find_prometheus
 
         find_prometheus()
         find_alertmanager()

@@ -254,8 +254,8 @@ def _prometheus_statuses(url: str, catalog: str, rules_dir: Path):
     SLO period, all that Prometheus holds of it)."""
     import time
 
+    from gameday.engine.embedded import PrometheusEngine
     from gameday.errors import GamedayError
-    from gameday.metrics.engine import PrometheusEngine
     from gameday.slo.consumption import load_slos_for_rules, measure
     from gameday.slo.status import attach_use, collect_status
 

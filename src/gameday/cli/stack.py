@@ -96,7 +96,7 @@ def up(
         free_ports = True
     sets = list(sets or ())
     if prometheus:
-        from gameday.metrics.promserver import find_prometheus
+        from gameday.prometheus.server import find_prometheus
 
         find_prometheus()  # a clear error now rather than a failed stack later
         sets.append("stack.prometheus=true")

@@ -2,7 +2,7 @@
 
 Two sources feed one ``AlertBook``:
 - polling the run's query API (``/api/v1/alerts``: the embedded engine, or Prometheus);
-- Alertmanager's webhook (``--prometheus``), parsed by gameday.metrics.webhook.
+- Alertmanager's webhook (``--prometheus``), parsed by gameday.prometheus.webhook.
 
 Each alert is known by (alertname, SLO, severity). A new firing one gives ``alert_firing``
 and, for the responder, ``page`` (severity page) or ``ticket``; one that stops firing gives

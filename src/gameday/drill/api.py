@@ -10,7 +10,7 @@
 JSON objects; answers are JSON with ``ok`` and a ``message`` or the data asked for. Text in
 a body must be valid Unicode: an incident action holding a lone surrogate (``"\\ud800"``) is
 refused with 400 naming the field; in an Alertmanager payload it is replaced by U+FFFD
-(gameday.metrics.webhook), so one bad label does not lose a batch of pages.
+(gameday.prometheus.webhook), so one bad label does not lose a batch of pages.
 
 The server is a ``gameday.listener.Listener``: bodies over 64 KiB answer 413 before they are
 read, slow or idle clients are cut off, and a handler's exception answers a JSON 500.

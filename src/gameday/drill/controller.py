@@ -136,7 +136,7 @@ class Drill:
 
     # -- setup ----------------------------------------------------------------------------
     def _start_stack(self) -> None:
-        from gameday.metrics.promapi import PrometheusAPI
+        from gameday.prometheus.api import PrometheusAPI
 
         self.set_phase("stack")
         # The incident API first: Alertmanager (--prometheus) is told its webhook URL.
@@ -353,7 +353,7 @@ class Drill:
 
     def _on_webhook(self, body: dict) -> tuple[int, dict]:
         from gameday.drill.alerts import ActiveAlert
-        from gameday.metrics.webhook import parse_webhook
+        from gameday.prometheus.webhook import parse_webhook
 
         try:
             notices = parse_webhook(body)

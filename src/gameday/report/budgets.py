@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gameday.engine.embedded import EmbeddedEngine
+from gameday.engine.recording import read_recording
 from gameday.errors import ValidationError
-from gameday.metrics.engine import EmbeddedEngine
-from gameday.metrics.recording import read_recording
 from gameday.slo.consumption import load_slos_for_rules, measure
 from gameday.slo.status import SLOStatus, attach_use, collect_status
 

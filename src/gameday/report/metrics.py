@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gameday.metrics.engine import EmbeddedEngine
-from gameday.metrics.exposition import histogram_quantile
-from gameday.metrics.recording import ingest_scrape, read_recording
-from gameday.metrics.store import is_stale
+from gameday.engine.embedded import EmbeddedEngine
+from gameday.engine.exposition import histogram_quantile
+from gameday.engine.recording import ingest_scrape, read_recording
+from gameday.engine.store import is_stale
 from gameday.slo.consumption import BudgetUse, count_events, load_slos_for_rules
 from gameday.slo.model import SLO
 from gameday.slo.status import window_seconds

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gameday.engine.recording import read_recording
 from gameday.errors import ValidationError
-from gameday.metrics.recording import read_recording
 from gameday.runfolder import Run, read_json
 from gameday.slo.names import DRILL_CATALOG
 from gameday.timeline import Event, first, read_timeline

@@ -33,10 +33,10 @@ from pathlib import Path
 
 import yaml
 
+from gameday.engine.recording import ingest_scrape, read_recording
+from gameday.engine.ruleeval import FIRING, Rule, RuleGroup, evaluate_groups, parse_duration
+from gameday.engine.store import SampleStore, is_stale, to_ms
 from gameday.errors import ValidationError
-from gameday.metrics.recording import ingest_scrape, read_recording
-from gameday.metrics.rules import FIRING, Rule, RuleGroup, evaluate_groups, parse_duration
-from gameday.metrics.store import SampleStore, is_stale, to_ms
 
 from . import names
 from .model import SLO, Catalog

@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 
-from gameday.metrics.engine import Engine
+from gameday.engine.embedded import Engine
 
 _WINDOW = re.compile(r"^slo:sli_error:ratio_rate(.+)$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}

@@ -3,11 +3,11 @@
 Started by the supervisor once every process is ready. Each second it scrapes every
 process into the embedded store, appends the scrape to ``<run>/recording.jsonl.gz``,
 evaluates the generated SLO rules (on Prometheus's schedule, see
-``gameday.metrics.schedule``), and writes ``<run>/slo-status.json`` (what
+``gameday.engine.schedule``), and writes ``<run>/slo-status.json`` (what
 ``gameday slo status`` shows for a live run), with a count of the rule evaluations that
 ran late or were skipped: when the machine is too busy, the log and the drill say so. It
 also serves the engine through a Prometheus-compatible query API on loopback
-(``embedded_url`` in stack.json; see ``gameday.metrics.queryapi``). A failure here never
+(``embedded_url`` in stack.json; see ``gameday.engine.queryapi``). A failure here never
 takes the stack down.
 """
 
@@ -42,7 +42,7 @@ def default_rules_dir(catalog: str = DEFAULT_CATALOG) -> Path | None:
 class Monitor:
     def __init__(self, run_path: Path, targets: dict[str, list[str]],
                  rules_dir: Path | None, interval_s: float = 1.0) -> None:
-        from gameday.metrics.engine import EmbeddedEngine
+        from gameday.engine.embedded import EmbeddedEngine
 
         self.run_path = Path(run_path)
         self.run = Run(self.run_path)
@@ -64,7 +64,7 @@ class Monitor:
         return self.server.url if self.server is not None else None
 
     def start(self, serve: bool = True) -> Monitor:
-        from gameday.metrics.queryapi import QueryServer
+        from gameday.engine.queryapi import QueryServer
 
         self._started = time.time()
         self.engine.start_scraping(self.targets, self.interval_s,

@@ -63,7 +63,7 @@ class Observers:
     def launch_prometheus(self, targets: dict[str, list[str]]) -> None:
         if not self.settings.prometheus:
             return
-        from gameday.metrics.promserver import PrometheusConfig, PrometheusServer
+        from gameday.prometheus.server import PrometheusConfig, PrometheusServer
 
         if self.rules_dir is None:
             raise StackError(f"stack.prometheus: no generated rules for catalog "
@@ -83,7 +83,7 @@ class Observers:
                          rules=str(self.rules_dir))
 
     def _launch_alertmanager(self) -> str:
-        from gameday.metrics.alertmanager import AlertmanagerConfig, AlertmanagerServer
+        from gameday.prometheus.alertmanager import AlertmanagerConfig, AlertmanagerServer
 
         config = AlertmanagerConfig(webhook_url=self.settings.alert_webhook)
         self.alertmanager = AlertmanagerServer(config, Run(self.run_path).alertmanager_dir,
@@ -109,7 +109,7 @@ class Observers:
         if code is not None:
             raise StackError(f"prometheus exited with code {code}; see "
                              f"{self.prometheus.log_path}")
-        from gameday.metrics.promapi import PrometheusAPI
+        from gameday.prometheus.api import PrometheusAPI
 
         api = PrometheusAPI(self.prometheus.url, timeout_s=0.5)
         try:
@@ -135,7 +135,7 @@ class Observers:
     def update_targets(self, targets: dict[str, list[str]]) -> None:
         """After scaling: scrape the new set of replicas (embedded engine and Prometheus)."""
         if self.monitor is not None and self.monitor.engine.scraper is not None:
-            from gameday.metrics.scraper import targets_from_urls
+            from gameday.engine.scraper import targets_from_urls
 
             self.monitor.targets = targets
             self.monitor.engine.scraper.targets = targets_from_urls(targets)
