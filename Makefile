@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-quick test-scenarios lint bench bench-quick venv clean
+.PHONY: demo test test-quick test-long lint bench bench-quick venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,15 +18,16 @@ demo: $(STAMP)
 	$(VENV)/bin/gameday demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not scenarios" -n 2 --dist loadgroup --durations=15
+	$(PY) -m pytest -q -m "not long" -n 2 --dist loadgroup --durations=15
 
-# the auto drill of the scenarios `make test` leaves out (tests/e2e/test_drill_scenarios.py),
-# two at a time; CI runs it after `make test`
-test-scenarios: $(STAMP)
-	$(PY) -m pytest -q -m scenarios -n 2 --dist load
+# the long end-to-end checks `make test` leaves out (marker `long`: the auto drill of every
+# scenario, ten times capacity for a minute, the scripted interactive wheel), two at a time;
+# CI runs it after `make test`
+test-long: $(STAMP)
+	$(PY) -m pytest -q -m long -n 2 --dist load
 
 test-quick: $(STAMP)
-	$(PY) -m pytest -q -m "not slow and not scenarios" -n 2 --dist loadgroup
+	$(PY) -m pytest -q -m "not slow and not long" -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src services tests bench

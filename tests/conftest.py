@@ -27,11 +27,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 # `make test` runs two workers (pytest-xdist, --dist loadgroup). Tests that start stacks run
 # in two lanes, one per worker, so that at most two stacks share the machine's two cores:
-# lane "a" holds the long quiet-period SLO test, the integration tests and a few end-to-end
-# files (so that both lanes take about as long), lane "b" the drills and the other
-# end-to-end tests; unit tests fill in on either worker.
-LANE_A_E2E = ("test_slo_live.py", "test_cheats.py", "test_runbook_commands.py",
-              "test_llm_ttft_live.py")
+# lane "a" holds the long quiet-period SLO test and the integration tests, lane "b" the
+# drills and the other end-to-end tests (balanced on the times of
+# --durations=0); unit tests fill in on either worker.
+LANE_A_E2E = ("test_slo_live.py",)
 
 
 def pytest_collection_modifyitems(config, items):

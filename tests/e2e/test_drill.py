@@ -143,6 +143,7 @@ def assert_one_budget_figure(cwd: Path, run: Path, score: dict, drill_output: st
 
 
 @pytest.mark.slow
+@pytest.mark.long  # make test-long, and CI (tests/e2e/test_wheel_remote.py: a wheel in make test)
 def test_interactive_wheel_drill_driven_by_a_script(tmp_path):
     pexpect = pytest.importorskip("pexpect")
     scenarios = tmp_path / "scenarios"

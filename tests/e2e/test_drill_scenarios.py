@@ -25,21 +25,17 @@ from tests.e2e.test_drill import children_gone, in_order, kinds, run_folder, tim
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((ROOT / "experiments").glob("*.json"))
-# `make test` drills these four (one per service family and lever kind: a model rollback,
-# a dependency outage behind the gateway, the llm's KV cache, overload shedding; the default
-# scenario xid-error-burst is drilled by the `make demo` and runbook tests); the others run
-# in the `scenarios` suite (`make test-scenarios`, also run by CI) and in
-# bench/bench_quiet_drills.py, so that `make test` stays under 20 minutes on 2 cores.
-IN_MAKE_TEST = {"bad-model-rollout", "feature-store-outage", "kv-cache-exhaustion",
-                "overload-spike"}
-PARAMS = [pytest.param(p, id=p.stem, marks=() if p.stem in IN_MAKE_TEST
-                       else (pytest.mark.scenarios,)) for p in SCENARIOS]
+
 SLACK_S = 15  # the machine has 2 cores and the drill polls every 0.5-2 s
 
 
+# Every scenario, about 80 s each: the `long` suite (`make test-long`, run by CI after `make
+# test`) and bench/bench_quiet_drills.py; `make test` drills the default scenario in its
+# demo test and others through the cheat, runbook, wheel and hostile-text tests.
 @pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.timeout(420)
-@pytest.mark.parametrize("path", PARAMS)
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_auto_drill_detects_mitigates_and_recovers(tmp_path, path):
     scenario = parse_scenario(path)
     t0 = time.monotonic()

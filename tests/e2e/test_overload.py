@@ -59,6 +59,7 @@ def gateway_answers(url: str) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.long  # make test-long, and CI
 def test_ten_times_capacity_for_a_minute(tmp_path):
     gameday(tmp_path, "up", "-d", "--free-ports", *SLOW_MODEL, timeout=90)
     run = run_folder(tmp_path)
