@@ -127,18 +127,27 @@ def read_timeline(path: Path) -> tuple[list[Event], list[str]]:
             from None
     except OSError as err:
         raise ValidationError(f"{path}: cannot read: {err.strerror or err}") from None
-    lines = raw.split(b"\n")
-    torn_last = not raw.endswith(b"\n")
-    events: list[Event] = []
     warnings: list[str] = []
-    for number, data in enumerate(lines, start=1):
+    events = _parse_lines(raw.split(b"\n"), path, 1, warnings,
+                          torn_last=not raw.endswith(b"\n"))
+    events.sort(key=lambda e: e.ts)
+    return events, warnings
+
+
+def _parse_lines(lines: list[bytes], path: Path, first_number: int, warnings: list[str],
+                 torn_last: bool = False) -> list[Event]:
+    """Events of these lines (numbered from ``first_number``), in file order; each line
+    skipped or repaired adds a warning naming it. ``torn_last``: the last line was cut off
+    by a writer that died, and is reported as such."""
+    events = []
+    for number, data in enumerate(lines, start=first_number):
         if not data.strip():
             continue
         where = f"{path}:{number}"
         try:
             event = _parse_line(data, where)
         except ValidationError as err:
-            if torn_last and number == len(lines):
+            if torn_last and number == first_number + len(lines) - 1:
                 warnings.append(f"{where}: skipped an unfinished last line")
             else:
                 warnings.append(f"{err}; line skipped")
@@ -146,8 +155,7 @@ def read_timeline(path: Path) -> tuple[list[Event], list[str]]:
         if _has_bad_text(event):
             warnings.append(f"{where}: text that is not valid Unicode replaced by U+FFFD")
         events.append(_clean(event, number))
-    events.sort(key=lambda e: e.ts)
-    return events, warnings
+    return events
 
 
 def _has_bad_text(event: Event) -> bool:
@@ -266,18 +274,9 @@ class TimelineReader:
         if end < 0:
             return []
         self.offset += end + 1
-        fresh = []
-        for data in chunk[:end].split(b"\n"):
-            self.lines += 1
-            if not data.strip():
-                continue
-            where = f"{self.path}:{self.lines}"
-            try:
-                event = _parse_line(data, where)
-            except ValidationError as err:
-                self.warnings.append(f"{err}; line skipped")
-                continue
-            fresh.append(_clean(event, self.lines))
+        lines = chunk[:end].split(b"\n")
+        fresh = _parse_lines(lines, self.path, self.lines + 1, self.warnings)
+        self.lines += len(lines)
         self.events.extend(fresh)
         return fresh
 
