@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,11 +100,6 @@ class AlertmanagerServer(ChildServer):
     def config_path(self) -> Path:
         return self.workdir / "alertmanager.yml"
 
-    def start(self, timeout_s: float = 30.0) -> None:
-        """Launch and wait until ready."""
-        self.launch()
-        self.wait_ready(timeout_s)
-
     def launch(self) -> None:
         """Write the config and start the process without waiting for it."""
         binary = find_alertmanager()
@@ -115,28 +109,6 @@ class AlertmanagerServer(ChildServer):
                     f"--storage.path={self.workdir / 'data'}",
                     f"--web.listen-address={self.host}:{self.port}",
                     "--cluster.listen-address=", "--data.retention=24h"])
-
-    def ready(self) -> bool:
-        import httpx
-
-        try:
-            return httpx.get(self.url + "/-/ready", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def wait_ready(self, timeout_s: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.ready():
-                return
-            code = self.exited()
-            if code is not None:
-                raise StackError(f"alertmanager exited with code {code} before getting "
-                                 f"ready; see {self.log_path}")
-            time.sleep(0.1)
-        self.stop()
-        raise StackError(f"alertmanager did not get ready on {self.url} after "
-                         f"{timeout_s:g} s; see {self.log_path}")
 
     def alerts(self) -> list[dict]:
         """The alerts Alertmanager holds now (API v2)."""

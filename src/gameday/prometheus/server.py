@@ -71,11 +71,6 @@ class PrometheusServer(ChildServer):
         super().__init__(workdir, port, host, preexec_fn)
         self.config = config
 
-    def start(self, timeout_s: float = 30.0) -> PrometheusAPI:
-        """Launch and wait until ready."""
-        self.launch()
-        return self.wait_ready(timeout_s)
-
     def launch(self) -> None:
         """Start the process without waiting for it."""
         binary = find_prometheus()
@@ -106,11 +101,6 @@ class PrometheusServer(ChildServer):
                              f"{resp.status_code}: {resp.text[:200]}")
 
     def wait_ready(self, timeout_s: float = 30.0) -> PrometheusAPI:
-        api = PrometheusAPI(self.url)
-        try:
-            api.wait_ready(timeout_s)
-        except Exception:
-            self.stop()
-            raise StackError(f"prometheus did not get ready on {self.url}; see "
-                             f"{self.log_path}") from None
-        return api
+        """Wait until ready (see ChildServer.wait_ready); a client of the API."""
+        super().wait_ready(timeout_s)
+        return PrometheusAPI(self.url)
