@@ -11,6 +11,7 @@ import json
 import time
 from pathlib import Path
 
+from gameday.display import elapsed, percent, utc
 from gameday.errors import ValidationError
 from gameday.runfolder import SCORE, Run, read_json
 from gameday.slo.consumption import events_text, format_consumed
@@ -22,27 +23,6 @@ from gameday.timeline import (
     phase_times,
     read_timeline,
 )
-
-
-def utc(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    sign, s = ("-" if seconds < 0 else ""), abs(round(seconds))
-    h, rest = divmod(s, 3600)
-    m, sec = divmod(rest, 60)
-    if h:
-        return f"{sign}{h}h{m:02d}m{sec:02d}s"
-    return f"{sign}{m}m{sec:02d}s" if m else f"{sign}{sec}s"
-
-
-def percent(ratio: float | None, digits: int = 1) -> str:
-    return "-" if ratio is None else f"{ratio * 100:.{digits}f}%"
 
 
 def _num(value) -> float | None:
@@ -63,8 +43,8 @@ def _phases(times: dict[str, float | None]) -> list[dict]:
     for key, label, _ in PHASES:
         ts = times[key]
         rows.append({"key": key, "label": label, "at": utc(ts),
-                     "since_start": duration(ts - start) if ts and start else "-",
-                     "since_prev": duration(ts - prev) if ts and prev else "-"})
+                     "since_start": elapsed(ts - start) if ts and start else "-",
+                     "since_prev": elapsed(ts - prev) if ts and prev else "-"})
         prev = ts or prev
     return rows
 
@@ -115,7 +95,7 @@ def _detecting(events: list[Event], score: dict, start: float | None) -> dict | 
         alert = event.get("alert") or event.text or "unknown alert"
         severity, slo, ts = event.get("severity"), event.get("slo_id"), event.ts
     return {"alert": alert, "severity": severity or "-", "slo_id": slo or "-", "at": utc(ts),
-            "after": duration(ts - start) if ts and start else "-",
+            "after": elapsed(ts - start) if ts and start else "-",
             "runbook": f"runbooks/{alert}.md"}
 
 
@@ -134,7 +114,7 @@ def _alerts(events: list[Event]) -> list[dict]:
         elif e.kind == "alert_resolved" and key in open_rows:
             row = open_rows.pop(key)
             row["resolved"] = utc(e.ts)
-            row["lasted"] = duration(e.ts - row["ts"])
+            row["lasted"] = elapsed(e.ts - row["ts"])
     return rows
 
 
@@ -222,7 +202,7 @@ def collect_facts(run_path: Path) -> dict:
                 "generated": utc(time.time())},
         "phases": _phases(times),
         "impact": {"start": utc(start), "end": utc(end),
-                   "duration": duration(end - start) if start and end else "-",
+                   "duration": elapsed(end - start) if start and end else "-",
                    "failed": None if failed is None else int(failed),
                    "total": None if total is None else int(total),
                    "failed_ratio": percent(failed / total, 2) if failed is not None and total
@@ -241,7 +221,7 @@ def collect_facts(run_path: Path) -> dict:
         "points": score.get("points") if isinstance(score.get("points"), dict) else None,
         "verdict": score.get("verdict") if isinstance(score.get("verdict"), dict) else None,
         "diagnosis": _diagnosis(score),
-        "timeline": [{"at": utc(e.ts), "offset": duration(e.ts - origin) if origin else "-",
+        "timeline": [{"at": utc(e.ts), "offset": elapsed(e.ts - origin) if origin else "-",
                       "who": e.who or "-", "kind": e.kind, "text": _describe(e)}
                      for e in events],
         "processes": [{"id": p.get("id") or f"{p.get('name')}-{p.get('replica')}",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jinja2
 
-from gameday.postmortem.facts import duration, percent, utc
+from gameday.display import elapsed, percent, utc
 from gameday.runfolder import Run, atomic_write, read_json, write_json
 from gameday.slo.consumption import events_text, format_consumed
 from gameday.timeline import PHASES
@@ -87,9 +87,9 @@ def build_context(run: RunRecord, score: dict, charts: list[Path]) -> dict:
         ts = phases.get(key)
         limit = expected.get(f"{by_phase.get(key)}_s") if key in by_phase else None
         rows.append({"label": label, "at": utc(ts),
-                     "since_start": duration(ts - start) if ts and start else "-",
-                     "since_prev": duration(ts - prev) if ts and prev else "-",
-                     "expected": duration(limit) if isinstance(limit, int | float) else "-"})
+                     "since_start": elapsed(ts - start) if ts and start else "-",
+                     "since_prev": elapsed(ts - prev) if ts and prev else "-",
+                     "expected": elapsed(limit) if isinstance(limit, int | float) else "-"})
         prev = ts or prev
     requests = score.get("requests") or {}
     return {
@@ -98,7 +98,7 @@ def build_context(run: RunRecord, score: dict, charts: list[Path]) -> dict:
         "run_id": score.get("run_id") or run.run_id, "scenario": score.get("scenario") or "-",
         "mode": score.get("mode") or "-", "briefing": run.drill.get("briefing") or "",
         "window": {"start": utc(window.get("start")), "end": utc(window.get("end")),
-                   "duration": duration(window.get("duration_s"))},
+                   "duration": elapsed(window.get("duration_s"))},
         "partial": score.get("partial", False),
         "verdict": score.get("verdict") or {"result": "-", "checks": [], "reasons": []},
         "phases": rows,
@@ -122,7 +122,7 @@ def build_context(run: RunRecord, score: dict, charts: list[Path]) -> dict:
         "hints": dict(score.get("hints") or {}, events=[
             dict(h, at=utc(h.get("ts"))) for h in (score.get("hints") or {}).get("events") or []]),
         "diagnosis": score.get("diagnosis"),
-        "timeline": [{"offset": duration(e.ts - origin) if origin else "-", "at": utc(e.ts),
+        "timeline": [{"offset": elapsed(e.ts - origin) if origin else "-", "at": utc(e.ts),
                       "who": e.who or "-", "kind": e.kind, "text": _describe(e)}
                      for e in run.events],
         "charts": [{"title": CHART_TITLES.get(p.name, p.stem), "file": f"{p.parent.name}/{p.name}",
