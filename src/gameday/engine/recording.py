@@ -4,7 +4,10 @@ Format (version 1): a gzip-compressed file of JSON lines, written append-only an
 per scrape so a killed run still leaves a readable recording up to its last scrape.
 
 - First line, the header:
-  ``{"kind": "gameday-recording", "version": 1, "started_at": <unix s>, "interval_s": 1.0}``
+  ``{"kind": "gameday-recording", "version": 1, "started_at": <unix s>, "interval_s": 1.0}``;
+  optional fields a reader may ignore: ``"provenance"`` (how the recording was made when it
+  is not a plain recording of a run: stitched from segments, imported from OpenMetrics; see
+  docs/recordings.md). A plain recording's header has none of them.
 - A target, the first time it is scraped:
   ``{"target": <int id>, "job": "gateway", "instance": "127.0.0.1:8080",
   "labels": {"replica": "0"}}``
@@ -48,14 +51,18 @@ def _decode(value) -> float:
 
 
 class RecordingWriter:
-    def __init__(self, path: Path, started_at: float, interval_s: float) -> None:
+    def __init__(self, path: Path, started_at: float, interval_s: float,
+                 extra: dict | None = None, flush_each: bool = True) -> None:
+        """``flush_each``: flush after every scrape (a live run, so a kill loses nothing);
+        off for files made in one go (stitch, import), which then compress far better."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = gzip.open(self.path, "wt", encoding="utf-8")
+        self._flush_each = flush_each
         self._targets: dict[tuple[str, str], int] = {}
         self._series: dict[Labels, int] = {}
         self._line({"kind": KIND, "version": VERSION, "started_at": started_at,
-                    "interval_s": interval_s})
+                    "interval_s": interval_s, **(extra or {})})
 
     def _line(self, obj: dict) -> None:
         self._fh.write(json.dumps(obj, separators=(",", ":")) + "\n")
@@ -81,7 +88,8 @@ class RecordingWriter:
                     self._line({"series": sid, "labels": dict(full)})
                 values.append([sid, _encode(s.value)])
             self._line({"t": t, "scrape": tid, "up": 1, "v": values})
-        self._fh.flush()
+        if self._flush_each:
+            self._fh.flush()
 
     def close(self) -> None:
         self._fh.close()
