@@ -18,7 +18,11 @@ such an app on its own event loop in a daemon thread, and bounds what a client c
   server's own messages go to the ``gameday.listener`` logger, never to the terminal.
 
 ``HandlerApp`` turns a plain function ``handle(Request) -> Reply`` into the ASGI app, so a
-listener's routes read like the synchronous code they are. Refusals made here (400, 408,
+listener's routes read like the synchronous code they are. A reply whose body is a
+``Stream`` (server-sent events) is streamed without holding a handler thread: its
+``produce()`` runs every ``interval_s`` on one stream thread of its own, at most
+``max_streams`` streams run at once (503 past that), and each ends when ``produce()`` says
+so, after ``max_s``, or when the client goes. Refusals made here (400, 408,
 413, 500) are shaped by the listener's ``error_body(status, message)``, so each API keeps
 its own error format.
 """
@@ -40,6 +44,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gameday.errors import GamedayError
+from gameday.stream import Stream, send_stream
 
 log = logging.getLogger("gameday.listener")
 log.addHandler(logging.NullHandler())  # a process without logging set up prints nothing
@@ -81,7 +86,7 @@ class Request:
 @dataclass(frozen=True)
 class Reply:
     status: int
-    body: dict | str
+    body: dict | str | Stream
     content_type: str | None = None  # JSON for a dict, plain text for a str, unless given
     headers: tuple[tuple[str, str], ...] = field(default=())
 
@@ -222,12 +227,17 @@ class _DaemonPool:
 
 
 class HandlerApp:
-    """ASGI app calling ``handle(Request) -> Reply`` on ``workers`` daemon threads."""
+    """ASGI app calling ``handle(Request) -> Reply`` on ``workers`` daemon threads; a
+    ``Stream`` reply is then streamed from the event loop (``max_streams`` at once)."""
 
     def __init__(self, handle: Callable[[Request], Reply], workers: int = 4,
-                 name: str = "listener") -> None:
+                 name: str = "listener", max_streams: int = 16) -> None:
         self.handle = handle
+        self.name = name
         self.pool = _DaemonPool(workers, name)
+        self.max_streams = max_streams
+        self.streams = 0  # streams running now (changed on the event loop only)
+        self._stream_pool: _DaemonPool | None = None  # one thread, started by the first
 
     async def __call__(self, scope, receive, send) -> None:
         message = await receive()  # BoundedBody hands over the whole body at once
@@ -239,10 +249,30 @@ class HandlerApp:
             headers={k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},
             body=message.get("body", b""))
         reply = await self.pool.run(self.handle, request)
-        await send_reply(send, reply)
+        if isinstance(reply.body, Stream):
+            await self._stream(reply, receive, send)
+        else:
+            await send_reply(send, reply)
+
+    async def _stream(self, reply: Reply, receive, send) -> None:
+        if self.streams >= self.max_streams:
+            refusal = {"ok": False, "message": f"too many streams: at most {self.max_streams} "
+                                               "at once; retry later"}
+            await send_reply(send, Reply(503, refusal, headers=(("retry-after", "5"),)))
+            return
+        if self._stream_pool is None:
+            self._stream_pool = _DaemonPool(1, f"{self.name}-stream")
+        self.streams += 1
+        try:
+            await send_stream(reply.body, reply.status, reply.content_type, reply.headers,
+                              receive, send, lambda fn: self._stream_pool.run(fn, None))
+        finally:
+            self.streams -= 1
 
     def close(self) -> None:
         self.pool.close()
+        if self._stream_pool is not None:
+            self._stream_pool.close()
 
 
 class _Protocol(H11Protocol):
