@@ -65,3 +65,24 @@ def test_features_db_path_must_be_a_feature_store(tmp_path):
     build_spec(sets=[f"features.db_path={tmp_path / 'new.db'}"])  # nothing there: fine
     build_spec(sets=[f"features.db_path={user_file}", "features.db_force=true"])
     assert user_file.read_text() == "mine\n"  # checking touches nothing
+
+
+def test_a_bad_variable_in_the_users_environment_is_named(monkeypatch):
+    """The services inherit the shell's environment: a bad GATEWAY_* left there would crash
+    the gateway at start; it is refused first, named as the variable it is."""
+    monkeypatch.setenv("GATEWAY_RETRY__MAX_ATTEMPTS", "abc")
+    with pytest.raises(ValidationError) as err:
+        build_spec()
+    assert str(err.value).startswith("environment variable GATEWAY_RETRY__MAX_ATTEMPTS: "
+                                     "Input should be a valid integer")
+    assert "got 'abc'" in str(err.value) and "--set gateway.retry.max_attempts" in str(err.value)
+    # --set wins over the environment, as it does for the service
+    spec = build_spec(sets=["gateway.retry.max_attempts=2"])
+    assert spec.service("gateway").settings["retry__max_attempts"] == "2"
+
+
+def test_good_variables_in_the_environment_and_the_stacks_own_pass(monkeypatch):
+    monkeypatch.setenv("GATEWAY_RETRY__MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("GATEWAY_PORT", "not-a-port")  # the stack sets PORT per replica
+    monkeypatch.setenv("LLM_KV_SLOTS", "8")
+    build_spec()

@@ -4,12 +4,16 @@
 once, restart-looping until the 30 s readiness deadline, with a run folder left behind.
 Here the values go through ``gameday_services.<name>.settings.Settings`` read from an environment
 that holds only them, as the service would read it; a bad value is a ValidationError
-naming ``--set <service>.<field>``, the value and pydantic's reason. Checks a service makes
-only at start are made here too (``features.db_path`` must be a feature store gameday made).
+naming ``--set <service>.<field>``, the value and pydantic's reason. The service also reads
+its prefixed variables from the user's environment (``GATEWAY_RETRY__MAX_ATTEMPTS=abc`` left in
+a shell), so those are checked with the ``--set`` values (which win), and a bad one is named
+as the environment variable it is. Checks a service makes only at start are made here too
+(``features.db_path`` must be a feature store gameday made).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING
 
@@ -62,6 +66,29 @@ def _set_value(svc: ServiceSpec, loc: tuple) -> tuple[str, str | None]:
     return f"{svc.name}.{'.'.join(parts)}", None
 
 
+# variables the stack sets itself for every replica (plan._service_env): never the user's
+PLANNED = ("HOST", "PORT", "REPLICA")
+
+
+def _user_env(prefix: str) -> dict[str, str]:
+    """The service's prefixed variables in the user's environment, as it would inherit
+    them (the stack's own per-replica variables left out)."""
+    planned = {prefix + name for name in PLANNED}
+    return {k: v for k, v in os.environ.items()
+            if k.upper().startswith(prefix.upper()) and k.upper() not in planned}
+
+
+def _env_value(env: dict[str, str], prefix: str, loc: tuple) -> tuple[str, str] | None:
+    """The user's environment variable behind a pydantic error location, if one is."""
+    parts = [str(x) for x in loc]
+    upper = {k.upper(): k for k in env}
+    for n in range(len(parts), 0, -1):
+        key = upper.get(f"{prefix}{'__'.join(parts[:n])}".upper())
+        if key is not None:
+            return key, env[key]
+    return None
+
+
 def validate_service_settings(spec: StackSpec) -> None:
     """Each service's ``--set`` values through that service's own Settings class, and the
     checks a service would only make at start (features.db_path must be a feature store
@@ -73,16 +100,26 @@ def validate_service_settings(spec: StackSpec) -> None:
     from gameday.userfiles import shorten
 
     for svc in spec.services:
-        cls = _settings_class(svc) if svc.settings else None
+        cls = _settings_class(svc)
         if cls is None:
             continue
         prefix = cls.model_config.get("env_prefix") or svc.env_prefix
-        env = {f"{prefix}{k.upper()}": v for k, v in svc.settings.items()}
+        sets = {f"{prefix}{k.upper()}": v for k, v in svc.settings.items()}
+        inherited = {k: v for k, v in _user_env(prefix).items()
+                     if k.upper() not in {s.upper() for s in sets}}
+        if not sets and not inherited:
+            continue
         try:
-            settings = _checked_settings(cls, env)
+            settings = _checked_settings(cls, {**inherited, **sets})
         except PydanticValidationError as err:
             e = err.errors()[0]
             name, value = _set_value(svc, e["loc"])
+            from_env = _env_value(inherited, prefix, e["loc"]) if value is None else None
+            if from_env is not None:
+                raise ValidationError(
+                    f"environment variable {from_env[0]}: {e['msg']}, got "
+                    f"{shorten(repr(from_env[1]), 60)} (the {svc.name} service would read "
+                    f"it; unset it or give --set {name}=...)") from None
             shown = e.get("input") if value is None else value
             raise ValidationError(f"--set {name}: {e['msg']}, got "
                                   f"{shorten(repr(shown), 60)}") from None
