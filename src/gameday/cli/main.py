@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from gameday.cli import chaos, demo, drill, faults, incident, init, load, postmortem, slo, stack
+from gameday.cli import record as record_cli
 from gameday.cli import report as report_cli
 from gameday.cli.errors import wrap_commands
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 for noun in (init, stack, faults, slo, demo, drill, incident, postmortem, load, chaos):
     noun.register(app)
 report_cli.register(app)
+record_cli.register(app)
 
 wrap_commands(app)
 
