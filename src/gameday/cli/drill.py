@@ -1,4 +1,4 @@
-"""``gameday drill run|list|show``: game-day drills on the local stack."""
+"""``gameday drill run|list|show|new``: game-day drills on the local stack."""
 
 from __future__ import annotations
 
@@ -248,6 +248,72 @@ def show(scenario: str = typer.Argument(..., help="Scenario name or file.")) -> 
         console.print(f"runbook: {s.runbook}", highlight=False, markup=False)
     for i, hint in enumerate(s.hints, 1):
         console.print(f"hint {i}: {hint}", highlight=False, markup=False)
+
+
+SCENARIO_NAME = r"[a-z0-9]+(-[a-z0-9]+)*"  # as the extension schema's "scenario"
+SCENARIO_TEMPLATE = "runbooks/templates/scenario.json"
+
+
+@app.command("new")
+def new(
+    name: str = typer.Argument(..., help="Name of the new scenario: lowercase words joined "
+                                         "by '-' (experiments/NAME.json)."),
+    from_: str = typer.Option(None, "--from", help="Copy this scenario (name or file) "
+                                                   "instead of the template."),
+    title: str = typer.Option(None, "--title", help="Title learners see (default: the "
+                                                    "template's, or the copied one's + NAME)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite experiments/NAME.json."),
+) -> None:
+    """Write experiments/NAME.json in the workspace, from the scenario template or a copy of a
+    scenario, and check it as every drill does. Edit it, then 'gameday drill show NAME'."""
+    import copy
+    import re
+
+    from gameday.drill.scenario import load_scenario, parse_scenario
+    from gameday.resources import find_file, find_folder
+    from gameday.runfolder import atomic_write
+    from gameday.userfiles import load_json_file
+
+    from .render import relative
+
+    if not re.fullmatch(SCENARIO_NAME, name) or len(name) > 64:
+        raise ValidationError(f"NAME: lowercase letters and digits in words joined by '-', "
+                              f"at most 64 characters (e.g. my-first-scenario), got {name!r}")
+    if title is not None and len(title.strip()) < 3:
+        raise ValidationError(f"--title: at least 3 characters, got {title!r}")
+    folder = find_folder("experiments", editable=True)
+    target = folder / f"{name}.json"
+    if (target.exists() or target.is_symlink()) and not force:
+        raise ValidationError(f"{relative(target)}: already exists; pass --force to "
+                              f"overwrite it, or pick another NAME")
+    if from_ is not None:
+        source = load_scenario(from_)
+        experiment = copy.deepcopy(source.experiment)
+        default_title = f"{source.title} ({name})"
+    else:
+        template = find_file(SCENARIO_TEMPLATE)
+        if template is None:
+            raise ValidationError(f"no scenario template: no {SCENARIO_TEMPLATE} in the "
+                                  f"workspace or the package; run 'gameday init'")
+        experiment = load_json_file(template, "scenario template")
+        default_title = None
+    block = next(e for e in experiment["extensions"] if isinstance(e, dict)
+                 and e.get("name") == "gameday")
+    block["scenario"] = name
+    block["title"] = title.strip() if title else default_title or block["title"]
+    if target.is_symlink() or (target.exists() and not target.is_file()):
+        raise ValidationError(f"{relative(target)}: not a regular file; move it away first")
+    atomic_write(target, json.dumps(experiment, indent=2, ensure_ascii=False) + "\n")
+    try:
+        scenario = parse_scenario(target)
+    except ValidationError:
+        target.unlink(missing_ok=True)
+        raise
+    console = make_console()
+    console.print(f"wrote {relative(target)}: {scenario.title}", highlight=False, markup=False)
+    console.print(f"edit it (the fault under 'method', what pages under "
+                  f"extensions[gameday]), then check it: gameday drill show {name}",
+                  highlight=False, markup=False)
 
 
 def register(root: typer.Typer) -> None:
