@@ -1,5 +1,5 @@
-"""Resources: the scenarios, SLO specs, window catalogs, generated rules, runbooks, templates
-and locustfiles gameday reads, found the same way from a checkout or an installed wheel.
+"""Resources: the scenarios, SLO specs, window catalogs, generated rules, runbooks, templates,
+locustfiles and recordings gameday reads, found the same way from a checkout or an installed wheel.
 
 Each kind is looked for in these roots, first match wins:
 
@@ -34,6 +34,7 @@ LOADTESTS_ENV = "GAMEDAY_LOADTESTS_DIR"
 SHIPPED_DIRNAME = "_resources"  # gameday/_resources/<folder> inside the wheel
 RULES_GLOB = "*.rules.yml"
 TEMPLATE = "postmortem.md.j2"
+RECORDING_SUFFIX = ".jsonl.gz"
 
 # kind -> (folder under a root, glob that must match inside it)
 KINDS = {
@@ -42,6 +43,7 @@ KINDS = {
     "runbooks": ("runbooks", "*.md"),
     "templates": ("runbooks/templates", TEMPLATE),
     "loadtests": ("loadtests", "gateway_users.py"),
+    "recordings": ("recordings", "*" + RECORDING_SUFFIX),
 }
 # what ``gameday init`` copies: the folders a learner edits (with their subfolders)
 WORKSPACE_FOLDERS = ("experiments", "slos", "runbooks", "loadtests")
@@ -245,3 +247,34 @@ def copy_workspace(plan: list[tuple[Path, Path]]) -> list[Path]:
         shutil.copyfile(source, target)
         written.append(target)
     return written
+
+
+def recording_names() -> dict[str, Path]:
+    """Every recording found by name (``recordings/<name>.jsonl.gz``) in the roots; a name
+    in an earlier root hides the same name further on."""
+    folder, pattern = KINDS["recordings"]
+    found: dict[str, Path] = {}
+    for root in roots():
+        for path in sorted((root.path / folder).glob(pattern)):
+            found.setdefault(path.name[: -len(RECORDING_SUFFIX)], path)
+    return dict(sorted(found.items()))
+
+
+def find_recording(name_or_path: str | Path) -> Path:
+    """A recording: the file if ``name_or_path`` is one, else the recording of that name
+    (``recordings/<name>.jsonl.gz``, the suffix optional) in the first root that has it."""
+    given = str(name_or_path)
+    path = Path(given).expanduser()
+    if path.is_file():
+        return path
+    name = given[: -len(RECORDING_SUFFIX)] if given.endswith(RECORDING_SUFFIX) else given
+    folder, _ = KINDS["recordings"]
+    if name and "/" not in name and not name.startswith("."):
+        for root in roots():
+            candidate = root.path / folder / (name + RECORDING_SUFFIX)
+            if candidate.is_file():
+                return candidate
+    names = ", ".join(recording_names()) or "none"
+    where = ", ".join(r.describe(folder) for r in roots())
+    raise MissingResourceError(f"recording {given!r}: no such file, nor a recording of that "
+                               f"name in {where}; names available: {names}")
