@@ -16,6 +16,7 @@ from datetime import timedelta
 import promql_parser as pp
 
 from gameday.engine import promql_functions as fn
+from gameday.engine import windowstats
 from gameday.engine.promql_parse import PromQLError, parse, validate_query
 from gameday.engine.store import Labels, SampleStore, to_ms
 
@@ -135,15 +136,8 @@ class _Evaluator:
         if name in fn.RATE_LIKE or name in fn.OVER_TIME:
             if len(args) != 1 or not isinstance(args[0], pp.MatrixSelector):
                 raise self.unsupported(f"call '{node}' (expects a range selector)")
-            matrix = self.select_range(args[0])
             out = []
-            for key, ts, values in matrix:
-                if name in fn.RATE_LIKE:
-                    counter, is_rate = fn.RATE_LIKE[name]
-                    value = fn.extrapolated_rate(ts, values, matrix.start_ms, matrix.end_ms,
-                                                 matrix.range_s, counter, is_rate)
-                else:
-                    value = fn.OVER_TIME[name](values)
+            for key, value in self.window_function(name, args[0]):
                 if value is not None:
                     out.append((key if name == "last_over_time" else drop_name(key), value))
             if len({key for key, _ in out}) != len(out):
@@ -177,6 +171,26 @@ class _Evaluator:
                 raise PromQLError(f"expected an instant vector in '{node}' in: {self.text}")
             return fn.HISTOGRAM[name](q, vector)
         raise self.unsupported(f"function '{name}'")
+
+    def window_function(self, name: str, ms) -> list[tuple[Labels, float | None]]:
+        """``name(selector[range])`` per series; long windows are not read point by point
+        (windowstats.py)."""
+        if windowstats.is_incremental(name):
+            vs = ms.vector_selector
+            end = self.t_ms - to_ms(_seconds(vs.offset))
+            range_s = _seconds(ms.range)
+            start = end - to_ms(range_s)
+            out = []
+            for key, ring in self.store.series(self._matchers(vs)):
+                if name in fn.RATE_LIKE:
+                    counter, is_rate = fn.RATE_LIKE[name]
+                    value = windowstats.rate(ring, start, end, range_s, counter, is_rate)
+                else:
+                    value = windowstats.over_time(name, ring, start, end)
+                out.append((key, value))
+            return out
+        matrix = self.select_range(ms)
+        return [(key, fn.OVER_TIME[name](values)) for key, _, values in matrix]
 
     def scalar_arg(self, node, args) -> float:
         value = self.eval(args[0])

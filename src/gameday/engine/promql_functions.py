@@ -19,8 +19,7 @@ def extrapolated_rate(ts: list[int], vs: list[float], range_start_ms: int, range
     """
     if len(ts) < 2:
         return None
-    first_t, first_v = ts[0], vs[0]
-    last_t, last_v = ts[-1], vs[-1]
+    first_v, last_v = vs[0], vs[-1]
     result = last_v - first_v
     if is_counter:
         # Added one by one in order, as Prometheus does, so results agree to the bit (not
@@ -28,10 +27,19 @@ def extrapolated_rate(ts: list[int], vs: list[float], range_start_ms: int, range
         for prev, v in zip(vs, vs[1:]):  # noqa: B905 - vs[1:] is one shorter on purpose
             if v < prev:
                 result += prev
+    return extrapolate(result, ts[0], first_v, ts[-1], len(ts), range_start_ms, range_end_ms,
+                       range_s, is_counter, is_rate)
+
+
+def extrapolate(result: float, first_t: int, first_v: float, last_t: int, n: int,
+                range_start_ms: int, range_end_ms: int, range_s: float, is_counter: bool,
+                is_rate: bool) -> float:
+    """The rest of extrapolatedRate, from the window's raw increase (``result``, resets
+    corrected), first and last points and number of points ``n`` (at least 2)."""
     duration_to_start = (first_t - range_start_ms) / 1000
     duration_to_end = (range_end_ms - last_t) / 1000
     sampled_interval = (last_t - first_t) / 1000
-    average_between = sampled_interval / (len(ts) - 1)
+    average_between = sampled_interval / (n - 1)
     if is_counter and result > 0 and first_v >= 0:
         duration_to_zero = sampled_interval * (first_v / result)
         if duration_to_zero < duration_to_start:
@@ -56,8 +64,11 @@ def _kahan_inc(inc: float, total: float, c: float) -> tuple[float, float]:
     return t, c
 
 
-def _avg_over_time(values: list[float]) -> float:
-    mean, count, c = 0.0, 0.0, 0.0
+# The running sums are states ``(a, b, c)`` that can be extended by later points
+# (windowstats.py): the same additions in the same order as one pass over the window.
+def avg_over_time_step(state: tuple[float, float, float],
+                       values: list[float]) -> tuple[float, float, float]:
+    mean, count, c = state
     for v in values:
         count += 1
         if math.isinf(mean):
@@ -66,14 +77,33 @@ def _avg_over_time(values: list[float]) -> float:
             if not math.isinf(v) and not math.isnan(v):
                 continue
         mean, c = _kahan_inc(v / count - mean / count, mean, c)
+    return mean, count, c
+
+
+def avg_over_time_value(state: tuple[float, float, float]) -> float:
+    mean, _, c = state
     return mean if math.isinf(mean) else mean + c
 
 
-def _sum_over_time(values: list[float]) -> float:
-    total, c = 0.0, 0.0
+def sum_over_time_step(state: tuple[float, float, float],
+                       values: list[float]) -> tuple[float, float, float]:
+    total, _, c = state
     for v in values:
         total, c = _kahan_inc(v, total, c)
+    return total, 0.0, c
+
+
+def sum_over_time_value(state: tuple[float, float, float]) -> float:
+    total, _, c = state
     return total if math.isinf(total) else total + c
+
+
+def _avg_over_time(values: list[float]) -> float:
+    return avg_over_time_value(avg_over_time_step((0.0, 0.0, 0.0), values))
+
+
+def _sum_over_time(values: list[float]) -> float:
+    return sum_over_time_value(sum_over_time_step((0.0, 0.0, 0.0), values))
 
 
 def _sum(values: list[float]) -> float:

@@ -4,6 +4,13 @@ Points arrive in time order. The newest ``CHUNK_POINTS`` at most sit in the open
 two typed arrays (int64 ms, float64), where appends and ``replace_last`` are cheap; when
 it is full it is sealed and a new one opened. Dropping the oldest points (``max_points``,
 ``drop_before``) removes whole sealed chunks and moves ``head`` inside the first one.
+
+For long windows read at every evaluation (``rate(x[3d])`` each 15 s), a ring also keeps,
+as points arrive, the absolute positions (points ever appended, ``dropped`` + index) of
+its stale markers and of its counter resets (a value below the previous non-stale one,
+with that previous value), and ``memo``, running sums that windowstats.py extends when a
+window only grew. A window's first and last points are then found by binary search, and
+nothing in between is read again.
 """
 
 from __future__ import annotations
@@ -37,7 +44,8 @@ class Ring:
     ``(ts_ms, value)`` pairs as a list of pairs would."""
 
     __slots__ = ("sealed", "head", "first_ts", "ots", "ovs", "count", "max_points",
-                 "has_stale")
+                 "has_stale", "dropped", "stale_at", "reset_at", "reset_prev", "last_ns",
+                 "ns_before_last", "memo")
 
     def __init__(self, max_points: int) -> None:
         self.sealed: list[SealedChunk] = []
@@ -48,6 +56,13 @@ class Ring:
         self.count = 0
         self.max_points = max_points
         self.has_stale = False  # sticky: lets window reads skip the per-point stale check
+        self.dropped = 0  # points forgotten so far: absolute position = dropped + index
+        self.stale_at = array("q")  # absolute positions of stale markers
+        self.reset_at = array("q")  # absolute positions of counter resets ...
+        self.reset_prev = array("d")  # ... and the non-stale value before each
+        self.last_ns: float | None = None  # the newest non-stale value
+        self.ns_before_last: float | None = None  # last_ns before the newest point came
+        self.memo: dict | None = None  # windowstats' running sums, cleared on replace_last
 
     # -- reading as a sequence -------------------------------------------------------------
     def __len__(self) -> int:
@@ -92,8 +107,8 @@ class Ring:
 
     # -- writing ---------------------------------------------------------------------------
     def append(self, ts: int, value: float) -> None:
-        if value != value and is_stale(value):
-            self.has_stale = True
+        self.ns_before_last = self.last_ns
+        self._note(self.dropped + self.count, value)
         if len(self.ots) >= CHUNK_POINTS:
             self.sealed.append(seal(np.frombuffer(self.ots, dtype=np.int64),
                                     np.frombuffer(self.ovs, dtype=np.float64)))
@@ -106,9 +121,27 @@ class Ring:
         if self.count > self.max_points:
             self._drop_first(self.count - self.max_points)
 
-    def replace_last(self, value: float) -> None:
+    def _note(self, position: int, value: float) -> None:
+        """Index the point at absolute ``position``: stale marker, reset, or neither."""
         if value != value and is_stale(value):
             self.has_stale = True
+            self.stale_at.append(position)
+            return
+        if self.last_ns is not None and value < self.last_ns:
+            self.reset_at.append(position)
+            self.reset_prev.append(self.last_ns)
+        self.last_ns = value
+
+    def replace_last(self, value: float) -> None:
+        position = self.dropped + self.count - 1
+        if self.stale_at and self.stale_at[-1] == position:
+            self.stale_at.pop()
+        if self.reset_at and self.reset_at[-1] == position:
+            self.reset_at.pop()
+            self.reset_prev.pop()
+        self.last_ns = self.ns_before_last
+        self._note(position, value)
+        self.memo = None
         self.ovs[-1] = value
 
     def drop_before(self, cutoff: int) -> None:
@@ -129,6 +162,13 @@ class Ring:
 
     def _drop_first(self, n: int) -> None:
         self.count -= n
+        self.dropped += n
+        for positions, extra in ((self.stale_at, None), (self.reset_at, self.reset_prev)):
+            gone = bisect_left(positions, self.dropped)
+            if gone:
+                del positions[:gone]
+                if extra is not None:
+                    del extra[:gone]
         n += self.head
         while self.sealed and n >= self.sealed[0].n:
             n -= self.sealed.pop(0).n
@@ -184,6 +224,26 @@ class Ring:
             out_ts += self.ots[i:j].tolist()
             out_vs += self.ovs[i:j].tolist()
         return out_ts, out_vs
+
+    def index_left(self, t_ms: int) -> int:
+        """Index of the first point at or after ``t_ms`` (``len`` if there is none)."""
+        return self._index(t_ms, bisect_left)
+
+    def index_right(self, t_ms: int) -> int:
+        """Index of the first point after ``t_ms`` (``len`` if there is none)."""
+        return self._index(t_ms, bisect_right)
+
+    def _index(self, t_ms: int, search) -> int:
+        open_start = self.count - len(self.ots)
+        if not self.count or (self.ots and t_ms >= self.ots[0]):
+            return open_start + search(self.ots, t_ms)
+        offset = -self.head
+        for k, chunk in enumerate(self.sealed):
+            if chunk.t_last >= t_ms:
+                ts, _ = CACHE.get(chunk)
+                return offset + search(ts, t_ms, self.head if k == 0 else 0)
+            offset += chunk.n
+        return open_start
 
     def footprint(self) -> dict[str, int]:
         """Points and payload bytes, sealed and open (the objects around them not counted)."""

@@ -20,6 +20,7 @@ __all__ = ["DEFAULT_LOOKBACK", "STALE_NAN", "Labels", "Ring", "SampleStore", "ex
 
 Labels = tuple[tuple[str, str], ...]
 DEFAULT_LOOKBACK = 300.0
+SELECTED_CACHE = 1024  # matcher lists whose series are remembered
 
 
 def to_ms(t: float) -> int:
@@ -41,6 +42,9 @@ class SampleStore:
         self.lookback = lookback
         self._by_name: dict[str, dict[Labels, Ring]] = {}
         self._last_scrape: dict[tuple[str, str], set[Labels]] = {}
+        # series() answers by matchers, valid while no series is added or removed
+        self._generation = 0
+        self._selected: dict[tuple, tuple[int, list[tuple[Labels, Ring]]]] = {}
 
     # -- writing -------------------------------------------------------------------
     def append(self, labels: Labels | dict[str, str], t: float, value: float) -> None:
@@ -49,6 +53,7 @@ class SampleStore:
         ring = self._by_name.setdefault(name, {}).get(key)
         if ring is None:
             ring = self._by_name[name][key] = Ring(self.max_points)
+            self._generation += 1
         ts = to_ms(t)
         if ring.count and ts <= ring.last_ts:
             if ts == ring.last_ts:
@@ -89,12 +94,17 @@ class SampleStore:
                 ring.drop_before(cutoff)
                 if not ring:
                     del group[key]
+                    self._generation += 1
             if not group:
                 del self._by_name[name]
 
     # -- reading -------------------------------------------------------------------
     def series(self, matchers: list[tuple[str, str, str]]) -> Iterator[tuple[Labels, Ring]]:
         """Series matching ``(label, op, value)`` matchers, op one of = != =~ !~, sorted."""
+        generation, cache_key = self._generation, tuple(matchers)
+        hit = self._selected.get(cache_key)
+        if hit is not None and hit[0] == generation:
+            return iter(hit[1])
         compiled = [(k, op, re.compile(v) if op in ("=~", "!~") else v)
                     for k, op, v in matchers]
         names = [v for k, op, v in matchers if k == "__name__" and op == "="]
@@ -105,6 +115,9 @@ class SampleStore:
                 if _matches(dict(key), compiled):
                     found.append((key, ring))
         found.sort(key=lambda item: item[0])
+        if len(self._selected) >= SELECTED_CACHE:
+            self._selected.clear()
+        self._selected[cache_key] = (generation, found)
         return iter(found)
 
     def instant(self, ring: Ring, t_ms: int) -> float | None:
