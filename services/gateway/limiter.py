@@ -1,22 +1,32 @@
-"""Adaptive concurrency limit: AIMD on the latency of admitted requests against a target.
+"""Adaptive concurrency limit: a latency gradient against the no-load latency (Vegas-style).
 
-Little's law: at a given throughput, requests in flight and latency move together, so a cap
-on requests in flight is a cap on queueing. The right cap (throughput x acceptable latency)
-differs per machine, per model version and under faults; a fixed ``max_in_flight`` is
-either too high (it sheds only after the latency SLO is lost) or too low (it sheds load the
-stack could serve). This limit finds the cap from what it observes, in the way of Netflix's
-concurrency-limits (``AIMDLimit``) and TCP congestion control:
+Little's law: at a given throughput, requests in flight and latency move together. Below
+the knee (the concurrency at which the stack is saturated) more requests in flight bring
+more throughput at about the same latency; past it they only queue, and latency rises in
+proportion. The limit looks for the knee from what the gateway sees of its own admitted
+/v1/classify requests, in the way of Netflix's concurrency-limits ``GradientLimit`` /
+``Gradient2Limit`` (gradient of a long-term against a short-term latency, queue allowance,
+smoothing) and TCP Vegas / BBR (a minimum latency as the no-load estimate, re-probed):
 
 - latency is sampled on every admitted request, from admission to the end of its answer;
-- once per window (``limit_window_s``), the 90th percentile of the window's samples is
-  compared with ``limit_target_latency_s``:
-  over it, the limit is cut multiplicatively, by ``target / observed`` (at least by
-  ``DECREASE_MIN``, at most by ``DECREASE_MAX``): the further over, the harder the cut;
-  under it, and if the limit was at least half used in the window, it grows by one;
+- a window closes after ``limit_window_s`` and at least ``WINDOW_MIN_SAMPLES`` samples;
+  its mean is the recent latency;
+- the no-load latency is the lowest window mean seen (a window, not a single request: one
+  lucky request is not the no-load latency of a batching model server);
+- each window: ``gradient = clamp(allowed / recent, 0.5, 1)``, with
+  ``allowed = max(no_load, min(limit_tolerance * no_load, limit_target_latency_s))``;
+  ``new = limit * gradient + sqrt(limit)`` (the queue allowance); the limit moves a
+  ``limit_smoothing`` share of the way to ``new``. At a steady overload it settles where
+  ``recent = allowed / (1 - 1/sqrt(limit))``: a little above the knee, never below it,
+  since below the knee latency stays near the no-load latency and the limit grows;
+- a window in which fewer than half the limit's slots were ever used changes nothing (the
+  load, not the limit, sets the concurrency then: no learning from an idle gateway);
+- right after the first window, then every ``limit_probe_interval_s``, the minimum is
+  probed: for at least one window the
+  limit is held at a quarter of its value so queues drain, and the mean latency of the
+  requests admitted during the probe replaces the no-load estimate (it may rise: a slower
+  model version does not keep a stale minimum that would pin the limit to its floor);
 - the limit stays between ``limit_min`` and ``max_in_flight`` (the hard ceiling).
-
-The target is a latency, not a machine property: set it below the SLO threshold (the
-classify SLO's is 300 ms) and above the latency of an unloaded request.
 """
 
 from __future__ import annotations
@@ -28,26 +38,23 @@ from gameday_services.gateway.policy import AdmissionPolicy
 from gameday_services.gateway.window import Clock
 
 START_LIMIT = 20  # Netflix concurrency-limits' initial limit
-DECREASE_MIN = 0.5  # never cut by more than half in one window
-DECREASE_MAX = 0.9  # AIMD's usual backoff ratio when just over the target
-PERCENTILE = 0.9
+GRADIENT_MIN = 0.5  # at most halve the estimate in one window (outliers)
+WINDOW_MIN_SAMPLES = 10  # Netflix WindowedLimit's window size
+PROBE_SHARE = 0.25  # the limit held during a probe of the no-load latency
+PROBE_MAX_WINDOWS = 8  # a probe that gets no samples (idle gateway) ends after this
 
 
-def window_percentile(samples: list[float], q: float = PERCENTILE) -> float:
-    """The ``q`` quantile of ``samples`` (nearest rank); 0 for none."""
-    if not samples:
-        return 0.0
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+def allowed_latency(no_load_s: float, tolerance: float, ceiling_s: float) -> float:
+    """The window mean the limit accepts as "no queue": tolerance x no-load, at most the
+    ceiling, never below the no-load latency itself."""
+    return max(no_load_s, min(tolerance * no_load_s, ceiling_s))
 
 
-def next_limit(limit: float, observed_s: float, target_s: float, peak_in_flight: int) -> float:
-    """The limit after one window: AIMD on the window's latency against the target."""
-    if observed_s > target_s:
-        return limit * min(DECREASE_MAX, max(DECREASE_MIN, target_s / observed_s))
-    if peak_in_flight * 2 >= limit:
-        return limit + 1
-    return limit
+def next_limit(limit: float, recent_s: float, allowed_s: float, smoothing: float) -> float:
+    """The limit after one window: the gradient step, smoothed."""
+    gradient = max(GRADIENT_MIN, min(1.0, allowed_s / recent_s)) if recent_s > 0 else 1.0
+    estimate = limit * gradient + math.sqrt(limit)
+    return limit * (1 - smoothing) + estimate * smoothing
 
 
 class AdaptiveLimit:
@@ -57,14 +64,26 @@ class AdaptiveLimit:
         self.clock = clock
         self.limit = float(START_LIMIT)
         self.in_flight = 0
-        self._samples: list[float] = []
+        self.no_load_s: float | None = None
+        self.recent_s: float | None = None
+        self._sum = 0.0
+        self._count = 0
         self._peak = 0
         self._window_start = clock()
+        self._next_probe: float | None = None  # set when the first window closes
+        self._probe_start: float | None = None
+        self._probe_windows = 0
+        self._probed = False
+
+    @property
+    def probing(self) -> bool:
+        return self._probe_start is not None
 
     def current(self, policy: AdmissionPolicy) -> int:
         """The limit as it applies now, within [limit_min, max_in_flight]."""
         floor = min(policy.limit_min, policy.max_in_flight)
-        return max(floor, min(policy.max_in_flight, int(self.limit)))
+        value = self.limit * PROBE_SHARE if self.probing else self.limit
+        return max(floor, min(policy.max_in_flight, int(value)))
 
     def try_enter(self, policy: AdmissionPolicy) -> bool:
         if self.in_flight >= self.current(policy):
@@ -77,16 +96,50 @@ class AdaptiveLimit:
     def leave(self, policy: AdmissionPolicy, latency_s: float) -> None:
         """One admitted request done after ``latency_s``; closes the window when due."""
         self.in_flight = max(0, self.in_flight - 1)
-        self._samples.append(latency_s)
         now = self.clock()
+        # During a probe only requests admitted after it began count: the others queued
+        # behind the limit it lowered.
+        if self._probe_start is None or now - latency_s >= self._probe_start:
+            self._sum += latency_s
+            self._count += 1
         if now - self._window_start >= policy.limit_window_s:
-            self._adjust(policy, now)
+            if self.probing:
+                self._end_probe_window(now)
+            elif self._count >= WINDOW_MIN_SAMPLES:
+                self._adjust(policy, now)
 
-    def _adjust(self, policy: AdmissionPolicy, now: float) -> None:
-        observed = window_percentile(self._samples)
-        limit = next_limit(self.limit, observed, policy.limit_target_latency_s, self._peak)
-        floor = min(policy.limit_min, policy.max_in_flight)
-        self.limit = max(float(floor), min(float(policy.max_in_flight), limit))
-        self._samples = []
+    def _reset_window(self, now: float) -> None:
+        self._sum, self._count = 0.0, 0
         self._peak = self.in_flight
         self._window_start = now
+
+    def _adjust(self, policy: AdmissionPolicy, now: float) -> None:
+        recent = self._sum / self._count
+        self.recent_s = recent
+        if self.no_load_s is None or recent < self.no_load_s:
+            self.no_load_s = recent
+        if self._next_probe is None:  # the first window probes at once: it may have
+            # been measured under a queue (the limit turned on during an overload)
+            self._next_probe = now + (policy.limit_probe_interval_s if self._probed else 0)
+        if self._peak * 2 >= self.limit:  # not idle: the window says something
+            allowed = allowed_latency(self.no_load_s, policy.limit_tolerance,
+                                      policy.limit_target_latency_s)
+            limit = next_limit(self.limit, recent, allowed, policy.limit_smoothing)
+            floor = min(policy.limit_min, policy.max_in_flight)
+            self.limit = max(float(floor), min(float(policy.max_in_flight), limit))
+        self._reset_window(now)
+        if now >= self._next_probe:
+            self._probe_start = now
+            self._probe_windows = 0
+
+    def _end_probe_window(self, now: float) -> None:
+        self._probe_windows += 1
+        if self._count >= WINDOW_MIN_SAMPLES or self._probe_windows >= PROBE_MAX_WINDOWS:
+            if self._count >= WINDOW_MIN_SAMPLES:
+                self.no_load_s = self._sum / self._count
+            self._probe_start = None
+            self._probed = True
+            self._next_probe = None  # the next window schedules the next probe
+            self._reset_window(now)
+        else:  # keep collecting: the window goes on until it has enough samples
+            self._window_start = now

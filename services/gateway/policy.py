@@ -72,7 +72,7 @@ class BreakerPolicy(Section):
 class AdmissionPolicy(Section):
     """Load shedding at the gateway and client-side adaptive throttling of upstreams.
 
-    ``adaptive_limit``: an AIMD concurrency limit on /v1/classify that follows the latency
+    ``adaptive_limit``: a gradient concurrency limit on /v1/classify that follows the latency
     of admitted requests (services/gateway/limiter.py); ``max_in_flight`` stays the hard
     ceiling over /v1/classify and /v1/generate. Off by default: the shipped gateway keeps a
     fixed cap, which drills lower by hand.
@@ -84,12 +84,21 @@ class AdmissionPolicy(Section):
     adaptive_limit: bool = False
     limit_target_latency_s: float = Field(
         0.1, gt=0, le=60,
-        description="Target for the 90th percentile of admitted classify latency; below the "
-                    "SLO threshold (0.3 s), above the latency of an unloaded request.")
+        description="Ceiling on the mean admitted classify latency the adaptive limit "
+                    "accepts as unqueued, whatever limit_tolerance x the no-load latency.")
+    limit_tolerance: float = Field(
+        2.0, ge=1, le=10,
+        description="Mean latency up to this multiple of the no-load latency counts as no "
+                    "queue (Netflix GradientLimit's rttTolerance).")
+    limit_smoothing: float = Field(0.2, gt=0, le=1,
+                                   description="Share of each step the adaptive limit takes.")
+    limit_probe_interval_s: float = Field(
+        30.0, ge=1, le=3600,
+        description="How often the no-load latency is measured again (limit at a quarter).")
     limit_min: int = Field(2, ge=1, le=100_000,
                            description="The adaptive limit never goes below this.")
     limit_window_s: float = Field(0.25, ge=0.01, le=60,
-                                  description="How often the adaptive limit is adjusted.")
+                                  description="Shortest window between two adjustments.")
     adaptive_throttling: bool = False
     throttle_k: float = Field(2.0, ge=1, le=10)
     throttle_window_s: float = Field(60.0, ge=1, le=3600)

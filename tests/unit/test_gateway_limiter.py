@@ -1,17 +1,24 @@
-"""The adaptive concurrency limit: AIMD on windowed latency, on a deterministic clock."""
+"""The adaptive concurrency limit: a latency gradient against the no-load latency, on a
+deterministic clock and a simulated server (no timed assertions)."""
+
+import math
 
 import pytest
 
 from gameday_services.gateway.limiter import (
+    PROBE_SHARE,
     START_LIMIT,
+    WINDOW_MIN_SAMPLES,
     AdaptiveLimit,
+    allowed_latency,
     next_limit,
-    window_percentile,
 )
 from gameday_services.gateway.policy import AdmissionPolicy
 
-POLICY = AdmissionPolicy(adaptive_limit=True, limit_target_latency_s=0.1, limit_min=2,
-                         limit_window_s=0.25)
+POLICY = AdmissionPolicy(adaptive_limit=True)
+BASE_S = 0.025  # no-load latency of the simulated server
+RATE = 400.0  # answers/s it gives when saturated
+KNEE = BASE_S * RATE  # 10 requests in flight: below, latency stays BASE_S; above, it queues
 
 
 class Clock:
@@ -22,32 +29,46 @@ class Clock:
         return self.now
 
 
-def run_window(limit: AdaptiveLimit, clock: Clock, policy: AdmissionPolicy,
-               concurrency: int, latency_s: float) -> int:
-    """``concurrency`` requests admitted together, all done after ``latency_s``; the last
-    one closes the window. Returns how many were admitted."""
-    admitted = sum(limit.try_enter(policy) for _ in range(concurrency))
-    for _ in range(admitted - 1):
-        limit.leave(policy, latency_s)
-    clock.now += policy.limit_window_s
-    limit.leave(policy, latency_s)
-    return admitted
+def server(base_s: float = BASE_S, rate: float = RATE):
+    """Latency of a server that answers ``rate``/s at most: flat below the knee, then
+    Little's law (in flight / rate)."""
+    return lambda in_flight: max(base_s, in_flight / rate)
 
 
-def test_window_percentile_is_nearest_rank():
-    assert window_percentile([]) == 0.0
-    assert window_percentile([0.5]) == 0.5
-    assert window_percentile([i / 100 for i in range(1, 101)]) == 0.9
-    assert window_percentile([0.01] * 9 + [2.0]) == 0.01  # one outlier in ten is tolerated
-    assert window_percentile([0.01] * 8 + [2.0] * 2) == 2.0
+def simulate(limit: AdaptiveLimit, clock: Clock, seconds: float, offered: float,
+             latency_of, policy: AdmissionPolicy = POLICY) -> list[tuple[float, float, int]]:
+    """``offered`` clients, each sending again when answered (refused ones retry at once);
+    returns (time, limit estimate, limit in force) after every answer."""
+    trace = []
+    end = clock.now + seconds
+    while clock.now < end:
+        while limit.in_flight < offered and limit.try_enter(policy):
+            pass
+        if limit.in_flight == 0:
+            clock.now += policy.limit_window_s
+            continue
+        latency = latency_of(limit.in_flight)
+        clock.now += latency / limit.in_flight  # answers come at in_flight / latency per s
+        limit.leave(policy, latency)
+        trace.append((clock.now, limit.limit, limit.current(policy)))
+    return trace
 
 
-def test_next_limit_is_aimd():
-    assert next_limit(20, 0.05, 0.1, peak_in_flight=20) == 21  # under target, used: +1
-    assert next_limit(20, 0.05, 0.1, peak_in_flight=5) == 20  # under target, idle: kept
-    assert next_limit(20, 0.105, 0.1, peak_in_flight=20) == pytest.approx(18)  # x0.9 at most
-    assert next_limit(20, 0.125, 0.1, peak_in_flight=20) == pytest.approx(16)  # x target/obs
-    assert next_limit(20, 5.0, 0.1, peak_in_flight=20) == pytest.approx(10)  # x0.5 at least
+def test_next_limit_is_a_smoothed_gradient_step_with_a_sqrt_queue_allowance():
+    # no queue (recent at or under the allowed latency): grows by smoothing x sqrt(limit)
+    assert next_limit(16, 0.02, 0.05, smoothing=0.2) == pytest.approx(16 + 0.2 * 4)
+    # recent twice the allowed: gradient 0.5, new estimate 8 + 4, a fifth of the way there
+    assert next_limit(16, 0.1, 0.05, smoothing=0.2) == pytest.approx(16 * 0.8 + 12 * 0.2)
+    # far over: the gradient is clamped at 0.5 (one outlier window does not crash it)
+    assert next_limit(16, 5.0, 0.05, smoothing=1.0) == pytest.approx(12)
+    # the fixed point: gradient = 1 - 1/sqrt(limit)
+    assert next_limit(16, 0.05 / 0.75, 0.05, smoothing=0.2) == pytest.approx(16)
+
+
+def test_allowed_latency_is_tolerance_times_no_load_under_the_ceiling():
+    assert allowed_latency(0.02, 2.0, 0.1) == pytest.approx(0.04)
+    assert allowed_latency(0.08, 2.0, 0.1) == pytest.approx(0.1)  # the ceiling
+    assert allowed_latency(0.3, 2.0, 0.1) == pytest.approx(0.3)  # never below no-load
 
 
 def test_limit_refuses_beyond_its_value_and_gives_slots_back():
@@ -59,37 +80,92 @@ def test_limit_refuses_beyond_its_value_and_gives_slots_back():
     assert limit.in_flight == START_LIMIT - 1 and limit.try_enter(POLICY)
 
 
-def test_limit_adjusts_once_per_window():
+def test_a_window_needs_its_time_and_its_samples():
     clock = Clock()
     limit = AdaptiveLimit(clock)
-    for _ in range(5):  # slow answers, but the window has not ended: no change
+    for _ in range(WINDOW_MIN_SAMPLES - 1):  # the window's time is over, its samples not
         assert limit.try_enter(POLICY)
+        clock.now += 0.1
+        limit.leave(POLICY, 0.02)
+    assert limit.no_load_s is None and limit.limit == START_LIMIT
+    assert limit.try_enter(POLICY)
+    limit.leave(POLICY, 0.02)
+    assert limit.no_load_s == pytest.approx(0.02)
+
+
+def test_steady_overload_holds_the_knee():
+    """Clients far beyond capacity: the limit settles above the knee (full throughput) at
+    about tolerance x the no-load latency, never below the knee, and sheds the rest."""
+    clock = Clock()
+    limit = AdaptiveLimit(clock)
+    trace = simulate(limit, clock, 120.0, offered=1000, latency_of=server())
+    late = [estimate for t, estimate, _ in trace if t > 30]
+    assert min(late) >= KNEE
+    # L / RATE = 2 x BASE_S / (1 - 1/sqrt(L)) => L - sqrt(L) = 20 => L = 25.6
+    assert 20 <= sum(late) / len(late) <= 30
+    assert limit.no_load_s == pytest.approx(BASE_S, rel=0.05)
+    # probes (a quarter of the limit) take a small share of the time
+    probing = [t for t, estimate, now in trace if t > 30 and now < estimate * 0.5]
+    assert len(probing) / len(late) < 0.05
+
+
+def test_a_limit_cut_low_recovers_when_latency_comes_back():
+    """A stall (every answer takes a second) cuts the limit to a few requests (the queue
+    allowance keeps it at about 4: 0.5 x L + sqrt(L) = L); once latency is back and the
+    load is below capacity, the limit grows back until the load is admitted whole."""
+    clock = Clock()
+    limit = AdaptiveLimit(clock)
+    simulate(limit, clock, 10.0, offered=1000, latency_of=server())
+    simulate(limit, clock, 60.0, offered=1000, latency_of=lambda n: 1.0)  # a stall
+    assert limit.limit < 6
+    trace = simulate(limit, clock, 20.0, offered=KNEE, latency_of=server())
+    admitted_all = [t for t, _, now in trace if now >= KNEE]
+    assert admitted_all and admitted_all[0] - trace[0][0] < 10
+    assert trace[-1][2] >= KNEE
+
+
+def test_an_idle_limit_neither_grows_nor_shrinks():
+    clock = Clock()
+    limit = AdaptiveLimit(clock)
+    simulate(limit, clock, 20.0, offered=3, latency_of=lambda n: 0.02)
+    assert limit.limit == START_LIMIT
+    simulate(limit, clock, 20.0, offered=3, latency_of=lambda n: 0.5)  # slow, but idle
+    assert limit.limit == START_LIMIT
+
+
+def test_the_probe_holds_a_quarter_of_the_limit_and_counts_only_its_own_requests():
+    clock = Clock()
+    limit = AdaptiveLimit(clock)
+    simulate(limit, clock, 5.0, offered=1000, latency_of=server())
+    assert not limit.probing  # the first probe (after the first window) is over
+    while not limit.probing:  # the next one, limit_probe_interval_s later
+        simulate(limit, clock, 0.001, offered=1000, latency_of=server())
+    assert 30 < clock.now < 31
+    held = limit.current(POLICY)
+    assert held == int(limit.limit * PROBE_SHARE)
+    before = limit.no_load_s
+    while limit.in_flight:  # answers of requests admitted before the probe: ignored
         clock.now += 0.01
         limit.leave(POLICY, 1.0)
-    assert limit.current(POLICY) == START_LIMIT
-    clock.now += 0.25
-    assert limit.try_enter(POLICY)
-    limit.leave(POLICY, 1.0)
-    assert limit.current(POLICY) == START_LIMIT // 2
+    assert limit.no_load_s == before and limit.probing
+    simulate(limit, clock, 2.0, offered=1000, latency_of=lambda n: 0.05)
+    assert not limit.probing and limit.no_load_s == pytest.approx(0.05)
 
 
-def test_slow_answers_cut_the_limit_to_its_floor_and_fast_busy_ones_raise_it():
+def test_a_slower_model_version_does_not_pin_a_stale_minimum():
+    """The model gets 3x slower (same knee, a third of the throughput): against the old
+    no-load latency the limit falls to its floor; the next probe measures the new one and
+    the limit climbs back above the knee."""
     clock = Clock()
     limit = AdaptiveLimit(clock)
-    for _ in range(10):
-        run_window(limit, clock, POLICY, concurrency=50, latency_s=1.0)
-    assert limit.current(POLICY) == POLICY.limit_min
-    for _ in range(10):  # fast, and every slot used: one more per window
-        run_window(limit, clock, POLICY, concurrency=50, latency_s=0.02)
-    assert limit.current(POLICY) == POLICY.limit_min + 10
-
-
-def test_an_idle_limit_does_not_grow():
-    clock = Clock()
-    limit = AdaptiveLimit(clock)
-    for _ in range(50):
-        run_window(limit, clock, POLICY, concurrency=3, latency_s=0.02)
-    assert limit.current(POLICY) == START_LIMIT
+    simulate(limit, clock, 20.0, offered=1000, latency_of=server())
+    slow = server(BASE_S * 3, RATE / 3)
+    trace = simulate(limit, clock, 12.0, offered=1000, latency_of=slow)
+    assert min(estimate for _, estimate, _ in trace) < KNEE  # the stale minimum bites
+    trace = simulate(limit, clock, 60.0, offered=1000, latency_of=slow)
+    assert limit.no_load_s == pytest.approx(BASE_S * 3, rel=0.05)
+    late = [estimate for t, estimate, _ in trace if t > trace[-1][0] - 20]
+    assert min(late) >= KNEE
 
 
 def test_max_in_flight_stays_the_ceiling():
@@ -102,16 +178,9 @@ def test_max_in_flight_stays_the_ceiling():
     assert limit.current(low) == 1
 
 
-def test_limit_settles_near_throughput_times_target_latency():
-    """A saturated server: 200 answers/s, so latency = 20 ms + limit / 200 (Little's law).
-    The limit at the 100 ms target is (0.1 - 0.02) * 200 = 16; AIMD saws around it."""
+def test_fast_answers_under_a_saturating_load_raise_the_limit_to_the_ceiling():
     clock = Clock()
     limit = AdaptiveLimit(clock)
-    seen = []
-    for _ in range(200):
-        current = limit.current(POLICY)
-        run_window(limit, clock, POLICY, concurrency=1000, latency_s=0.02 + current / 200)
-        seen.append(current)
-    late = seen[100:]
-    assert 8 <= min(late) and max(late) <= 18
-    assert 12 <= sum(late) / len(late) <= 17
+    policy = POLICY.model_copy(update={"max_in_flight": 64})
+    simulate(limit, clock, 60.0, offered=1000, latency_of=lambda n: 0.02, policy=policy)
+    assert limit.current(policy) == 64 and math.isclose(limit.limit, 64)
