@@ -28,15 +28,15 @@ def stack_like(t: float, n: int, replica: str = "0") -> list[Sample]:
 
 def make_recording(path: Path, t0: float = 1_700_000_000.125, steps: int = 20,
                    interval: float = 1.0, down_at: tuple[int, ...] = (),
-                   counter=lambda n: n) -> Path:
+                   counter=lambda n: n, port: int = 8080) -> Path:
     """Two targets scraped ``steps`` times; ``down_at``: steps where gateway's scrape failed.
     ``counter(n)``: the counters' step (to make resets)."""
     writer = RecordingWriter(path, t0, interval)
     for n in range(steps):
         t = t0 + n * interval
-        writer.write_scrape(t, "gateway", "127.0.0.1:8080", {"replica": "0"},
+        writer.write_scrape(t, "gateway", f"127.0.0.1:{port}", {"replica": "0"},
                             None if n in down_at else stack_like(t, counter(n)))
-        writer.write_scrape(t + 0.003, "llm", "127.0.0.1:8082", {"replica": "0"},
+        writer.write_scrape(t + 0.003, "llm", f"127.0.0.1:{port + 2}", {"replica": "0"},
                             stack_like(t, counter(n)) + [Sample("llm_only", (), float(n))])
     writer.close()
     return path
