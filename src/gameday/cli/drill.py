@@ -102,6 +102,9 @@ def run(
     role: list[str] = typer.Option(None, "--role", help="ROLE=NAME: commander, ops, comms, "
                                                         "scribe, expert; repeatable."),
     quiet_report: bool = typer.Option(False, "--no-outputs", help="Skip report and postmortem."),
+    console_linger: bool = typer.Option(False, "--console-linger",
+                                        help="After the drill, keep serving the web console, "
+                                             "open on the debrief, until Ctrl-C."),
     scenarios_dir: Path = typer.Option(None, "--scenarios",
                                        help="Folder of scenarios (default: experiments/)."),
 ) -> None:
@@ -173,10 +176,30 @@ def run(
         for p in problems:
             console.print(f"[yellow]{p}[/]", highlight=False)
     _summary(console, run_path, picked, wheel, drill, written)
+    if console_linger and not drill.interrupted and drill.server is not None:
+        _linger(console, run_path, drill.server.listener)
     if outcome.get("error") and not drill.interrupted:
         raise typer.Exit(1)
     if drill.interrupted:
         raise typer.Exit(130)
+
+
+def _linger(console, run_path: Path, listener) -> None:
+    """The web console's debrief on the drill's own address until Ctrl-C (docs/console.md)."""
+    import time
+
+    from gameday.drill.console import serve_debrief
+
+    debrief = serve_debrief(run_path, listener.host, listener.port)
+    console.print(f"debrief: {debrief.url}/console/debrief (Ctrl-C to stop)", highlight=False,
+                  markup=False)
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        debrief.stop()
 
 
 def _summary(console, run_path, scenario, wheel, drill, written) -> None:
