@@ -10,6 +10,10 @@ Layout::
     .gameday/stacks.json             every live stack, changed under stacks.lock (registry.py)
     .gameday/runs/<run-id>/
         token                        admin bearer token, mode 0600, never printed
+        facilitator.token            a drill's facilitator token (mode 0600): answer key,
+                                     pause/extend/abort, judging (drill/api.py)
+        responder.token              a drill's responder token (mode 0600), and one
+        responder-<name>.token       per person with --responders; never the admin token
         spec.json                    the stack spec the supervisor runs
         stack.json                   supervisor state, written atomically (see stack/state.py)
         control/                     requests to the supervisor (restart a process)
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import tempfile
 import time
@@ -59,6 +64,8 @@ REGISTRY_FILE = "stacks.json"
 
 # Names inside a run folder (the Run properties below are the way to reach them).
 TOKEN = "token"
+FACILITATOR_TOKEN = "facilitator.token"
+RESPONDER_TOKEN = "responder.token"
 SPEC = "spec.json"
 STATE = "stack.json"
 CONTROL_DIR = "control"
@@ -79,6 +86,8 @@ REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 CHARTS_DIR = "charts"
 POSTMORTEM = "postmortem.md"
+
+PERSON_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 # What `gameday report` writes (checked before it starts, see cli/report.py).
 REPORT_OUTPUTS = (SCORE, REPORT_MD, REPORT_HTML)
@@ -125,6 +134,22 @@ class Run:
     @property
     def token_path(self) -> Path:
         return self.path / TOKEN
+
+    # a drill's credentials (gameday.drill.api): never the services' admin token
+    @property
+    def facilitator_token_path(self) -> Path:
+        return self.path / FACILITATOR_TOKEN
+
+    @property
+    def responder_token_path(self) -> Path:
+        return self.path / RESPONDER_TOKEN
+
+    def person_token_path(self, name: str) -> Path:
+        """``responder-<name>.token``: one responder's own token (``--responders``)."""
+        if not PERSON_NAME.fullmatch(name or ""):
+            raise ValidationError(f"--responders: a name is letters, digits, '-' or '_' "
+                                  f"(at most 32), got {name!r}")
+        return self.path / f"responder-{name}.token"
 
     @property
     def state_path(self) -> Path:
@@ -236,6 +261,26 @@ class Run:
         if not text:
             raise NotFoundError(f"{self.token_path}: the run's admin token is empty")
         return text
+
+
+def write_secret(path: Path, token: str | None = None) -> str:
+    """A new token (or ``token``) in ``path``, readable by its owner only (mode 0600, never
+    wider, even briefly); returns it."""
+    token = token or secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)  # a file of another mode is replaced, not reused
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    return token
+
+
+def read_secret(path: Path) -> str | None:
+    """The token in ``path``, or None when the file is missing or empty."""
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
 
 
 def sealed_dir(run: Run) -> Path:

@@ -44,7 +44,8 @@ KINDS = (
     "activity_end", "load_surge", "fault_start", "fault_end", "safeguard_tripped",
     "alert_firing", "page", "ticket", "alert_resolved", "ack", "role", "note", "hint",
     "escalate", "diagnosis", "diagnosis_judged", "mitigation", "recovered",
-    "resolve_refused", "resolve", "detection_missed", "recovery_timeout", "drill_error",
+    "resolve_refused", "resolve", "pause", "resume", "extend", "abort", "detection_missed",
+    "recovery_timeout", "drill_error",
     "experiment_end", "load_stop", "run_end",
 )
 

@@ -45,7 +45,7 @@ def test_hostile_text_does_not_cost_the_drill_its_outputs(tmp_path):
         url = drill_file(tmp_path)["controller_url"]
         run = run_folder(tmp_path)
         wait_for(run, "steady_state", 120)
-        token = (run / "token").read_text().strip()
+        token = (run / "responder.token").read_text().strip()  # a drill token, not the admin one
         auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
         resp = httpx.post(f"{url}/alerts", content=WEBHOOK,

@@ -1,11 +1,14 @@
 """``gameday incident ...``: respond to a running drill from another terminal.
 
-The drill controller's URL is in ``<run>/drill.json`` and the run's token authenticates
-every call: by default both come from the working directory's current run (or ``--run``).
-A teammate in another folder or on another machine passes them instead: ``--url URL
---token-file FILE`` (or ``$GAMEDAY_DRILL_URL`` and ``$GAMEDAY_TOKEN_FILE``). The token file
-is read, never printed, and refused when its mode lets the group or others read it (as ssh
-refuses a private key): ``chmod 600 FILE``.
+The drill controller's URL is in ``<run>/drill.json``, and a drill token authenticates
+every call: by default both come from the working directory's current run (or ``--run``):
+the responder's token (``<run>/responder.token``) for a responder's commands, the
+facilitator's (``<run>/facilitator.token``) for the facilitator's (pause, resume, extend,
+abort, judge, answer-key; cli/facilitator.py). Never the services' admin token. A teammate
+in another folder or on another machine passes them instead: ``--url URL --token-file
+FILE`` (or ``$GAMEDAY_DRILL_URL`` and ``$GAMEDAY_TOKEN_FILE``). The token file is read,
+never printed, and refused when its mode lets the group or others read it (as ssh refuses
+a private key): ``chmod 600 FILE``.
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ URL_OPTION = typer.Option(None, "--url", envvar=URL_ENV, show_envvar=True,
                                "to respond without the run folder; needs --token-file.")
 TOKEN_FILE_OPTION = typer.Option(None, "--token-file", envvar=TOKEN_FILE_ENV,
                                  show_envvar=True, dir_okay=False,
-                                 help="A file holding the run's token (a copy of <run>/token, "
-                                      "mode 600); goes with --url.")
+                                 help="A file holding a drill token (a copy of "
+                                      "<run>/responder.token, or facilitator.token for the "
+                                      "facilitator; mode 600); goes with --url.")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Target:
     run_id: str | None = None
     url: str | None = None
     token_file: Path | None = None
+    facilitator: bool = False  # which of the run's tokens, without --token-file
 
 
 def _who(who: str | None) -> str:
@@ -89,7 +94,14 @@ def _controller(target: Target) -> tuple[str, str]:
     url = body.get("controller_url")
     if not url or body.get("times", {}).get("ended"):
         raise StackError(f"the drill of run {run.id} is over")
-    return url, run.token()
+    from gameday.runfolder import read_secret
+
+    path = run.facilitator_token_path if target.facilitator else run.responder_token_path
+    token = read_secret(path)
+    if token is None:
+        raise NotFoundError(f"{path}: no such token in run {run.id} (a drill writes it when "
+                            f"it starts)")
+    return url, token
 
 
 def _remote(target: Target) -> tuple[str, str]:
@@ -105,8 +117,8 @@ def _remote(target: Target) -> tuple[str, str]:
         raise ValidationError(f"--url: expected http://HOST:PORT, got {target.url!r}")
     if target.token_file is None:
         raise ValidationError(f"--url {url}: the drill needs its token: pass --token-file "
-                              f"FILE (or ${TOKEN_FILE_ENV}), a copy of the run's token file "
-                              f"(<run>/token, mode 600)")
+                              f"FILE (or ${TOKEN_FILE_ENV}), a copy of a drill token file "
+                              f"(<run>/responder.token, mode 600)")
     return url, read_token_file(Path(target.token_file))
 
 
@@ -129,17 +141,23 @@ def read_token_file(path: Path) -> str:
     return text
 
 
+FACILITATOR_PATHS = {"state": "/facilitator/state", "pause": "/facilitator/pause",
+                     "resume": "/facilitator/resume", "extend": "/facilitator/extend",
+                     "abort": "/facilitator/abort", "judge": "/facilitator/judge"}
+
+
 def _call(target: Target, action: str, body: dict | None = None) -> dict:
     # arguments come from the terminal: undecodable bytes arrive as lone surrogates
     validate_text(body or {}, action)
     url, token = _controller(target)
     headers = {"Authorization": f"Bearer {token}"}
+    path = FACILITATOR_PATHS.get(action) if target.facilitator else None
+    path = path or ("/incident" if action == "status" else f"/incident/{action}")
     try:
-        if action == "status":
-            resp = httpx.get(f"{url}/incident", headers=headers, timeout=10)
+        if action in ("status", "state"):
+            resp = httpx.get(f"{url}{path}", headers=headers, timeout=10)
         else:
-            resp = httpx.post(f"{url}/incident/{action}", json=body or {}, headers=headers,
-                              timeout=60)
+            resp = httpx.post(f"{url}{path}", json=body or {}, headers=headers, timeout=60)
     except httpx.HTTPError as err:
         raise StackError(f"drill controller at {url} not reachable ({err}); is the drill "
                          f"still running?") from None
@@ -149,9 +167,13 @@ def _call(target: Target, action: str, body: dict | None = None) -> dict:
         raise StackError(f"drill controller answered {resp.status_code}, not JSON") from None
     if resp.status_code == 400:
         raise ValidationError(data.get("message", "bad request"))
-    if resp.status_code == 401 and target.url:
+    if resp.status_code == 401 and target.token_file:
         raise StackError(f"drill controller at {url} refused the token in "
-                         f"{target.token_file}: is it this drill's run token?")
+                         f"{target.token_file}: is it a token of this drill "
+                         f"(responder.token or facilitator.token)?")
+    if resp.status_code == 403:
+        raise StackError(f"{action}: facilitator only: pass the facilitator's token "
+                         f"(--token-file, a copy of <run>/facilitator.token)")
     if resp.status_code >= 300:
         raise StackError(data.get("message", f"HTTP {resp.status_code}"))
     return data
@@ -297,17 +319,6 @@ def diagnose(text: str = typer.Argument(None, help="Why you think so (kept for t
     _say(_call(Target(run_id, url, token_file), "diagnose", body))
 
 
-@app.command("judge")
-def judge(right: bool = typer.Option(..., "--right/--wrong", help="The facilitator's "
-                                     "judgement of the last diagnosis."),
-          reason: str = typer.Option(..., "--reason", help="Why the judgement changes."),
-          run_id: str = RUN_OPTION, url: str = URL_OPTION,
-        token_file: Path = TOKEN_FILE_OPTION, who: str = WHO_OPTION) -> None:
-    """Facilitator: override the judgement of the last diagnosis, with a reason."""
-    _say(_call(Target(run_id, url, token_file), "judge",
-               {"correct": right, "reason": reason, "who": _who(who)}))
-
-
 @app.command("resolve")
 def resolve(run_id: str = RUN_OPTION, url: str = URL_OPTION,
         token_file: Path = TOKEN_FILE_OPTION, who: str = WHO_OPTION) -> None:
@@ -316,4 +327,7 @@ def resolve(run_id: str = RUN_OPTION, url: str = URL_OPTION,
 
 
 def register(root: typer.Typer) -> None:
+    from . import facilitator  # the facilitator's commands, on the same app
+
+    facilitator.add_commands(app)
     root.add_typer(app, name="incident")

@@ -18,9 +18,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from gameday.drill.alerts import AlertBook, burn_rate_reader, poll_alerts
-from gameday.drill.api import IncidentServer
+from gameday.drill.api import Caller, IncidentServer
+from gameday.drill.credentials import DrillCredentials, issue_credentials
 from gameday.drill.eventmetrics import EventCounts
 from gameday.drill.experiment import ExperimentProcess
+from gameday.drill.facilitator import HEADROOM_S, Facilitation
 from gameday.drill.incident import Incident
 from gameday.drill.scenario import Scenario
 from gameday.drill.stacks import open_stack
@@ -56,6 +58,7 @@ class DrillOptions:
     webhook_listen: tuple[str, int] | None = None  # where the incident API and webhook bind
     roles: dict[str, str] = field(default_factory=dict)
     seed: int | None = None
+    responders: tuple[str, ...] = ()  # one responder token each (drill/credentials.py)
 
 
 class Drill:
@@ -80,6 +83,8 @@ class Drill:
         self.times: dict[str, float | None] = {"started": time.time()}
         self.outcome: dict = {}
         self._timeline: TimelineReader | None = None  # what other processes append
+        self.credentials: DrillCredentials | None = None  # the tokens, once the run exists
+        self.facilitation = Facilitation(self)  # pause, extend, abort, the answer key
 
     # -- events ---------------------------------------------------------------------------
     def emit(self, kind: str, **fields) -> dict:
@@ -109,7 +114,7 @@ class Drill:
             self.emit("run_start", who="drill", scenario=self.scenario.public(
                 self.opt.hidden)["name"], mode=self.opt.mode, text=self._start_text())
             for role, who in self.opt.roles.items():
-                self.incident.act("role", {"role": role, "who": who})
+                self.incident.act("role", {"role": role, "who": who}, role="facilitator")
             self._start_load()
             if self._wait_steady():
                 self._run_incident()
@@ -141,11 +146,14 @@ class Drill:
         self.set_phase("stack")
         # The incident API first: Alertmanager (--prometheus) is told its webhook URL.
         host, port = self.opt.webhook_listen or ("127.0.0.1", 0)
-        self.server = IncidentServer(self._token, self._act, self._on_webhook, host=host,
-                                     port=port, render_metrics=self.event_counts.render).start()
+        self.server = IncidentServer(None, self._act, self._on_webhook, host=host, port=port,
+                                     render_metrics=self.event_counts.render,
+                                     callers=self._callers,
+                                     handle_facilitator=self.facilitation.handle).start()
         self.stack = open_stack(self.opt, self.scenario, f"{self.server.url}/alerts",
                                 self.home)
         self.run_path, state = self.stack.run_path, self.stack.state
+        self.credentials = issue_credentials(Run(self.run_path), self.opt.responders)
         self.state = state
         self.times["stack_ready"] = time.time()
         self.incident = Incident(str(self.run_path), self.scenario, self.emit,
@@ -159,15 +167,17 @@ class Drill:
         self.api = PrometheusAPI(url)
         self.book = AlertBook(self.emit, burn_rate_reader(self.api))
 
-    def _act(self, action: str, body: dict) -> tuple[int, dict]:
+    def _act(self, action: str, body: dict, caller: Caller) -> tuple[int, dict]:
         if self.incident is None:
             return 503, {"ok": False, "message": "the drill is still starting"}
-        return self.incident.act(action, body)
+        if self.facilitation.paused and action not in ("status", "note"):
+            return 409, {"ok": False, "message": f"{action}: the facilitator paused the "
+                                                 f"drill; notes only until it resumes"}
+        return self.incident.act(action, body, role=caller.role, person=caller.name)
 
-    def _token(self) -> str:
-        if self.run_path is None:
-            return ""  # nobody gets in before the run exists
-        return Run(self.run_path).token()
+    def _callers(self) -> dict[str, Caller]:
+        """Token -> caller; nobody gets in before the run's tokens exist."""
+        return self.credentials.callers if self.credentials else {}
 
     def _query_url(self) -> str | None:
         from gameday.stack.state import read_state
@@ -200,7 +210,9 @@ class Drill:
                 "pid": os.getpid(), "phase": self.phase,
                 "expected": self.scenario.limits(self.opt.mode),
                 "started_at": self.times.get("started"), "ended_at": self.times.get("ended"),
-                "options": options, "times": self.times, **extra}
+                "options": options, "times": self.times,
+                "credentials": self.credentials.files() if self.credentials else None,
+                **extra}
         if reveal:
             key = self.scenario.answer_key()
             body["answer_key"] = {"text": key["root_cause"], **key}
@@ -212,7 +224,8 @@ class Drill:
         from gameday.load.runner import start_load
 
         self.set_phase("load")
-        self.load = start_load("steady", self.opt.users, self.opt.max_duration_s,
+        # the load outlasts the limit by the headroom a facilitator may extend or pause into
+        self.load = start_load("steady", self.opt.users, self.opt.max_duration_s + HEADROOM_S,
                                run=self.run_path, die_with_parent=True)
         self.emit("load_start", who="drill", users=self.opt.users, shape="steady",
                   text=f"steady load, {self.opt.users} users")
@@ -251,7 +264,7 @@ class Drill:
     # -- the incident -----------------------------------------------------------------------
     def _run_incident(self) -> None:
         self.set_phase("incident")
-        hold = int(self.opt.max_duration_s)
+        hold = int(self.opt.max_duration_s + HEADROOM_S)  # the drill stops it at its end
         ttl = int(min(3600, hold if self.opt.mode != "auto" else AUTO_FAULT_TTL_S))
         self.experiment = ExperimentProcess(
             self.scenario.path, self.scenario.experiment, self.run_path,
@@ -264,7 +277,8 @@ class Drill:
         steady_since = None  # first of the consecutive checks that found the steady state
         fault_at = None
         end_at = time.monotonic() + self.opt.max_duration_s
-        while not self.stop_event.is_set() and time.monotonic() < end_at:
+        shift = self.facilitation.shift_s  # a pause or an extension moves every limit
+        while not self.stop_event.is_set() and time.monotonic() < end_at + shift():
             self._poll_alerts()
             now = time.time()
             fault_at = fault_at or self._impact_ts()
@@ -296,12 +310,12 @@ class Drill:
             if self.incident.resolved_at is not None:
                 break
             if detected is None and fault_at is not None and \
-                    now - fault_at > self.opt.detect_timeout_s:
+                    now - fault_at - shift() > self.opt.detect_timeout_s:
                 self.emit("detection_missed", who="drill",
                           text=f"no alert {self.opt.detect_timeout_s:g} s after the fault")
                 break
             if detected is not None and recovered is None and \
-                    now - detected > self._recover_limit_s():
+                    now - detected - shift() > self._recover_limit_s():
                 self.emit("recovery_timeout", who="drill", text="not recovered in time")
                 break
             self._refresh()

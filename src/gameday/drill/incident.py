@@ -1,7 +1,9 @@
 """The incident as the responders see and change it: ack, notes, levers, roles, diagnosis.
 
 Both the interactive API (``gameday incident ...``) and the automatic responder go through
-``Incident.act``; every action becomes a timeline event with who did it.
+``Incident.act``; every action becomes a timeline event with who did it (``who``: the name
+given, a per-person token's name, else the role) and the role they acted in (``role``:
+facilitator or responder; the incident role someone takes is ``takes``).
 """
 
 from __future__ import annotations
@@ -46,14 +48,22 @@ class Incident:
         return self._choices
 
     # -- the API ------------------------------------------------------------------------
-    def act(self, action: str, body: dict) -> tuple[int, dict]:
-        who = str(body.get("who") or "responder")[:64]
+    def act(self, action: str, body: dict, role: str = "responder",
+            person: str | None = None) -> tuple[int, dict]:
+        """One action by someone in ``role`` (the API checks the role may do it: judging is
+        the facilitator's); ``person`` is the name of a per-person token, which wins over
+        the name the body gives."""
+        who = str(person or body.get("who") or role)[:64]
+        emit = self.emit
+        self.emit = lambda kind, **fields: emit(kind, **{**fields, "role": role})
         try:
             with self._lock:
                 handler = getattr(self, f"_{action}")
                 return handler(body, who)
         except (TypeError, ValueError, KeyError) as err:
             return 400, {"ok": False, "message": f"{action}: {err}"}
+        finally:
+            self.emit = emit
 
     def _status(self, body: dict, who: str) -> tuple[int, dict]:
         return 200, {"ok": True, "scenario": self.scenario.public(self.hidden),
@@ -103,7 +113,7 @@ class Incident:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
         self.roles[role] = who
-        self.emit("role", who=who, role=role, text=f"{who} is {role}")
+        self.emit("role", who=who, takes=role, text=f"{who} is {role}")
         return 200, {"ok": True, "message": f"{who} is {role}"}
 
     def _hint(self, body: dict, who: str) -> tuple[int, dict]:
@@ -198,6 +208,17 @@ class Incident:
     def paged(self, fields: dict) -> None:
         with self._lock:
             self.pages.append(fields)
+
+    def answer_key(self) -> dict:
+        """What the facilitator knows and responders must not: the scenario, its root cause,
+        the diagnosis it expects, the recommended levers, the hints not yet taken, and how
+        the diagnoses so far were judged."""
+        with self._lock:
+            key = dict(self.scenario.answer_key())
+            return {"answer_key": {"scenario": self.scenario.name,
+                                   "title": self.scenario.title, **key},
+                    "hints_remaining": list(self.scenario.hints[self.hints_shown:]),
+                    "diagnoses": list(self.diagnoses)}
 
 
 def _catalog(scenario: Scenario) -> list[dict]:

@@ -96,8 +96,12 @@ class DrillView:
     def refresh(self, drill) -> None:
         if self.interactive_help and self.remote is None and drill.server is not None \
                 and drill.run_path is not None:
+            run = Run(drill.run_path)
             self.remote = (f"remote responders: gameday incident ... --url {drill.server.url} "
-                           f"--token-file {Run(drill.run_path).token_path} (or a mode-600 copy)")
+                           f"--token-file {run.responder_token_path} (or a mode-600 copy); "
+                           f"facilitator: --token-file {run.facilitator_token_path}"
+                           + ("; listening beyond loopback: every endpoint needs a token"
+                              if drill.server.beyond_loopback else ""))
             if not self.live_mode:
                 self.console.print(self.remote, highlight=False, markup=False,
                                    soft_wrap=True)
