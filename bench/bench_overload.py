@@ -1,7 +1,8 @@
-"""Overload: gateway goodput at 1x, 2x and 4x its capacity, admission control on vs off.
+"""Overload: gateway goodput at 1x, 2x and 4x a load it is sized for, by admission mode.
 
-Issue 7, target 3: with shedding, goodput at 4x at least 80% of the peak and p99 of the
-admitted requests under the latency SLO threshold; without it, the collapse is shown.
+Issue 20: the adaptive limit (services/gateway/limiter.py) holds goodput without hand
+tuning: at 2x and 4x at least 90% of the measured capacity in every round, p99 of admitted
+requests under the latency SLO threshold, at 4x at least as much as a hand-tuned cap.
 
 Goodput: answers 200 to POST /v1/classify received within the threshold of the gateway's
 classify latency SLO (slos/gateway.yaml, read with gameday.load.capacity.slo_threshold_s:
@@ -11,19 +12,22 @@ How:
 1. The real stack (``Stack(build_spec(free_ports=True))``: features, classifier x2, llm,
    gateway, with the embedded SLO engine scraping) in this process.
 2. Capacity: a closed-loop ramp (1, 2, 4, ... concurrent clients, each sending as soon as it
-   has its answer); the knee is where p99 crosses the threshold, interpolated by
-   gameday.load.capacity.find_knee (the logic of ``gameday load capacity``).
+   has its answer); capacity is the ramp's peak goodput among the steps whose p99 is within
+   the threshold (bench/overload_report.py). 1x is 80% of that capacity (a load a service
+   is sized for, below the knee); 2x and 4x are 1.6 and 3.2 times the capacity.
 3. Open-loop load (requests sent at a fixed rate whatever the answers, as independent users
-   do) at 1x, 2x, 4x the knee, for each admission mode, interleaved: ``off``
-   (max_in_flight 100000, the highest the policy accepts: nothing is shed), ``default``
-   (max_in_flight 256, as shipped), ``tuned`` (max_in_flight = the concurrency of the
-   last ramp step under the threshold: Little's law at the SLO) and ``adaptive``
-   (admission.adaptive_limit on with its defaults, max_in_flight 256 as its ceiling: the
-   AIMD limit of services/gateway/limiter.py, nothing taken from the ramp). The mode is
-   switched at runtime with PATCH /admin/policy. In rounds (3 by default): each round runs
-   every mode, each mode's 1x, 2x and 4x back to back, the modes rotated between rounds;
-   the table gives medians over rounds, and the verdict the median of each round's own
-   share at 4x (a drift of the shared machine between rounds does not read as a drop).
+   do) at 1x, 2x, 4x, for each admission mode, switched at runtime with PATCH
+   /admin/policy: ``off`` (max_in_flight 100000, the highest the policy accepts: nothing is
+   shed), ``default`` (max_in_flight 256, as shipped), ``tuned`` (max_in_flight = the
+   concurrency of the last ramp step under the threshold: Little's law at the SLO) and
+   ``adaptive`` (admission.adaptive_limit on with its defaults, max_in_flight 256 as its
+   ceiling; nothing taken from the ramp). In rounds (3 by default): each round runs every
+   mode, each mode's 1x, 2x and 4x back to back, the modes rotated between rounds. Every
+   run is printed, a table of every round, then the medians; goodput is shown as a share
+   of the capacity, the same denominator for every mode and load.
+4. During each run the bench polls the gateway's ``gateway_concurrency_limit`` every
+   ``POLL_S``; the adaptive mode's trace and its p99 over time are charted
+   (bench/results/overload-adaptive.png) and kept in bench/results/overload.json.
 The load generator is a separate process (aiohttp on uvloop: about half the CPU per request
 of httpx, which matters when it shares 2 cores with the stack).
 
@@ -35,15 +39,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as bl  # noqa: E402
+import overload_report as rep  # noqa: E402
 
 LOADS = (1, 2, 4)
 OFF_MAX_IN_FLIGHT = 100_000  # AdmissionPolicy.max_in_flight's upper bound: never sheds
@@ -51,6 +58,8 @@ DEFAULT_MAX_IN_FLIGHT = 256
 CLIENT_TIMEOUT_S = 5.0
 MAX_CONNECTIONS = 2000
 ENTITIES = 1000
+POLL_S = 0.25  # the limit gauge is read this often during a run
+CHART = "overload-adaptive.png"
 
 
 # -- the load generator (a separate process) ----------------------------------------------
@@ -58,8 +67,8 @@ ENTITIES = 1000
 FALLBACKS = (b"cached_answer", b"most_frequent_class")
 
 
-async def _one(session, url: str, due: float, out: list) -> None:
-    """One request; appends (status, seconds since due, fallback?)."""
+async def _one(session, url: str, due: float, out: list, t0: float) -> None:
+    """One request; appends (status, seconds since due, fallback?, due - t0)."""
     import aiohttp
 
     loop = asyncio.get_running_loop()
@@ -67,9 +76,10 @@ async def _one(session, url: str, due: float, out: list) -> None:
     try:
         async with session.post(url, json=body) as resp:
             data = await resp.read()
-            out.append((resp.status, loop.time() - due, any(f in data for f in FALLBACKS)))
+            out.append((resp.status, loop.time() - due, any(f in data for f in FALLBACKS),
+                        due - t0))
     except (aiohttp.ClientError, TimeoutError, OSError):
-        out.append((0, loop.time() - due, False))
+        out.append((0, loop.time() - due, False, due - t0))
 
 
 async def drive_open(url: str, rate: float, duration: float) -> dict:
@@ -84,6 +94,7 @@ async def drive_open(url: str, rate: float, duration: float) -> dict:
     async with aiohttp.ClientSession(connector=conn, timeout=timeout) as session:
         n = int(rate * duration)
         t0 = loop.time() + 0.05
+        wall_t0 = time.time() + 0.05
         tasks = []
         for i in range(n):
             due = t0 + i / rate
@@ -91,10 +102,10 @@ async def drive_open(url: str, rate: float, duration: float) -> dict:
             if due > now:
                 await asyncio.sleep(due - now)
             lags.append(loop.time() - due)
-            tasks.append(loop.create_task(_one(session, url, due, out)))
+            tasks.append(loop.create_task(_one(session, url, due, out, t0)))
         await asyncio.gather(*tasks)
     return {"mode": "open", "rate": rate, "duration_s": duration, "results": out,
-            "lag_p99_ms": bl.percentile(lags, 99) * 1000}
+            "lag_p99_ms": bl.percentile(lags, 99) * 1000, "t0": wall_t0}
 
 
 async def drive_closed(url: str, users: int, duration: float) -> dict:
@@ -103,13 +114,14 @@ async def drive_closed(url: str, users: int, duration: float) -> dict:
 
     loop = asyncio.get_running_loop()
     out: list = []
-    end = loop.time() + duration
+    t0 = loop.time()
+    end = t0 + duration
     conn = aiohttp.TCPConnector(limit=MAX_CONNECTIONS)
     timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_S)
     async with aiohttp.ClientSession(connector=conn, timeout=timeout) as session:
         async def user(k: int) -> None:
             while loop.time() < end:
-                await _one(session, url, loop.time(), out)
+                await _one(session, url, loop.time(), out, t0)
         await asyncio.gather(*(user(k) for k in range(users)))
     return {"mode": "closed", "users": users, "duration_s": duration, "results": out}
 
@@ -139,84 +151,6 @@ def run_driver(url: str, duration: float, rate: float | None = None,
     return res
 
 
-# -- statistics (pure) ----------------------------------------------------------------------
-
-def summarize(results: list, duration: float, threshold_s: float) -> dict:
-    """Goodput and the rest from (status, latency_s, fallback) per request.
-
-    Good, as the gateway's SLOs count: 200 with a model answer (a cached answer or a
-    most-frequent-class guess is a fallback, bad for the availability SLO), within the
-    latency threshold. Admitted: every request not shed with 429 (timeouts included)."""
-    ok = [lat for status, lat, fb in results if status == 200 and not fb]
-    good = [lat for lat in ok if lat <= threshold_s]
-    admitted = [lat for status, lat, _ in results if status != 429]
-    return {"sent": len(results), "ok": len(ok), "good": len(good),
-            "shed_429": sum(1 for status, _, _ in results if status == 429),
-            "fallbacks": sum(1 for status, _, fb in results if status == 200 and fb),
-            "errors": sum(1 for status, _, _ in results if status not in (200, 429)),
-            "rps": len(results) / duration, "goodput": len(good) / duration,
-            "ok_p99_ms": bl.percentile(ok, 99) * 1000,
-            "admitted_p50_ms": bl.percentile(admitted, 50) * 1000,
-            "admitted_p99_ms": bl.percentile(admitted, 99) * 1000}
-
-
-def knee_steps(ramp: list[dict]) -> list[dict]:
-    """Ramp summaries as find_knee wants them (users, rps, p99_ms)."""
-    return [{"users": s["users"], "rps": s["ok"] / s["duration_s"], "p99_ms": s["ok_p99_ms"]}
-            for s in ramp]
-
-
-def tuned_in_flight(steps: list[dict], threshold_ms: float) -> int:
-    """Concurrency of the last ramp step whose p99 is under the threshold (at least 1)."""
-    under = [s["users"] for s in steps if s["p99_ms"] <= threshold_ms]
-    return max(under) if under else 1
-
-
-def share_at_4x(by_load: dict) -> tuple[float, float] | None:
-    """(goodput at 4x / the best goodput over the loads, p99 of admitted at 4x)."""
-    at4 = by_load.get(4) or by_load.get("4")
-    if at4 is None:
-        return None
-    peak = max(r["goodput"] for r in by_load.values())
-    return bl.ratio(at4["goodput"], peak), at4["admitted_p99_ms"]
-
-
-def median_rows(rounds: list[dict]) -> dict:
-    """Per mode and load, the median over rounds of every number of the summaries."""
-    out: dict = {}
-    for mode in rounds[0]:
-        out[mode] = {}
-        for load in rounds[0][mode]:
-            cells = [rnd[mode][load] for rnd in rounds if load in rnd.get(mode, {})]
-            out[mode][load] = {k: bl.median([c[k] for c in cells]) for k in cells[0]}
-    return out
-
-
-def verdicts(rows: dict, threshold_ms: float, rounds: list[dict] | None = None) -> dict:
-    """Target 3 per admission mode: goodput at 4x >= 80% of the mode's peak, p99 under.
-
-    With rounds, the share and the p99 are the medians over rounds of each round's own
-    (a round runs a mode's 1x, 2x and 4x back to back, so a drift of the shared machine
-    between rounds does not read as a drop at 4x)."""
-    out = {}
-    for mode, by_load in rows.items():
-        if rounds and len(rounds) > 1:
-            per = [share_at_4x(rnd[mode]) for rnd in rounds]
-            per = [x for x in per if x is not None]
-            if not per:
-                continue
-            share = bl.median([x[0] for x in per])
-            p99 = bl.median([x[1] for x in per])
-        else:
-            got = share_at_4x(by_load)
-            if got is None:
-                continue
-            share, p99 = got
-        out[mode] = {"goodput_4x_over_peak": share, "p99_4x_ms": p99,
-                     "met": share >= 0.8 and p99 <= threshold_ms}
-    return out
-
-
 # -- the run ------------------------------------------------------------------------------
 
 def admission_modes(tuned: int, quick: bool) -> dict:
@@ -228,12 +162,6 @@ def admission_modes(tuned: int, quick: bool) -> dict:
     if quick:
         del modes["default"]
     return modes
-
-
-def mode_label(mode: str, admission: dict) -> str:
-    """``tuned (16)``; ``adaptive (<=256)``: the cap, or the adaptive limit's ceiling."""
-    cap = admission["max_in_flight"]
-    return f"{mode} (<={cap})" if admission.get("adaptive_limit") else f"{mode} ({cap})"
 
 
 def set_admission(gateway: str, token: str, admission: dict) -> None:
@@ -250,12 +178,12 @@ def set_admission(gateway: str, token: str, admission: dict) -> None:
     r.raise_for_status()
 
 
-def concurrency_limit(gateway: str) -> float | None:
+def concurrency_limit(gateway: str, timeout_s: float = 30.0) -> float | None:
     """The gateway's ``gateway_concurrency_limit`` gauge (the adaptive limit when on)."""
     import httpx
 
     try:  # right after a collapse the gateway may still be draining its backlog
-        text = httpx.get(f"{gateway}/metrics", timeout=30).text
+        text = httpx.get(f"{gateway}/metrics", timeout=timeout_s).text
     except httpx.HTTPError:
         return None
     for line in text.splitlines():
@@ -325,6 +253,53 @@ def keep_evidence(stack, gateway: str, token: str) -> Path:
     return dest
 
 
+class LimitPoller:
+    """Reads the limit gauge every ``POLL_S`` in a thread while a run goes on:
+    ``trace`` is [(wall time, limit or None)]."""
+
+    def __init__(self, gateway: str) -> None:
+        self.gateway = gateway
+        self.trace: list[tuple[float, float | None]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            t = time.time()
+            self.trace.append((t, concurrency_limit(self.gateway, timeout_s=POLL_S * 4)))
+            self._stop.wait(max(0.0, POLL_S - (time.time() - t)))
+
+    def __enter__(self) -> LimitPoller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def relative(self, t0: float) -> list[tuple[float, float | None]]:
+        """The trace in seconds from ``t0`` (the load generator's first due time)."""
+        return [(round(t - t0, 3), v) for t, v in self.trace]
+
+
+def ramp_capacity(url: str, ramp_s: float, quick: bool, threshold_s: float) -> list[dict]:
+    """Closed-loop steps of 1, 2, 4... clients until p99 passes twice the threshold."""
+    ramp = []
+    users = 1
+    factor = 8 if quick else 2
+    while users <= (8 if quick else 128):
+        res = run_driver(url, ramp_s, users=users)
+        s = {"users": users, "duration_s": ramp_s,
+             **rep.summarize(res["results"], ramp_s, threshold_s)}
+        ramp.append(s)
+        print(f"  ramp {users:>3} users: {s['ok'] / ramp_s:7.1f} ok/s, goodput "
+              f"{s['goodput']:7.1f}/s, p99 {s['ok_p99_ms']:7.1f} ms", flush=True)
+        if s["ok_p99_ms"] > threshold_s * 2000:
+            break
+        users *= factor
+    return ramp
+
+
 def run(duration: float, ramp_s: float, quick: bool, rounds: int = 3) -> dict:
     from gameday.load.capacity import default_slo_file, find_knee, slo_threshold_s
     from gameday.stack.local import Stack
@@ -332,34 +307,26 @@ def run(duration: float, ramp_s: float, quick: bool, rounds: int = 3) -> dict:
 
     threshold_s, slo_name = slo_threshold_s(default_slo_file())
     threshold_ms = threshold_s * 1000
+    loadavg = {"start": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp, \
             Stack(build_spec(free_ports=True), home=Path(tmp) / ".gameday") as stack:
         gateway, token = stack.url("gateway"), stack.token
         url = f"{gateway}/v1/classify"
         run_driver(url, 1.0, users=8)  # warm-up
-        ramp = []
-        users = 1
-        factor = 8 if quick else 2
-        while users <= (8 if quick else 128):
-            res = run_driver(url, ramp_s, users=users)
-            s = {"users": users, "duration_s": ramp_s,
-                 **summarize(res["results"], ramp_s, threshold_s)}
-            ramp.append(s)
-            print(f"  ramp {users:>3} users: {s['ok'] / ramp_s:7.1f} ok/s, "
-                  f"p99 {s['ok_p99_ms']:7.1f} ms", flush=True)
-            if s["ok_p99_ms"] > threshold_ms * 2:
-                break
-            users *= factor
-        steps = knee_steps(ramp)
+        ramp = ramp_capacity(url, ramp_s, quick, threshold_s)
+        steps = rep.knee_steps(ramp)
         knee = find_knee(steps, threshold_ms)
-        capacity = knee["knee_rps"] or max(s["rps"] for s in steps)
-        tuned = tuned_in_flight(steps, threshold_ms)
+        capacity = rep.capacity_from_ramp(ramp, threshold_ms)
+        tuned = rep.tuned_in_flight(steps, threshold_ms)
         modes = admission_modes(tuned, quick)
-        print(f"capacity (knee of p99 at {threshold_ms:g} ms): {capacity:.0f} rps; "
-              f"tuned max_in_flight {tuned}", flush=True)
+        print(f"capacity (ramp peak goodput within {threshold_ms:g} ms): {capacity:.0f}/s; "
+              f"1x = {rep.BASE_SHARE:.0%} of it = {capacity * rep.BASE_SHARE:.0f} rps; "
+              f"knee of p99 {bl.fmt(knee['knee_rps'], 0)} rps; tuned max_in_flight {tuned}",
+              flush=True)
         by_round: list[dict] = []
         lags: dict = {m: {} for m in modes}
-        limits: dict = {m: {} for m in modes}
+        traces: dict = {m: {} for m in modes}  # mode -> load -> [per round [(s, limit)]]
+        latencies: dict = {m: {} for m in modes}  # mode -> load -> [per round [(s, p99)]]
         loads = (1, 4) if quick else LOADS
         stopped = None
         for k in range(rounds):
@@ -374,70 +341,48 @@ def run(duration: float, ramp_s: float, quick: bool, rounds: int = 3) -> dict:
                                    f"{keep_evidence(stack, gateway, token)}")
                         print(f"  {stopped}", flush=True)
                         break
-                    res = run_driver(url, duration, rate=capacity * load)
-                    r = rows[mode][load] = summarize(res["results"], duration, threshold_s)
+                    rate = capacity * rep.BASE_SHARE * load
+                    with LimitPoller(gateway) as poller:
+                        res = run_driver(url, duration, rate=rate)
+                    r = rows[mode][load] = rep.summarize(res["results"], duration, threshold_s)
+                    trace = poller.relative(res["t0"])
+                    traces[mode].setdefault(str(load), []).append(trace)
+                    latencies[mode].setdefault(str(load), []).append(
+                        rep.latency_buckets(res["results"]))
                     lags[mode].setdefault(load, []).append(res["lag_p99_ms"])
-                    limit = concurrency_limit(gateway)
-                    limits[mode].setdefault(load, []).append(limit)
-                    print(f"  round {k + 1} {load}x {mode:>8}: goodput {r['goodput']:7.1f}/s, "
-                          f"admitted p99 {r['admitted_p99_ms']:7.1f} ms, shed {r['shed_429']}, "
-                          f"errors {r['errors']}, fallbacks {r['fallbacks']}, generator lag "
-                          f"p99 {res['lag_p99_ms']:.0f} ms, limit at the end {limit}",
+                    print(f"  round {k + 1} {load}x {mode:>8}: goodput {r['goodput']:7.1f}/s "
+                          f"({rep.share(r, capacity):4.0%} of capacity), admitted p99 "
+                          f"{r['admitted_p99_ms']:7.1f} ms, shed {r['shed_429']}, errors "
+                          f"{r['errors']}, fallbacks {r['fallbacks']}, generator lag p99 "
+                          f"{res['lag_p99_ms']:.0f} ms, limit {rep.limit_range(trace)}",
                           flush=True)
                 if stopped:
                     break
             if stopped:
                 break  # the unfinished round is left out
             by_round.append(rows)
+    loadavg["end"] = os.getloadavg()
     if not by_round:
         raise SystemExit(f"bench_overload: no round completed; {stopped}")
-    rows = median_rows(by_round)
     return {"threshold_ms": threshold_ms, "slo": slo_name, "ramp": ramp, "knee": knee,
-            "capacity_rps": capacity, "admission": modes,
+            "capacity_rps": capacity, "base_share": rep.BASE_SHARE, "admission": modes,
             "max_in_flight": {m: a["max_in_flight"] for m, a in modes.items()},
-            "rounds": by_round, "rows": rows, "generator_lag_p99_ms": lags,
-            "limit_at_end": limits, "verdicts": verdicts(rows, threshold_ms, by_round),
+            "rounds": by_round, "rows": rep.median_rows(by_round),
+            "generator_lag_p99_ms": lags, "limit_trace": traces,
+            "latency_p99_trace": latencies, "loadavg": loadavg,
+            "verdicts": rep.verdicts(by_round, capacity, threshold_ms),
             "duration_s": duration, "stopped": stopped}
-
-
-def report(res: dict) -> str:
-    rows = []
-    # Results from before the adaptive mode have only max_in_flight per mode.
-    admission = res.get("admission") or {m: {"max_in_flight": cap}
-                                         for m, cap in res["max_in_flight"].items()}
-    for mode, by_load in res["rows"].items():
-        peak = max(r["goodput"] for r in by_load.values())
-        for load, r in sorted(by_load.items(), key=lambda kv: int(kv[0])):
-            rows.append([mode_label(mode, admission[mode]), f"{load}x",
-                         r["rps"], r["goodput"], bl.pct(bl.ratio(r["goodput"], peak), 0),
-                         r["admitted_p99_ms"], r["shed_429"], r["fallbacks"], r["errors"]])
-    text = bl.markdown_table(["admission (max_in_flight)", "load", "sent/s", "goodput/s",
-                              "of peak", "p99 admitted ms", "shed 429", "fallbacks",
-                              "errors"], rows)
-    lines = [text]
-    for mode, v in res["verdicts"].items():
-        head = (f"{mode}: goodput at 4x = {bl.pct(v['goodput_4x_over_peak'], 0)} of peak, "
-                f"p99 of admitted {v['p99_4x_ms']:.0f} ms (threshold {res['threshold_ms']:g} ms)")
-        per = [share_at_4x(rnd[mode]) for rnd in res.get("rounds") or () if mode in rnd]
-        if len(per) > 1:
-            head += " (per round: " + ", ".join(
-                f"{bl.pct(x[0], 0)} / {x[1]:.0f} ms" for x in per if x) + ")"
-        if mode == "off":  # no shedding: the target is to show the collapse
-            lines.append(f"{head}: collapse {'NOT shown' if v['met'] else 'shown'}")
-        else:
-            lines.append(f"{head}: {bl.verdict(v['met'])}")
-    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: ramp 1 and 8 users, 1.5 s runs, 1x and 4x, "
-                             "off/tuned/adaptive")
+                             "off/tuned/adaptive, nothing written")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per load run")
     parser.add_argument("--ramp-step", type=float, default=3.0, help="seconds per ramp step")
     parser.add_argument("--rounds", type=int, default=3,
-                        help="rounds of every mode at 1x, 2x, 4x (medians reported)")
+                        help="rounds of every mode at 1x, 2x, 4x (each printed, and medians)")
     parser.add_argument("--drive", help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--users", type=int, help=argparse.SUPPRESS)
@@ -448,15 +393,23 @@ def main() -> None:
         return
     if args.quick:
         args.duration, args.ramp_step, args.rounds = 1.5, 1.0, 1
+    started = time.monotonic()
     res = run(args.duration, args.ramp_step, args.quick, args.rounds)
+    res["wall_s"] = time.monotonic() - started
     print(f"gateway POST /v1/classify, SLO {res['slo']} threshold {res['threshold_ms']:g} ms, "
-          f"capacity {res['capacity_rps']:.0f} rps, open loop {res['duration_s']:g} s per run, "
-          f"medians of {len(res['rounds'])} rounds")
-    print(report(res))
+          f"open loop {res['duration_s']:g} s per run, {len(res['rounds'])} round(s), "
+          f"{res['wall_s']:.0f} s in all, load average "
+          f"{' '.join(f'{x:.2f}' for x in res['loadavg']['start'])} at the start, "
+          f"{' '.join(f'{x:.2f}' for x in res['loadavg']['end'])} at the end")
+    print(rep.report(res))
     if res["stopped"]:
         print(f"NOT all rounds measured: {res['stopped']}")
     if not args.quick:
-        bl.save_json("overload.json", res)
+        path = bl.save_json("overload.json", res)
+        if "adaptive" in res["limit_trace"]:
+            png = rep.chart(res["limit_trace"]["adaptive"], res["latency_p99_trace"]["adaptive"],
+                            res["threshold_ms"], path.parent / CHART)
+            print(f"wrote {path} and {png}")
 
 
 if __name__ == "__main__":

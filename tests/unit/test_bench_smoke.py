@@ -103,43 +103,6 @@ def test_batching_summary():
     assert not res["met"]
 
 
-def test_overload_statistics():
-    m = load("bench_overload")
-    results = [(200, 0.1, False)] * 8 + [(200, 0.5, False), (200, 0.1, True),
-                                          (429, 0.001, False), (0, 5.0, False)]
-    s = m.summarize(results, 2.0, 0.3)
-    assert s["sent"] == 12 and s["ok"] == 9 and s["good"] == 8 and s["goodput"] == 4.0
-    assert s["shed_429"] == 1 and s["fallbacks"] == 1 and s["errors"] == 1
-    assert s["admitted_p99_ms"] > 4000  # the timeout counts among the admitted
-    ramp = [{"users": 1, "duration_s": 2, "ok": 100, "ok_p99_ms": 50.0},
-            {"users": 2, "duration_s": 2, "ok": 180, "ok_p99_ms": 250.0},
-            {"users": 4, "duration_s": 2, "ok": 200, "ok_p99_ms": 500.0}]
-    steps = m.knee_steps(ramp)
-    assert steps[1] == {"users": 2, "rps": 90.0, "p99_ms": 250.0}
-    assert m.tuned_in_flight(steps, 300.0) == 2
-    assert m.tuned_in_flight(steps, 10.0) == 1
-    row = {"goodput": 0.0, "admitted_p99_ms": 100.0, "rps": 1, "shed_429": 0,
-           "fallbacks": 0, "errors": 0}
-    rows = {"tuned": {1: {**row, "goodput": 100.0}, 4: {**row, "goodput": 90.0}},
-            "off": {1: {**row, "goodput": 100.0}, 4: {**row, "goodput": 10.0,
-                                                      "admitted_p99_ms": 3000.0}}}
-    v = m.verdicts(rows, 300.0)
-    assert v["tuned"]["met"] and not v["off"]["met"]
-    text = m.report({"rows": rows, "max_in_flight": {"tuned": 8, "off": 100000},
-                     "verdicts": v, "threshold_ms": 300.0})
-    assert "tuned (8)" in text and "collapse shown" in text and "MISSED" not in text
-    modes = m.admission_modes(16, quick=False)
-    assert list(modes) == ["off", "default", "tuned", "adaptive"]
-    assert modes["adaptive"] == {"max_in_flight": 256, "adaptive_limit": True}
-    assert modes["tuned"]["max_in_flight"] == 16 and not modes["tuned"]["adaptive_limit"]
-    assert "default" not in m.admission_modes(16, quick=True)
-    rows["adaptive"] = rows.pop("tuned")
-    v = m.verdicts(rows, 300.0)
-    text = m.report({"rows": rows, "admission": modes, "max_in_flight": {},
-                     "verdicts": v, "threshold_ms": 300.0})
-    assert "| adaptive (<=256) | 4x |" in text and "adaptive: goodput at 4x = 90%" in text
-
-
 def test_footprint_summary():
     m = load("bench_footprint")
     mib = 1024 ** 2
@@ -198,27 +161,6 @@ def test_http_overhead_cheaper_weighs_cpu_and_throughput():
     assert m.cheaper(s)  # throughput tied (accelerator-bound), CPU lower
     assert not m.cheaper({**s, "cpu_ratio": {"gameday": 1.25, "instrumentator": 1.20}})
     assert not m.cheaper({**s, "loss": {"gameday": 0.10, "instrumentator": 0.02}})
-
-
-def test_overload_rounds_give_medians_and_a_median_share():
-    m = load("bench_overload")
-    row = {"goodput": 0.0, "admitted_p99_ms": 100.0, "rps": 1, "shed_429": 0,
-           "fallbacks": 0, "errors": 0}
-
-    def rnd(g1, g4, p99):
-        return {"adaptive": {1: {**row, "goodput": g1},
-                             4: {**row, "goodput": g4, "admitted_p99_ms": p99}}}
-
-    rounds = [rnd(200, 180, 150), rnd(150, 140, 400), rnd(100, 60, 200)]
-    rows = m.median_rows(rounds)
-    assert rows["adaptive"][1]["goodput"] == 150 and rows["adaptive"][4]["goodput"] == 140
-    v = m.verdicts(rows, 300.0, rounds)["adaptive"]
-    # each round's own share (0.9, 0.93, 0.6): the median, not 140/150 of the medians
-    assert v["goodput_4x_over_peak"] == pytest.approx(0.9)
-    assert v["p99_4x_ms"] == 200 and v["met"]
-    text = m.report({"rows": rows, "rounds": rounds, "max_in_flight": {"adaptive": 256},
-                     "verdicts": {"adaptive": v}, "threshold_ms": 300.0})
-    assert "(per round: 90% / 150 ms, 93% / 400 ms, 60% / 200 ms)" in text
 
 
 def test_http_overhead_spin_layer_passes_requests_through():

@@ -1,0 +1,207 @@
+"""bench_overload's arithmetic, tables and chart (pure: no stack, no network).
+
+Capacity is measured, not assumed: the ramp's peak goodput among the steps whose p99 is
+within the latency threshold. Loads are multiples of 1x = ``BASE_SHARE`` of that capacity
+(a load a service is sized for, below the knee), and goodput is reported as a share of the
+capacity, the same denominator for every mode and load.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import benchlib as bl
+
+BASE_SHARE = 0.8  # 1x: 80% of the measured capacity
+TARGET_SHARE = 0.9  # issue 20: adaptive goodput at 2x and 4x >= 90% of capacity
+BUCKET_S = 0.5  # latency over time, per half second
+
+
+def summarize(results: list, duration: float, threshold_s: float) -> dict:
+    """Goodput and the rest from (status, latency_s, fallback[, due_s]) per request.
+
+    Good, as the gateway's SLOs count: 200 with a model answer (a cached answer or a
+    most-frequent-class guess is a fallback, bad for the availability SLO), within the
+    latency threshold. Admitted: every request not shed with 429 (timeouts included)."""
+    ok = [r[1] for r in results if r[0] == 200 and not r[2]]
+    good = [lat for lat in ok if lat <= threshold_s]
+    admitted = [r[1] for r in results if r[0] != 429]
+    return {"sent": len(results), "ok": len(ok), "good": len(good),
+            "shed_429": sum(1 for r in results if r[0] == 429),
+            "fallbacks": sum(1 for r in results if r[0] == 200 and r[2]),
+            "errors": sum(1 for r in results if r[0] not in (200, 429)),
+            "rps": len(results) / duration, "goodput": len(good) / duration,
+            "ok_p99_ms": bl.percentile(ok, 99) * 1000,
+            "admitted_p50_ms": bl.percentile(admitted, 50) * 1000,
+            "admitted_p99_ms": bl.percentile(admitted, 99) * 1000}
+
+
+def knee_steps(ramp: list[dict]) -> list[dict]:
+    """Ramp summaries as find_knee wants them (users, rps, p99_ms)."""
+    return [{"users": s["users"], "rps": s["ok"] / s["duration_s"], "p99_ms": s["ok_p99_ms"]}
+            for s in ramp]
+
+
+def capacity_from_ramp(ramp: list[dict], threshold_ms: float) -> float:
+    """The ramp's peak goodput among the steps with p99 within the threshold (among all
+    steps when none is)."""
+    within = [s for s in ramp if s["ok_p99_ms"] <= threshold_ms] or ramp
+    return max(s["goodput"] for s in within)
+
+
+def tuned_in_flight(steps: list[dict], threshold_ms: float) -> int:
+    """Concurrency of the last ramp step whose p99 is under the threshold (at least 1)."""
+    under = [s["users"] for s in steps if s["p99_ms"] <= threshold_ms]
+    return max(under) if under else 1
+
+
+def share(row: dict, capacity: float) -> float:
+    return bl.ratio(row["goodput"], capacity)
+
+
+def median_rows(rounds: list[dict]) -> dict:
+    """Per mode and load, the median over rounds of every number of the summaries."""
+    out: dict = {}
+    for mode in rounds[0]:
+        out[mode] = {}
+        for load in rounds[0][mode]:
+            cells = [rnd[mode][load] for rnd in rounds if load in rnd.get(mode, {})]
+            out[mode][load] = {k: bl.median([c[k] for c in cells]) for k in cells[0]}
+    return out
+
+
+def _at(by_load: dict, load: int) -> dict | None:
+    return by_load.get(load) or by_load.get(str(load))
+
+
+def verdicts(rounds: list[dict], capacity: float, threshold_ms: float) -> dict:
+    """Per mode: at 2x and 4x, goodput >= 90% of capacity and p99 of admitted under the
+    threshold in every round (loads a run did not have are left out); for ``adaptive``
+    also its median goodput at 4x against ``tuned``'s."""
+    out: dict = {}
+    for mode in rounds[0]:
+        cells = [(load, _at(rnd[mode], load)) for rnd in rounds for load in (2, 4)
+                 if mode in rnd and _at(rnd[mode], load)]
+        if not cells:
+            continue
+        worst = min(share(r, capacity) for _, r in cells)
+        worst_p99 = max(r["admitted_p99_ms"] for _, r in cells)
+        out[mode] = {"worst_share": worst, "worst_p99_ms": worst_p99,
+                     "met": worst >= TARGET_SHARE and worst_p99 <= threshold_ms}
+    if "adaptive" in out and "tuned" in out:
+        med = {m: bl.median([_at(rnd[m], 4)["goodput"] for rnd in rounds
+                             if _at(rnd.get(m, {}), 4)] or [0.0]) for m in ("adaptive", "tuned")}
+        out["adaptive"]["goodput_4x"] = med["adaptive"]
+        out["adaptive"]["tuned_goodput_4x"] = med["tuned"]
+        out["adaptive"]["matches_tuned"] = med["adaptive"] >= med["tuned"]
+    return out
+
+
+def mode_label(mode: str, admission: dict) -> str:
+    """``tuned (16)``; ``adaptive (<=256)``: the cap, or the adaptive limit's ceiling."""
+    cap = admission["max_in_flight"]
+    return f"{mode} (<={cap})" if admission.get("adaptive_limit") else f"{mode} ({cap})"
+
+
+def limit_range(trace: list | None) -> str:
+    """``12-19``: the lowest and highest limit polled during a run."""
+    values = [v for _, v in trace or () if v is not None]
+    return f"{min(values):g}-{max(values):g}" if values else "-"
+
+
+def round_table(rounds: list[dict], admission: dict, capacity: float,
+                traces: dict | None = None) -> str:
+    """Every run of every round: one row each."""
+    rows = []
+    for k, rnd in enumerate(rounds):
+        for mode, by_load in rnd.items():
+            for load, r in sorted(by_load.items(), key=lambda kv: int(kv[0])):
+                trace = ((traces or {}).get(mode) or {}).get(str(load)) or []
+                rows.append([k + 1, mode_label(mode, admission[mode]), f"{load}x",
+                             r["rps"], r["goodput"], bl.pct(share(r, capacity), 0),
+                             r["admitted_p99_ms"], r["shed_429"], r["fallbacks"],
+                             r["errors"], limit_range(trace[k] if k < len(trace) else None)])
+    return bl.markdown_table(["round", "admission (max_in_flight)", "load", "sent/s",
+                              "goodput/s", "of capacity", "p99 admitted ms", "shed 429",
+                              "fallbacks", "errors", "limit polled"], rows)
+
+
+def median_table(rows: dict, admission: dict, capacity: float) -> str:
+    out = []
+    for mode, by_load in rows.items():
+        for load, r in sorted(by_load.items(), key=lambda kv: int(kv[0])):
+            out.append([mode_label(mode, admission[mode]), f"{load}x", r["rps"], r["goodput"],
+                        bl.pct(share(r, capacity), 0), r["admitted_p99_ms"], r["shed_429"],
+                        r["fallbacks"], r["errors"]])
+    return bl.markdown_table(["admission (max_in_flight)", "load", "sent/s", "goodput/s",
+                              "of capacity", "p99 admitted ms", "shed 429", "fallbacks",
+                              "errors"], out)
+
+
+def report(res: dict) -> str:
+    capacity, threshold = res["capacity_rps"], res["threshold_ms"]
+    lines = [f"capacity {capacity:.0f} good answers/s (ramp peak within {threshold:g} ms); "
+             f"1x = {bl.pct(BASE_SHARE, 0)} of it = {capacity * BASE_SHARE:.0f} rps; "
+             f"'of capacity' = goodput / {capacity:.0f}",
+             "", "Every round:", round_table(res["rounds"], res["admission"], capacity,
+                                             res.get("limit_trace")),
+             "", f"Medians of {len(res['rounds'])} round(s):",
+             median_table(res["rows"], res["admission"], capacity), ""]
+    for mode, v in res["verdicts"].items():
+        head = (f"{mode}: at 2x and 4x, goodput at least {bl.pct(v['worst_share'], 0)} of "
+                f"capacity and p99 of admitted at most {v['worst_p99_ms']:.0f} ms in every round")
+        if mode == "off":  # no shedding: the point is to show the collapse
+            lines.append(f"{head}: collapse {'NOT shown' if v['met'] else 'shown'}")
+            continue
+        lines.append(f"{head} (target {bl.pct(TARGET_SHARE, 0)}, {threshold:g} ms): "
+                     f"{bl.verdict(v['met'])}")
+        if "matches_tuned" in v:
+            lines.append(f"adaptive vs tuned at 4x (median goodput): {v['goodput_4x']:.1f}/s "
+                         f"vs {v['tuned_goodput_4x']:.1f}/s: {bl.verdict(v['matches_tuned'])}")
+    return "\n".join(lines)
+
+
+def latency_buckets(results: list, bucket_s: float = BUCKET_S) -> list[tuple[float, float]]:
+    """(bucket start s, p99 ms of admitted requests due in it) over a run's timeline."""
+    by: dict[int, list[float]] = {}
+    for status, lat, _fb, due in results:
+        if status != 429:
+            by.setdefault(int(due // bucket_s), []).append(lat)
+    return [(k * bucket_s, bl.percentile(v, 99) * 1000) for k, v in sorted(by.items())]
+
+
+def chart(traces: dict, latencies: dict, threshold_ms: float, path: Path) -> Path:
+    """The adaptive limit and the p99 of admitted requests over each run's time, one column
+    per load, one line per round. ``traces[load][round]``: [(s, limit)];
+    ``latencies[load][round]``: [(s, p99 ms)]."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    loads = sorted(traces, key=int)
+    fig, axes = plt.subplots(2, len(loads), figsize=(4.5 * len(loads), 6), squeeze=False,
+                             sharex=True)
+    for col, load in enumerate(loads):
+        top, bottom = axes[0][col], axes[1][col]
+        for k, trace in enumerate(traces[load]):
+            points = [(t, v) for t, v in trace if v is not None]
+            if points:
+                top.step([t for t, _ in points], [v for _, v in points], where="post",
+                         label=f"round {k + 1}")
+        for k, lat in enumerate(latencies.get(load) or ()):
+            if lat:
+                bottom.plot([t for t, _ in lat], [v for _, v in lat], label=f"round {k + 1}")
+        bottom.axhline(threshold_ms, color="red", linestyle="--", linewidth=1,
+                       label=f"threshold {threshold_ms:g} ms")
+        top.set_title(f"adaptive at {load}x")
+        top.set_ylabel("gateway_concurrency_limit")
+        bottom.set_ylabel("p99 admitted (ms, per 0.5 s)")
+        bottom.set_xlabel("seconds into the run")
+        top.legend(fontsize=7)
+        bottom.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -1,0 +1,100 @@
+"""bench_overload's arithmetic: capacity from the ramp, goodput against capacity, every
+round in the report, the issue 20 verdicts, the chart of the adaptive limit."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.test_bench_smoke import load
+
+ROW = {"goodput": 0.0, "admitted_p99_ms": 100.0, "rps": 1, "shed_429": 0, "fallbacks": 0,
+       "errors": 0}
+
+
+def test_summary_counts_good_answers_and_admitted_latency():
+    m = load("overload_report")
+    results = [(200, 0.1, False, 0.0)] * 8 + [(200, 0.5, False, 0.1), (200, 0.1, True, 0.2),
+                                               (429, 0.001, False, 0.3), (0, 5.0, False, 0.4)]
+    s = m.summarize(results, 2.0, 0.3)
+    assert s["sent"] == 12 and s["ok"] == 9 and s["good"] == 8 and s["goodput"] == 4.0
+    assert s["shed_429"] == 1 and s["fallbacks"] == 1 and s["errors"] == 1
+    assert s["admitted_p99_ms"] > 4000  # the timeout counts among the admitted
+    assert m.summarize([(200, 0.1, False)], 1.0, 0.3)["good"] == 1  # older 3-field results
+
+
+def test_capacity_is_the_ramp_peak_goodput_within_the_threshold():
+    m = load("overload_report")
+    ramp = [{"users": 1, "duration_s": 2, "ok": 100, "goodput": 50.0, "ok_p99_ms": 50.0},
+            {"users": 2, "duration_s": 2, "ok": 180, "goodput": 88.0, "ok_p99_ms": 250.0},
+            {"users": 4, "duration_s": 2, "ok": 200, "goodput": 95.0, "ok_p99_ms": 500.0}]
+    assert m.capacity_from_ramp(ramp, 300.0) == 88.0  # not the 95/s of a step over 300 ms
+    assert m.capacity_from_ramp(ramp, 10.0) == 95.0  # none within: the peak anyway
+    steps = m.knee_steps(ramp)
+    assert steps[1] == {"users": 2, "rps": 90.0, "p99_ms": 250.0}
+    assert m.tuned_in_flight(steps, 300.0) == 2 and m.tuned_in_flight(steps, 10.0) == 1
+
+
+def rnd(adaptive: dict, tuned: dict | None = None) -> dict:
+    out = {"adaptive": {load: {**ROW, "goodput": float(g), "admitted_p99_ms": float(p)}
+                        for load, (g, p) in adaptive.items()}}
+    if tuned:
+        out["tuned"] = {load: {**ROW, "goodput": float(g), "admitted_p99_ms": float(p)}
+                        for load, (g, p) in tuned.items()}
+    return out
+
+
+def test_verdicts_need_every_round_at_2x_and_4x_against_capacity():
+    m = load("overload_report")
+    good = rnd({1: (80, 50), 2: (95, 150), 4: (92, 200)}, {1: (80, 60), 2: (93, 250),
+                                                           4: (90, 280)})
+    v = m.verdicts([good, good], capacity=100.0, threshold_ms=300.0)
+    assert v["adaptive"]["met"] and v["adaptive"]["worst_share"] == pytest.approx(0.92)
+    assert v["adaptive"]["matches_tuned"] and v["tuned"]["met"]
+    # one round at 4x under 90% of capacity fails the target, whatever the median
+    bad = rnd({1: (80, 50), 2: (95, 150), 4: (85, 200)}, {1: (80, 60), 2: (93, 250),
+                                                          4: (90, 280)})
+    v = m.verdicts([good, bad, good], capacity=100.0, threshold_ms=300.0)
+    assert not v["adaptive"]["met"] and v["adaptive"]["worst_share"] == pytest.approx(0.85)
+    assert v["adaptive"]["matches_tuned"]  # the median 4x goodput, 92 against 90
+    slow = rnd({2: (95, 150), 4: (95, 350)})
+    assert not m.verdicts([slow], 100.0, 300.0)["adaptive"]["met"]  # p99 over the threshold
+    assert "matches_tuned" not in m.verdicts([slow], 100.0, 300.0)["adaptive"]
+
+
+def test_report_prints_every_round_shares_of_capacity_and_the_verdicts():
+    m = load("overload_report")
+    rounds = [rnd({1: (80, 50), 4: (92, 200)}, {1: (80, 60), 4: (95, 280)}),
+              rnd({1: (78, 50), 4: (91, 210)}, {1: (79, 60), 4: (96, 290)})]
+    admission = {"adaptive": {"max_in_flight": 256, "adaptive_limit": True},
+                 "tuned": {"max_in_flight": 16, "adaptive_limit": False}}
+    traces = {"adaptive": {"4": [[(0.0, 20.0), (0.25, 14.0)], [(0.0, 18.0), (1.0, None)]]}}
+    res = {"capacity_rps": 100.0, "threshold_ms": 300.0, "rounds": rounds,
+           "admission": admission, "rows": m.median_rows(rounds), "limit_trace": traces,
+           "verdicts": m.verdicts(rounds, 100.0, 300.0)}
+    text = m.report(res)
+    assert "1x = 80% of it = 80 rps" in text
+    assert "| 2 | adaptive (<=256) | 4x | 1 | 91.0 | 91% | 210.0 | 0 | 0 | 0 | 18-18 |" in text
+    assert "| 1 | adaptive (<=256) | 4x | 1 | 92.0 | 92% | 200.0 | 0 | 0 | 0 | 14-20 |" in text
+    assert "| tuned (16) | 4x | 1.0 | 95.5 | 96% | 285.0 |" in text  # the medians
+    assert "adaptive: at 2x and 4x, goodput at least 91% of capacity" in text
+    assert "adaptive vs tuned at 4x (median goodput): 91.5/s vs 95.5/s: MISSED" in text
+
+
+def test_latency_over_time_and_the_chart(tmp_path):
+    m = load("overload_report")
+    results = [(200, 0.05, False, 0.1), (429, 0.001, False, 0.2), (200, 0.2, False, 0.7)]
+    assert m.latency_buckets(results) == [(0.0, 50.0), (0.5, 200.0)]
+    png = m.chart({"1": [[(0.0, 20.0), (0.5, 18.0)]], "4": [[(0.0, 18.0), (0.5, None)]]},
+                  {"1": [[(0.0, 50.0)]], "4": [[]]}, 300.0, tmp_path / "x.png")
+    assert png.stat().st_size > 0
+
+
+def test_admission_modes_and_labels():
+    m = load("bench_overload")
+    r = load("overload_report")
+    modes = m.admission_modes(16, quick=False)
+    assert list(modes) == ["off", "default", "tuned", "adaptive"]
+    assert modes["adaptive"] == {"max_in_flight": 256, "adaptive_limit": True}
+    assert "default" not in m.admission_modes(16, quick=True)
+    assert r.mode_label("adaptive", modes["adaptive"]) == "adaptive (<=256)"
+    assert r.mode_label("tuned", modes["tuned"]) == "tuned (16)"
