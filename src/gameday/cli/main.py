@@ -7,6 +7,7 @@ import typer
 from gameday.cli import chaos, demo, drill, faults, incident, init, load, postmortem, slo, stack
 from gameday.cli import history as history_cli
 from gameday.cli import record as record_cli
+from gameday.cli import recording as recording_cli
 from gameday.cli import report as report_cli
 from gameday.cli.errors import wrap_commands
 
@@ -22,6 +23,7 @@ for noun in (init, stack, faults, slo, demo, drill, incident, postmortem, load, 
     noun.register(app)
 report_cli.register(app)
 record_cli.register(app)
+recording_cli.register(app)
 history_cli.register(app)
 
 wrap_commands(app)

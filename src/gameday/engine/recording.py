@@ -188,3 +188,34 @@ def ingest_scrape(store: SampleStore, scrape: Scrape) -> None:
         store.mark_target_down(scrape.job, scrape.instance, scrape.t)
     else:
         store.ingest(scrape.samples, scrape.t, scrape.job, scrape.instance)
+
+
+def describe_recording(path: Path) -> dict:
+    """What a recording holds, read in one pass: span, interval, targets, series, samples,
+    failed scrapes, the header's provenance and the file size."""
+    path = Path(path)
+    header, scrapes = read_recording(path)
+    targets: dict[tuple[str, str], int] = {}
+    series: set[tuple] = set()
+    first = last = None
+    count = samples = failed = 0
+    for scrape in scrapes:
+        count += 1
+        first = scrape.t if first is None else min(first, scrape.t)
+        last = scrape.t if last is None else max(last, scrape.t)
+        key = (scrape.job, scrape.instance)
+        targets[key] = targets.get(key, 0) + 1
+        if scrape.samples is None:
+            failed += 1
+            continue
+        samples += len(scrape.samples)
+        series.update((key, s.name, s.labels) for s in scrape.samples)
+    return {"path": str(path), "bytes": path.stat().st_size,
+            "started_at": header.get("started_at"), "interval_s": header.get("interval_s"),
+            "first_t": first, "last_t": last,
+            "duration_s": (last - first) if first is not None else 0.0,
+            "scrapes": count, "failed_scrapes": failed, "samples": samples,
+            "series": len(series),
+            "targets": [{"job": j, "instance": i, "scrapes": n}
+                        for (j, i), n in sorted(targets.items())],
+            "provenance": header.get("provenance")}

@@ -14,8 +14,9 @@ A plan (YAML)::
 Paths are relative to the plan's folder, then to the working directory.
 
 Resampling: the output has a scrape of every target at every tick ``start + k * interval``;
-each takes the target's source scrape at or before the tick's source time (a failed scrape
-stays failed). A target whose last source scrape is older than two source intervals gets no
+each takes the target's source scrape at or before the tick's source time plus half a
+source interval (targets are scraped a few ms apart in one cycle; a failed scrape stays
+failed). A target whose last source scrape is older than two source intervals gets no
 scrape, so its series go stale as they would live.
 
 Counters (names ending ``_total``, ``_count``, ``_sum``, ``_bucket``) continue across joins
@@ -254,7 +255,9 @@ def _ticks(plan: Plan, seg: Segment, p: int):
     pass_to = min(pass_from + length, seg.out_to)
     k = math.ceil((pass_from - plan.start) / plan.interval - 1e-9)
     while (t := plan.start + k * plan.interval) < pass_to - 1e-9:
-        yield t, seg.src_from + (t - pass_from)
+        # half a source interval of slack: a target scraped a few ms after another in the
+        # same cycle still counts as that cycle's scrape
+        yield t, seg.src_from + (t - pass_from) + seg.src_interval / 2
         k += 1
 
 

@@ -1,0 +1,197 @@
+"""``gameday recording info|stitch|export|import``: look into recordings, stitch long ones
+from segments, and convert them to and from OpenMetrics text (for promtool)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from gameday.errors import OutputError, ValidationError
+
+app = typer.Typer(help="Recordings: info, stitch a long one from segments, export to and "
+                       "import from OpenMetrics text.",
+                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+
+
+def _when(t: float | None) -> str:
+    if t is None:
+        return "-"
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def _write_into_place(out: Path, force: bool, what: str, write: Callable[[Path], object]):
+    """Run ``write(tmp)`` on a temporary file beside ``out``, then rename it to ``out``:
+    nothing half-written is ever left at ``out``; an existing ``out`` needs ``force``."""
+    from gameday.userfiles import check_output_file
+
+    out = Path(out)
+    if out.exists() and not force:
+        raise ValidationError(f"{out}: already exists; pass --force to replace it")
+    check_output_file(out, what)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    os.close(fd)
+    try:
+        result = write(Path(tmp))
+        os.replace(tmp, out)
+    except OSError as err:
+        raise OutputError(f"{err.filename or out}: cannot write {what} "
+                          f"({err.strerror or err})") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return result
+
+
+class _Progress:
+    """One line on stderr, rewritten in place on a terminal, else every 10 % done."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.tty = label, sys.stderr.isatty()
+        self.started, self.shown = time.monotonic(), -1
+
+    def __call__(self, done: float, total: float) -> None:
+        pct = int(100 * done / total) if total > 0 else 100
+        if pct == self.shown or (not self.tty and pct // 10 == self.shown // 10 and pct < 100):
+            return
+        self.shown = pct
+        line = f"{self.label}: {pct:3d}% ({done:.0f}s of {total:.0f}s, " \
+               f"{time.monotonic() - self.started:.1f}s elapsed)"
+        typer.echo(("\r" + line) if self.tty else line, err=True, nl=not self.tty)
+
+    def close(self) -> None:
+        if self.tty and self.shown >= 0:
+            typer.echo("", err=True)
+
+
+@app.command("info")
+def info(
+    recording: str = typer.Argument(..., help="A recording: a path or a shipped name."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Duration, interval, targets, series, samples, provenance and size of a recording."""
+    from gameday.engine.recording import describe_recording
+    from gameday.resources import find_recording
+
+    facts = describe_recording(find_recording(recording))
+    if as_json:
+        typer.echo(json.dumps(facts, indent=2))
+        return
+    per_scrape = facts["samples"] / max(1, facts["scrapes"] - facts["failed_scrapes"])
+    lines = [
+        f"recording  {facts['path']} ({_size(facts['bytes'])}, "
+        f"{facts['bytes'] / max(1, facts['samples']):.2f} bytes/sample)",
+        f"span       {_when(facts['first_t'])} -> {_when(facts['last_t'])} "
+        f"({facts['duration_s']:.0f}s)",
+        f"interval   {facts['interval_s']}s",
+        f"scrapes    {facts['scrapes']} ({facts['failed_scrapes']} failed)",
+        f"series     {facts['series']}",
+        f"samples    {facts['samples']} ({per_scrape:.0f} per scrape)",
+        f"targets    {len(facts['targets'])}: " + ", ".join(
+            f"{t['job']}@{t['instance']}" for t in facts["targets"]),
+    ]
+    prov = facts["provenance"]
+    if not prov:
+        lines.append("provenance recorded (a plain recording)")
+    elif prov.get("stitched"):
+        lines.append(f"provenance stitched by plan {prov.get('plan')}, "
+                     f"{len(prov.get('segments', []))} segment(s):")
+        for seg in prov.get("segments", []):
+            lines.append(f"  {_when(seg['from'])} +{seg['to'] - seg['from']:.0f}s  "
+                         f"{seg['source']} [{seg['source_to'] - seg['source_from']:.0f}s"
+                         f" x{seg['repeat']}]  sha256 {seg['sha256'][:12]}")
+    else:
+        lines.append(f"provenance {json.dumps(prov, sort_keys=True)}")
+    typer.echo("\n".join(lines))
+
+
+@app.command("stitch")
+def stitch(
+    plan: Path = typer.Argument(..., help="Stitching plan (YAML: interval, start, segments)."),
+    out: Path = typer.Option(..., "-o", "--out", help="The recording to write (.jsonl.gz)."),
+    force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
+) -> None:
+    """Build a long recording from recorded segments on the plan's timeline.
+
+    Exit 0 written, 2 bad plan (the error names the file, field and value) or OUT exists.
+    """
+    from gameday.engine.stitch import run_stitch, validate_plan
+
+    checked = validate_plan(plan)
+    progress = _Progress(f"stitching {out.name}")
+    started = time.monotonic()
+    try:
+        stats = _write_into_place(out, force, "the stitched recording",
+                                  lambda tmp: run_stitch(checked, tmp, progress))
+    finally:
+        progress.close()
+    span = checked.end - checked.start
+    typer.echo(f"wrote {out} ({_size(out.stat().st_size)}): {span:.0f}s at "
+               f"{checked.interval:g}s from {len(checked.segments)} segment(s), "
+               f"{stats.scrapes} scrapes, {stats.samples} samples, {stats.series} series, "
+               f"{stats.resets} counter resets from the sources "
+               f"in {time.monotonic() - started:.1f}s")
+
+
+@app.command("export")
+def export(
+    recording: str = typer.Argument(..., help="A recording: a path or a shipped name."),
+    out: Path = typer.Option(..., "-o", "--out", help="The OpenMetrics text file to write."),
+    force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
+) -> None:
+    """Write a recording as OpenMetrics text, for promtool tsdb create-blocks-from openmetrics.
+
+    OpenMetrics has no stale markers: a series that stops, or a failed scrape, just has no
+    more samples (see docs/recordings.md).
+    """
+    from gameday.engine.openmetrics import write_openmetrics
+    from gameday.resources import find_recording
+
+    source = find_recording(recording)
+    started = time.monotonic()
+    stats = _write_into_place(out, force, "the OpenMetrics text",
+                              lambda tmp: write_openmetrics(source, tmp))
+    typer.echo(f"wrote {out} ({_size(stats.bytes)}): {stats.families} families, "
+               f"{stats.series} series, {stats.samples} samples (up included) in "
+               f"{time.monotonic() - started:.1f}s; then: promtool tsdb create-blocks-from "
+               f"openmetrics {out} DIR")
+
+
+@app.command("import")
+def import_(
+    text: Path = typer.Argument(..., help="An OpenMetrics text file with timestamps."),
+    out: Path = typer.Option(..., "-o", "--out", help="The recording to write (.jsonl.gz)."),
+    interval: str = typer.Option(None, "--interval",
+                                 help="Scrape interval for the header (default: inferred)."),
+    force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
+) -> None:
+    """Read OpenMetrics text (as exported, or from elsewhere) into a gameday recording."""
+    from gameday.durations import parse_duration
+    from gameday.engine.openmetrics import import_openmetrics
+
+    if not text.is_file():
+        raise ValidationError(f"{text}: no such file")
+    step = parse_duration(interval, "--interval") if interval else None
+    stats = _write_into_place(out, force, "the recording",
+                              lambda tmp: import_openmetrics(text, tmp, interval_s=step))
+    typer.echo(f"wrote {out} ({_size(out.stat().st_size)}): {stats.scrapes} scrapes, "
+               f"{stats.samples} samples, interval {stats.interval_s:g}s")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="recording")
