@@ -19,6 +19,7 @@ from pathlib import Path
 
 from gameday.drill.alerts import AlertBook, burn_rate_reader, poll_alerts
 from gameday.drill.api import Caller, IncidentServer
+from gameday.drill.console import console_for
 from gameday.drill.credentials import DrillCredentials, issue_credentials
 from gameday.drill.eventmetrics import EventCounts
 from gameday.drill.experiment import ExperimentProcess
@@ -85,6 +86,7 @@ class Drill:
         self._timeline: TimelineReader | None = None  # what other processes append
         self.credentials: DrillCredentials | None = None  # the tokens, once the run exists
         self.facilitation = Facilitation(self)  # pause, extend, abort, the answer key
+        self.console = console_for(self)  # the web console under /console (drill/console/)
 
     # -- events ---------------------------------------------------------------------------
     def emit(self, kind: str, **fields) -> dict:
@@ -124,6 +126,7 @@ class Drill:
                 self.emit("drill_error", who="drill", text=str(err))
         finally:
             self._teardown()
+            self.console.feed.stop()
             if threading.current_thread() is threading.main_thread():
                 signal.signal(signal.SIGINT, old)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -149,7 +152,8 @@ class Drill:
         self.server = IncidentServer(None, self._act, self._on_webhook, host=host, port=port,
                                      render_metrics=self.event_counts.render,
                                      callers=self._callers,
-                                     handle_facilitator=self.facilitation.handle).start()
+                                     handle_facilitator=self.facilitation.handle,
+                                     console_routes=self.console).start()
         self.stack = open_stack(self.opt, self.scenario, f"{self.server.url}/alerts",
                                 self.home)
         self.run_path, state = self.stack.run_path, self.stack.state
