@@ -102,6 +102,7 @@ function leverArguments() {
     const t = input.dataset.type || "";
     if (/int|float/.test(t) && !isNaN(Number(input.value))) args[input.name] = Number(input.value);
     else if (/bool/.test(t)) args[input.name] = input.value === "true";
+    else if (/dict|list/.test(t)) { try { args[input.name] = JSON.parse(input.value); } catch (e) { args[input.name] = input.value; } }
     else args[input.name] = input.value;
   });
   return args;
