@@ -101,7 +101,9 @@ class DrillView:
                            f"--token-file {run.responder_token_path} (or a mode-600 copy); "
                            f"facilitator: --token-file {run.facilitator_token_path}"
                            + ("; listening beyond loopback: every endpoint needs a token"
-                              if drill.server.beyond_loopback else ""))
+                              if drill.server.beyond_loopback else "")
+                           + f"\nconsole: {drill.server.url}/console (sign in with the "
+                             "contents of a token file)")
             if not self.live_mode:
                 self.console.print(self.remote, highlight=False, markup=False,
                                    soft_wrap=True)
