@@ -35,6 +35,11 @@ Layout::
     .gameday/sealed/<run-id>/        a wheel's chaos side until the drill ends (mode 0700,
                                      outside the run folder responders read): the chaos
                                      files and timeline.jsonl of what the chaos process did
+    .gameday/sealed/<run-id>-stack/  a wheel's stack side until the drill ends (mode 0700):
+                                     faults/<name>-<replica>.json (the services' fault
+                                     store) and logs/<name>-<replica>.faults.log (their
+                                     lines about faults), moved into the run folder's
+                                     faults/ and logs/ when the stack stops
 """
 
 from __future__ import annotations
@@ -261,6 +266,21 @@ class Run:
         if not text:
             raise NotFoundError(f"{self.token_path}: the run's admin token is empty")
         return text
+
+
+def sealed_stack_dir(run: Run) -> Path:
+    """Where a wheel's services keep their fault store and fault log lines until the end:
+    ``.gameday/sealed/<run-id>-stack`` (the stack stops after the chaos side is revealed)."""
+    return run.home / SEALED_DIRNAME / f"{run.id}-stack"
+
+
+def sealed_faults_path(run: Run, name: str, replica: int) -> Path:
+    return sealed_stack_dir(run) / FAULTS_DIR / run.faults_path(name, replica).name
+
+
+def sealed_fault_log(run: Run, name: str, replica: int) -> Path:
+    """A wheel's service's lines about faults (gameday.faults.store.seal_fault_log)."""
+    return sealed_stack_dir(run) / LOGS_DIR / f"{name}-{replica}.faults.log"
 
 
 def write_secret(path: Path, token: str | None = None) -> str:

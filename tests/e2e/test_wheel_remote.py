@@ -2,9 +2,12 @@
 
 The facilitator starts `gameday drill run --wheel` in one folder; two teammates respond from
 two other folders with `gameday incident ... --url URL --token-file FILE` (nothing of the run
-folder but a copy of the token). While the drill runs, nothing a responder can read names
-the hidden scenario: the timeline, the run folder's file names and text files, drill.json,
-the incident API, the drill's /metrics and every CLI output. At the end the drill reveals it.
+folder but a copy of the responder's token). While the drill runs, nothing a responder can
+read names the hidden scenario: the timeline, the run folder's file names and text files
+(the services' fault store and their lines about faults included: sealed until the end),
+drill.json, the incident API, the drill's /metrics and every CLI output; the responder's
+token opens neither the answer key (403) nor the services' fault admin API (401). At the end
+the drill reveals it all.
 """
 
 from __future__ import annotations
@@ -28,11 +31,6 @@ NEEDLES = ("one-bad-replica", "One classifier replica answers 500",
            "Half the classify answers are not the model", "classifier-0-fails",
            "inject_fault", '"fault_type"', '"type": "error"', '"type":"error"',
            "fault_start", "Test scenario: one classifier replica")
-# The stack's own files still hold the fault while it is active: the services' fault store
-# (faults/<process>.json, so that a fault survives a restart) and their logs ("fault added"
-# with its type). Not sealed yet (gameday.faults.store); the test lists them, so that
-# sealing them too turns this into a failure to update.
-STACK_INTERNALS = ("faults/", "logs/")
 
 
 def gameday(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -84,10 +82,6 @@ def leaks(surfaces: dict[str, str]) -> list[str]:
             if needle.lower() in text.lower()]
 
 
-def outside_stack_internals(found: list[str]) -> list[str]:
-    return [f for f in found if not f.startswith(STACK_INTERNALS)]
-
-
 @pytest.mark.slow
 def test_two_remote_responders_work_a_wheel_that_leaks_nothing_before_the_end(tmp_path):
     scenarios = tmp_path / "scenarios"
@@ -110,7 +104,7 @@ def test_two_remote_responders_work_a_wheel_that_leaks_nothing_before_the_end(tm
         url = wait_until(lambda: drill_file.exists() and json.loads(
             drill_file.read_text()).get("controller_url"), 60, "controller URL")
         for who in (alice, bob):  # what the facilitator hands each teammate
-            shutil.copy(run / "token", who / "token")
+            shutil.copy(run / "responder.token", who / "token")
             os.chmod(who / "token", 0o600)
         remote = ("--url", url, "--token-file", "token")
         cli: dict[str, str] = {}
@@ -133,17 +127,31 @@ def test_two_remote_responders_work_a_wheel_that_leaks_nothing_before_the_end(tm
             "--arg", "replica=0", "--who", "bob", *remote).stdout
         assert "eject_replica done" in cli["bob mitigate"]
 
-        headers = {"Authorization": f"Bearer {(run / 'token').read_text().strip()}"}
+        headers = {"Authorization": f"Bearer {(alice / 'token').read_text().strip()}"}
         api = {"GET /incident": httpx.get(f"{url}/incident", headers=headers).text,
                "GET /metrics": httpx.get(f"{url}/metrics").text}
+        key = httpx.get(f"{url}/facilitator/state", headers=headers)
+        assert key.status_code == 403, key.text  # the answer key is the facilitator's
+        api["GET /facilitator/state"] = key.text
+        pause = httpx.post(f"{url}/facilitator/pause", json={}, headers=headers)
+        assert pause.status_code == 403, pause.text
+        # the responder's token is not the services' admin token: `gameday faults list`
+        # (GET /admin/faults on each service) refuses it, so the fault stays hidden there too
+        stack = json.loads((run / "stack.json").read_text())
+        ready = [p for p in stack["processes"] if p["state"] == "ready"]
+        assert ready
+        for proc in ready:
+            listed = httpx.get(f"{proc['url']}/admin/faults", headers=headers, timeout=10)
+            assert listed.status_code == 401, (proc["url"], listed.text)
         during = events(run)
         assert not any(e["kind"] == "run_end" for e in during)
         assert [e for e in during if e.get("who") == "chaos"] == []  # symptoms only
         found = leaks({**readable_texts(run), **cli, **api,
                        "drill output": (tmp_path / "drill-output.txt").read_text()})
-        assert outside_stack_internals(found) == [], found
-        print(f"\nleaks left in the stack's own files: {found}")
+        assert found == [], found
         assert not (run / "chaos").exists() or not list((run / "chaos").iterdir())
+        sealed = facilitator / ".gameday" / "sealed" / f"{run.name}-stack"
+        assert any(sealed.rglob("*.faults.log")), "the fault log lines are sealed meanwhile"
 
         wait_until(lambda: any(e["kind"] == "recovered" for e in events(run)), 120,
                    "recovery")
@@ -164,7 +172,12 @@ def test_two_remote_responders_work_a_wheel_that_leaks_nothing_before_the_end(tm
     assert fault["who"] == "chaos" and fault["fault"]["type"] == "error"
     assert fault["ts"] < next(e["ts"] for e in timeline if e["kind"] == "page")
     assert (run / "chaos" / "experiment-journal.json").exists()
-    assert not (facilitator / ".gameday" / "sealed" / run.name).exists()
+    assert not (facilitator / ".gameday" / "sealed").exists()
+    # the stack's sealed side too: the services' fault store and their lines about faults
+    revealed_log = "".join(p.read_text() for p in (run / "logs").glob("*.faults.log"))
+    assert '"fault_type": "error"' in revealed_log, revealed_log[-2000:]
+    assert {e.get("role") for e in timeline if e["kind"] in ("ack", "note", "mitigation")} \
+        == {"responder"}
     revealed = json.loads((run / "drill.json").read_text())
     assert revealed["scenario"] == "one-bad-replica" and revealed["seed"] == 7
     assert "replica 0" in revealed["answer_key"]["root_cause"]

@@ -3,6 +3,11 @@
 With a file, faults survive a restart of the process until their TTL (a crash fault then
 makes a crash loop, as a bad config does), and expired ones are dropped on load.
 
+In a wheel the stack puts that file outside the run folder (``.gameday/sealed/<run-id>-stack/``,
+gameday.stack.plan) and gives ``$GAMEDAY_FAULTS_LOG``: the lines this module's logger writes
+("fault added" with its type, "fault expired", a crash fault's exit) go to that file only,
+not to the process's log in the run folder, until the drill reveals them.
+
 Requests a fault holds (hang, latency) wait in :meth:`FaultStore.hold`, which returns as
 soon as the fault is removed, cleared or expires: a cleared fault lets go of what it holds
 at once, whichever thread cleared it.
@@ -28,6 +33,25 @@ from gameday.faults.model import Fault, FaultSpec
 from gameday.text import validate_text
 
 log = logging.getLogger("gameday.faults")
+FAULTS_LOG_ENV = "GAMEDAY_FAULTS_LOG"
+
+
+def seal_fault_log(path: str | Path | None = None) -> Path | None:
+    """Send the ``gameday.faults`` logger's lines to ``path`` (default ``$GAMEDAY_FAULTS_LOG``)
+    only, in the format of the process's own log handler; the file and its folder (mode
+    0700) appear with the first line. None when there is no such path."""
+    path = path or os.environ.get(FAULTS_LOG_ENV)
+    if not path:
+        return None
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    formatter = next((h.formatter for h in logging.getLogger().handlers if h.formatter), None)
+    handler = logging.FileHandler(path, delay=True, encoding="utf-8")
+    if formatter is not None:
+        handler.setFormatter(formatter)
+    log.handlers[:] = [handler]
+    log.propagate = False
+    return path
 
 
 def _short(value, limit: int = 80) -> str:
@@ -51,6 +75,8 @@ class FaultStore:
         self._faults: dict[str, Fault] = {}
         self._holds: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
         self._lock = threading.Lock()
+        if os.environ.get(FAULTS_LOG_ENV):
+            seal_fault_log()
         if self.path and self.path.exists():
             self._load()
 
@@ -175,7 +201,7 @@ class FaultStore:
     def _save(self) -> None:
         if not self.path:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = json.dumps({"faults": [f.model_dump() for f in self._faults.values()]})
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".faults-")
         with os.fdopen(fd, "w") as fh:

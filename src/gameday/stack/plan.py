@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gameday.errors import StackError
-from gameday.runfolder import Run
+from gameday.runfolder import Run, sealed_fault_log, sealed_faults_path
 from gameday.stack.spec import ServiceSpec, StackSpec
 
 # The same names as gameday.faults.auth / gameday.faults (a test holds them equal); not
@@ -17,6 +17,7 @@ from gameday.stack.spec import ServiceSpec, StackSpec
 TOKEN_ENV = "GAMEDAY_ADMIN_TOKEN"
 TOKEN_FILE_ENV = "GAMEDAY_ADMIN_TOKEN_FILE"
 FAULTS_FILE_ENV = "GAMEDAY_FAULTS_FILE"
+FAULTS_LOG_ENV = "GAMEDAY_FAULTS_LOG"  # gameday.faults.store: its log lines to this file
 
 
 @dataclass
@@ -92,6 +93,13 @@ def check_ports_free(processes: list[ProcessSpec]) -> None:
                              f"with --base-port N or --free-ports")
 
 
+def faults_path(spec: StackSpec, run: Run, name: str, replica: int) -> Path:
+    """The fault store file of one process: in the run folder, or sealed in a wheel."""
+    if spec.settings.sealed_faults:
+        return sealed_faults_path(run, name, replica)
+    return run.faults_path(name, replica)
+
+
 def _service_env(svc: ServiceSpec, spec: StackSpec, replica: int, port: int, run: Run,
                  urls: dict[str, list[str]]) -> dict[str, str]:
     prefix = svc.env_prefix
@@ -102,8 +110,11 @@ def _service_env(svc: ServiceSpec, spec: StackSpec, replica: int, port: int, run
         f"{prefix}PORT": str(port),
         f"{prefix}REPLICA": str(replica),
         TOKEN_FILE_ENV: str(run.token_path),
-        FAULTS_FILE_ENV: str(run.faults_path(svc.name, replica)),
+        FAULTS_FILE_ENV: str(faults_path(spec, run, svc.name, replica)),
     })
+    env.pop(FAULTS_LOG_ENV, None)
+    if spec.settings.sealed_faults:  # a wheel: what the services say about faults, sealed
+        env[FAULTS_LOG_ENV] = str(sealed_fault_log(run, svc.name, replica))
     env.update({f"{prefix}{k.upper()}": v for k, v in svc.settings.items()})
     env.update({var: ",".join(urls[target]) for var, target in svc.upstreams.items()})
     env.update(svc.env)
@@ -116,7 +127,8 @@ def plan_replica(spec: StackSpec, svc: ServiceSpec, replica: int, port: int, run
     return ProcessSpec(
         name=svc.name, replica=replica, port=port, host=spec.host, argv=svc.argv(),
         env=_service_env(svc, spec, replica, port, run, urls),
-        log_path=run.log_path(svc.name, replica), faults_path=run.faults_path(svc.name, replica),
+        log_path=run.log_path(svc.name, replica),
+        faults_path=faults_path(spec, run, svc.name, replica),
         memory_limit_mb=svc.memory_limit_mb, restart=svc.restart, ready_path=svc.ready_path,
     )
 

@@ -46,6 +46,9 @@ class StackSettings(BaseModel):
     alert_webhook: str | None = Field(
         None, pattern=r"^https?://[^\s]+$",
         description="with prometheus: also run Alertmanager, delivering to this webhook URL")
+    sealed_faults: bool = Field(
+        False, description="a wheel: the services' fault store and fault log lines go to "
+                           ".gameday/sealed/<run-id>-stack/ until the drill reveals them")
 
 
 class ServiceSpec(BaseModel):
