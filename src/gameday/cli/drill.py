@@ -101,6 +101,10 @@ def run(
                                             "webhook (default 127.0.0.1, any free port)."),
     role: list[str] = typer.Option(None, "--role", help="ROLE=NAME: commander, ops, comms, "
                                                         "scribe, expert; repeatable."),
+    responders: str = typer.Option(None, "--responders",
+                                   help="NAME,NAME: one responder token file each "
+                                        "(<run>/responder-NAME.token), besides the shared "
+                                        "responder.token (docs/team.md)."),
     quiet_report: bool = typer.Option(False, "--no-outputs", help="Skip report and postmortem."),
     console_linger: bool = typer.Option(False, "--console-linger",
                                         help="After the drill, keep serving the web console, "
@@ -110,6 +114,7 @@ def run(
 ) -> None:
     """Run a whole drill: stack, load, steady state, fault, pages, response, recovery, report."""
     from gameday.drill.controller import Drill, DrillOptions
+    from gameday.drill.credentials import validate_responders
     from gameday.drill.live import DrillView
     from gameday.drill.outputs import write_outputs
     from gameday.drill.scenario import load_scenario, pick_wheel
@@ -152,6 +157,7 @@ def run(
         ack_delay_s=parse_duration(ack_delay, where="--ack-delay"),
         max_duration_s=parse_duration(max_duration, where="--max-duration"),
         prometheus=prometheus, attach=attach, roles=_roles(role or []),
+        responders=validate_responders(responders.split(",")) if responders else (),
         stack_file=str(stack_file) if stack_file is not None else None,
         prometheus_url=prometheus_url, webhook_listen=listen)
     console = make_console()
