@@ -1,6 +1,7 @@
 """``gameday recording info|stitch|export|import`` as a user sees them."""
 
 import json
+import os
 
 import yaml
 from typer.testing import CliRunner
@@ -52,6 +53,7 @@ def test_stitch_writes_shows_progress_and_never_overwrites_without_force(tmp_pat
         f"error: {out}: already exists; pass --force to replace it"
     assert out.read_bytes() == before
     assert invoke("stitch", plan, "-o", out, "--force").exit_code == 0
+    assert out.stat().st_mode & 0o044 or os.umask(os.umask(0)) & 0o044  # readable as usual
     assert sorted(p.name for p in tmp_path.iterdir()) == ["day.jsonl.gz", "plan.yaml",
                                                          "r.jsonl.gz"]
 

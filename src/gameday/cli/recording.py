@@ -49,6 +49,7 @@ def _write_into_place(out: Path, force: bool, what: str, write: Callable[[Path],
     os.close(fd)
     try:
         result = write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a recording is for sharing
         os.replace(tmp, out)
     except OSError as err:
         raise OutputError(f"{err.filename or out}: cannot write {what} "
@@ -56,6 +57,12 @@ def _write_into_place(out: Path, force: bool, what: str, write: Callable[[Path],
     finally:
         Path(tmp).unlink(missing_ok=True)
     return result
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 class _Progress:
