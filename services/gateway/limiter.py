@@ -19,8 +19,10 @@ smoothing) and TCP Vegas / BBR (a minimum latency as the no-load estimate, re-pr
   ``limit_smoothing`` share of the way to ``new``. At a steady overload it settles where
   ``recent = allowed / (1 - 1/sqrt(limit))``: a little above the knee, never below it,
   since below the knee latency stays near the no-load latency and the limit grows;
-- a window in which fewer than half the limit's slots were ever used changes nothing (the
-  load, not the limit, sets the concurrency then: no learning from an idle gateway);
+- a window whose peak of requests in flight stayed below ``limit - sqrt(limit)`` changes
+  nothing (GradientLimit's "app-limited" rule: the load, not the limit, set the
+  concurrency, so the limit neither learns from an idle gateway nor grows far above what
+  the load used, which would let the next surge in before it shrinks back);
 - right after the first window, then every ``limit_probe_interval_s``, the minimum is
   probed: for at least one window the
   limit is held at a quarter of its value so queues drain, and the mean latency of the
@@ -121,7 +123,7 @@ class AdaptiveLimit:
         if self._next_probe is None:  # the first window probes at once: it may have
             # been measured under a queue (the limit turned on during an overload)
             self._next_probe = now + (policy.limit_probe_interval_s if self._probed else 0)
-        if self._peak * 2 >= self.limit:  # not idle: the window says something
+        if self._peak + math.sqrt(self.limit) >= self.limit:  # the limit was the bound
             allowed = allowed_latency(self.no_load_s, policy.limit_tolerance,
                                       policy.limit_target_latency_s)
             limit = next_limit(self.limit, recent, allowed, policy.limit_smoothing)
