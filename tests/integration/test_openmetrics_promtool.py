@@ -60,3 +60,32 @@ def test_promtool_blocks_answer_the_recorded_values(tmp_path):
     assert len(want) == stats.samples
     assert got.keys() == want.keys()
     assert all(same(got[k], want[k]) for k in want)
+
+
+def test_a_stitched_recording_backfills_with_monotonic_counters(tmp_path):
+    """Loops of a segment with a restart in it, at 15 s: promtool's blocks hold the same
+    values, and their counters drop only where the source restarted."""
+    import yaml
+
+    from gameday.engine.stitch import stitch
+
+    promtool = require_binary("promtool")
+    make_recording(tmp_path / "seg.jsonl.gz", steps=60,
+                   counter=lambda n: n if n < 40 else n - 40)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump({"interval": "15s", "start": 1_800_000_000,
+                                    "segments": [{"recording": "seg.jsonl.gz",
+                                                  "repeat_for": "1h"}]}))
+    stitch(plan, tmp_path / "day.jsonl.gz")
+    write_openmetrics(tmp_path / "day.jsonl.gz", tmp_path / "day.om")
+    subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics",
+                    str(tmp_path / "day.om"), str(tmp_path / "db")],
+                   capture_output=True, text=True, timeout=120, check=True)
+    got, want = dumped(promtool, tmp_path / "db"), expected(tmp_path / "day.jsonl.gz")
+    assert got.keys() == want.keys() and all(same(got[k], want[k]) for k in want)
+    counter = sorted((ms, v) for (labels, ms), v in got.items()
+                     if ("__name__", "http_requests_total") in labels
+                     and ("code", "200") in labels and ("job", "gateway") in labels)
+    values = [v for _, v in counter]
+    drops = [i for i in range(1, len(values)) if values[i] < values[i - 1]]
+    assert len(values) == 240 and len(drops) == 60  # one restart in each 60 s pass
