@@ -1,0 +1,232 @@
+"""The game-day web console in real headless Chromium (issue 19 item 1), on a real drill.
+
+One interactive drill of the one-bad-replica test scenario, run with ``--console-linger``:
+the facilitator's tab shows the answer key; the responder's tab does not (and the
+responder's token cannot reach it through the API either); the charts grow while the drill
+runs; from the page the responder acks, takes a hint, pulls the right lever with its
+arguments and resolves; then the same page opens on the debrief. Screenshots of each view go
+to the test's tmp folder (and to $GAMEDAY_CONSOLE_SHOTS when set: docs/console/*.png).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import require_binary
+
+FIXTURE = Path(__file__).with_name("fixtures") / "one-bad-replica.json"
+ROOT_CAUSE = "Classifier replica 0 answers every request with a 500 error"
+
+pytestmark = [pytest.mark.long, pytest.mark.slow]
+
+
+def wait_until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
+def events(run: Path) -> list[dict]:
+    path = run / "timeline.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def chromium():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    require_binary("chromium")
+    require_binary("chromedriver")
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                "--window-size=1400,2600", "--disable-gpu"):
+        options.add_argument(arg)
+    return webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+
+
+def token_files(run: Path) -> tuple[Path, Path | None]:
+    """(responder's, facilitator's) token files of the run (per drill.json's names)."""
+    responder, facilitator = run / "responder.token", run / "facilitator.token"
+    if responder.exists():
+        return responder, facilitator if facilitator.exists() else None
+    return run / "token", None  # before per-role tokens
+
+
+class Tab:
+    """One browser tab signed in with one token."""
+
+    def __init__(self, driver, handle: str) -> None:
+        self.driver = driver
+        self.handle = handle
+
+    def __enter__(self):
+        self.driver.switch_to.window(self.handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def find(self, css: str):
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def text(self, css: str) -> str:
+        return self.find(css).text
+
+    def wait_text(self, css: str, needle: str, timeout: float = 30) -> str:
+        return wait_until(lambda: needle in self.text(css) and self.text(css), timeout,
+                          f"{needle!r} in {css}")
+
+    def submit(self, form: str) -> str:
+        """Submits ``form`` and returns the answer the page shows."""
+        self.driver.execute_script("document.getElementById('action-result').textContent=''")
+        self.find(f"#{form} button[type=submit]").click()
+        return wait_until(lambda: self.text("#action-result"), 30, f"answer to {form}")
+
+    def shot(self, folder: Path, name: str) -> Path:
+        path = folder / name
+        self.driver.save_screenshot(str(path))
+        return path
+
+
+def sign_in(driver, url: str, token: str, who: str) -> Tab:
+    driver.switch_to.new_window("tab")
+    tab = Tab(driver, driver.current_window_handle)
+    driver.get(f"{url}/console")
+    tab.find("#token").send_keys(token)
+    tab.find("#who").send_keys(who)
+    tab.find("#login-form button").click()
+    wait_until(lambda: tab.text("#role"), 30, "the first state")
+    return tab
+
+
+def chart_points(tab: Tab) -> dict:
+    return tab.driver.execute_script(
+        "const c = window.gamedayCharts; return Object.fromEntries(Object.keys(c).map("
+        "(k) => [k, c[k].plot ? c[k].plot.data[0].length : 0]))")
+
+
+def test_a_team_works_a_drill_from_the_console(tmp_path):
+    driver = chromium()
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    shutil.copy(FIXTURE, scenarios / FIXTURE.name)
+    home = tmp_path / "facilitator"
+    home.mkdir()
+    out = open(tmp_path / "drill-output.txt", "w")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GAMEDAY_")}
+    drill = subprocess.Popen([sys.executable, "-m", "gameday.cli.main", "drill", "run",
+                              "one-bad-replica", "--scenarios", str(scenarios),
+                              "--console-linger"], cwd=home, stdout=out,
+                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             env={**env, "COLUMNS": "200"})
+    try:
+        runs = home / ".gameday" / "runs"
+        run = wait_until(lambda: next(iter(runs.iterdir()), None) if runs.exists() else None,
+                         60, "run folder")
+        url = wait_until(lambda: (run / "drill.json").exists() and json.loads(
+            (run / "drill.json").read_text()).get("controller_url"), 60, "controller URL")
+        responder_file, facilitator_file = wait_until(
+            lambda: token_files(run) if token_files(run)[0].exists() else None, 60, "tokens")
+        responder_token = responder_file.read_text().strip()
+
+        # the facilitator's view: the answer key, the hints not taken, the controls
+        fac = None
+        if facilitator_file is not None:
+            fac = sign_in(driver, url, facilitator_file.read_text().strip(), "fran")
+            with fac:
+                assert fac.text("#role") == "facilitator"
+                fac.wait_text("#answer-key", ROOT_CAUSE)
+                fac.wait_text("#hints-remaining", "Compare the classifier replicas")
+
+        res = sign_in(driver, url, responder_token, "amy")
+        with res:
+            assert res.text("#role") == "responder"
+            assert not res.find("#facilitator").is_displayed()
+            assert ROOT_CAUSE not in driver.page_source
+            # the responder's token against the API: no answer key there either
+            headers = {"Authorization": f"Bearer {responder_token}"}
+            if facilitator_file is not None:
+                assert httpx.get(f"{url}/facilitator/state", headers=headers,
+                                 timeout=5).status_code == 403
+            with httpx.stream("GET", f"{url}/console/stream", headers=headers,
+                              timeout=10) as resp:
+                first = next(resp.iter_text())
+            assert "event: state" in first and ROOT_CAUSE not in first
+            assert "answer_key" not in first
+
+            # the charts grow while the drill runs, without a reload
+            before = wait_until(lambda: chart_points(res).get("burn"), 60, "a first point")
+            time.sleep(4)
+            after = chart_points(res)["burn"]
+            assert after > before, (before, after)
+
+            # a page arrives: ack it, take a hint, pull the right lever, resolve
+            res.wait_text("#pages tbody", "GatewayAvailabilityBudgetBurn", timeout=240)
+            res.find("#pages tbody button").click()  # the runbook, rendered
+            res.wait_text("#runbook", "What it means")
+            assert "acknowledged" in res.submit("ack-form")
+            assert "hint" in res.submit("hint-form")
+            res.wait_text("#hints", "Compare the classifier replicas")
+            from selenium.webdriver.support.ui import Select
+
+            Select(res.find("#lever")).select_by_value("eject_replica")
+            res.find("#lever-args input[name=upstream]").send_keys("classifier")
+            res.find("#lever-args input[name=replica]").send_keys("0")
+            assert "eject_replica done" in res.submit("mitigate-form")
+            res.wait_text("#timeline", "mitigation")
+            res.shot(shots, "responder.png")
+        if fac is not None:
+            with fac:  # the hint taken has left the facilitator's list
+                fac.wait_text("#timeline", "mitigation")
+                assert "Compare the classifier replicas" not in fac.text("#hints-remaining")
+                fac.shot(shots, "facilitator.png")
+        with res:
+            wait_until(lambda: any(e["kind"] == "recovered" for e in events(run)), 150,
+                       "recovery")
+            assert "resolved" in res.submit("resolve-form")
+
+            # the drill ends: the same page opens on the debrief
+            res.wait_text("#debrief-body", "What the team did", timeout=240)
+            debrief = res.text("#debrief-body")
+            assert "eject_replica" in debrief and "helped" in debrief
+            assert "hint 1 taken by amy" in debrief
+            res.shot(shots, "debrief.png")
+    finally:
+        driver.quit()
+        if drill.poll() is None:
+            drill.send_signal(signal.SIGINT)
+            try:
+                drill.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                drill.kill()
+        out.close()
+        target = os.environ.get("GAMEDAY_CONSOLE_SHOTS")
+        if target:
+            for shot in shots.glob("*.png"):
+                shutil.copy(shot, Path(target) / shot.name)
+
+    timeline = events(run)
+    acted = {(e["kind"], e.get("who")) for e in timeline}
+    assert {("ack", "amy"), ("hint", "amy"), ("mitigation", "amy"),
+            ("resolve", "amy")} <= acted, acted
