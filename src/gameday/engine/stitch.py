@@ -21,10 +21,13 @@ scrape, so its series go stale as they would live.
 
 Counters (names ending ``_total``, ``_count``, ``_sum``, ``_bucket``) continue across joins
 (segment boundaries and loops): at a series' first sample after a join an offset is set so it
-carries on from its last output value. Inside a pass a drop of the source value is a real
-reset (a process restarted): the offset goes back to 0 and the output drops to the source
-value, as Prometheus expects of a restart. Other series (gauges) are copied as they are.
-Series found in only some segments appear and disappear (stale between).
+carries on from its last output value plus the mean step of the pass before (what happened
+between the end of one pass and the start of the next was never recorded; a step of 0 would
+lower the rate by one tick per pass, a quarter of it for a 60 s loop at 15 s). Inside a
+pass a drop of the source value is a real reset (a process restarted): the offset goes back
+to 0 and the output drops to the source value, as Prometheus expects of a restart. Other
+series (gauges) are copied as they are. Series found in only some segments appear and
+disappear (stale between).
 
 Targets are matched across segments by job and target labels (``replica``): each takes the
 ``instance`` of the first segment where it appeared, so that counters from two runs (which
@@ -225,7 +228,8 @@ def validate_plan(path: Path) -> Plan:
 
 @dataclass
 class _Counters:
-    """Per series: offset, last source value, last output value, pass of the last sample."""
+    """Per series: [offset, last source value, last output value, pass of the last sample,
+    first source value of this pass (or since its reset), samples since then]."""
     state: dict[tuple, list] = field(default_factory=dict)
     resets: int = 0
     seen: set[tuple] = field(default_factory=set)  # every series written, gauges too
@@ -233,18 +237,25 @@ class _Counters:
     def value(self, key: tuple, v: float, pass_id: int) -> float:
         st = self.state.get(key)
         if st is None:
-            self.state[key] = [0.0, v, v, pass_id]
+            self.state[key] = [0.0, v, v, pass_id, v, 1]
             return v
-        offset, last_src, last_out, last_pass = st
+        offset, last_src, last_out, last_pass, first_src, n = st
         if math.isnan(v):
             return v
-        if last_pass != pass_id:  # a join: carry on from the last output value
-            offset = last_out - v if not math.isnan(last_out) else 0.0
+        if last_pass != pass_id:
+            # a join: carry on from the last output value, rising by the mean step of the
+            # pass before (a step across the join is not recorded anywhere)
+            step = (last_src - first_src) / (n - 1) if n > 1 else 0.0
+            offset = (last_out + step - v) if not math.isnan(last_out) else 0.0
+            first_src, n = v, 1
         elif v < last_src:  # the source itself restarted
             offset = 0.0
             self.resets += 1
+            first_src, n = v, 1
+        else:
+            n += 1
         out = v + offset
-        st[:] = [offset, v, out, pass_id]
+        st[:] = [offset, v, out, pass_id, first_src, n]
         return out
 
 
