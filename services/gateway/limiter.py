@@ -24,10 +24,13 @@ smoothing) and TCP Vegas / BBR (a minimum latency as the no-load estimate, re-pr
   concurrency, so the limit neither learns from an idle gateway nor grows far above what
   the load used, which would let the next surge in before it shrinks back);
 - right after the first window, then every ``limit_probe_interval_s``, the minimum is
-  probed: for at least one window the
-  limit is held at a quarter of its value so queues drain, and the mean latency of the
-  requests admitted during the probe replaces the no-load estimate (it may rise: a slower
-  model version does not keep a stale minimum that would pin the limit to its floor);
+  probed: for at least one window the limit is held at a quarter of its value so queues
+  drain, and the mean latency of the requests admitted during the probe replaces the
+  no-load estimate (it may rise: a slower model version does not keep a stale minimum that
+  would pin the limit to its floor). A probe that moved the estimate by more than
+  ``PROBE_SETTLED`` either way is repeated ``PROBE_SOON_WINDOWS`` windows later (up to
+  ``PROBE_SOON_MAX`` times in a row): a limit turned on in the middle of an overload first
+  measures a backlog, then the backlog draining, then the stack;
 - the limit stays between ``limit_min`` and ``max_in_flight`` (the hard ceiling).
 """
 
@@ -44,6 +47,9 @@ GRADIENT_MIN = 0.5  # at most halve the estimate in one window (outliers)
 WINDOW_MIN_SAMPLES = 10  # Netflix WindowedLimit's window size
 PROBE_SHARE = 0.25  # the limit held during a probe of the no-load latency
 PROBE_MAX_WINDOWS = 8  # a probe that gets no samples (idle gateway) ends after this
+PROBE_SETTLED = 1.5  # a probe within this factor of the estimate before it: settled
+PROBE_SOON_WINDOWS = 8  # an unsettled probe is repeated after this many windows,
+PROBE_SOON_MAX = 4  # at most this many times in a row
 
 
 def allowed_latency(no_load_s: float, tolerance: float, ceiling_s: float) -> float:
@@ -75,7 +81,8 @@ class AdaptiveLimit:
         self._next_probe: float | None = None  # set when the first window closes
         self._probe_start: float | None = None
         self._probe_windows = 0
-        self._probed = False
+        self._probe_after = 0.0  # the first window is followed by a probe at once
+        self._soon = 0
 
     @property
     def probing(self) -> bool:
@@ -106,7 +113,7 @@ class AdaptiveLimit:
             self._count += 1
         if now - self._window_start >= policy.limit_window_s:
             if self.probing:
-                self._end_probe_window(now)
+                self._end_probe_window(policy, now)
             elif self._count >= WINDOW_MIN_SAMPLES:
                 self._adjust(policy, now)
 
@@ -120,9 +127,8 @@ class AdaptiveLimit:
         self.recent_s = recent
         if self.no_load_s is None or recent < self.no_load_s:
             self.no_load_s = recent
-        if self._next_probe is None:  # the first window probes at once: it may have
-            # been measured under a queue (the limit turned on during an overload)
-            self._next_probe = now + (policy.limit_probe_interval_s if self._probed else 0)
+        if self._next_probe is None:
+            self._next_probe = now + self._probe_after
         if self._peak + math.sqrt(self.limit) >= self.limit:  # the limit was the bound
             allowed = allowed_latency(self.no_load_s, policy.limit_tolerance,
                                       policy.limit_target_latency_s)
@@ -134,13 +140,21 @@ class AdaptiveLimit:
             self._probe_start = now
             self._probe_windows = 0
 
-    def _end_probe_window(self, now: float) -> None:
+    def _end_probe_window(self, policy: AdmissionPolicy, now: float) -> None:
         self._probe_windows += 1
         if self._count >= WINDOW_MIN_SAMPLES or self._probe_windows >= PROBE_MAX_WINDOWS:
+            settled = True
             if self._count >= WINDOW_MIN_SAMPLES:
-                self.no_load_s = self._sum / self._count
+                measured = self._sum / self._count
+                before = self.no_load_s or measured
+                settled = 1 / PROBE_SETTLED <= measured / before <= PROBE_SETTLED
+                self.no_load_s = measured
+            if settled or self._soon >= PROBE_SOON_MAX:
+                self._probe_after, self._soon = policy.limit_probe_interval_s, 0
+            else:  # the estimate moved a lot (a queue drained?): look again soon
+                self._probe_after = PROBE_SOON_WINDOWS * policy.limit_window_s
+                self._soon += 1
             self._probe_start = None
-            self._probed = True
             self._next_probe = None  # the next window schedules the next probe
             self._reset_window(now)
         else:  # keep collecting: the window goes on until it has enough samples

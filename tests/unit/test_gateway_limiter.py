@@ -140,7 +140,9 @@ def test_the_probe_holds_a_quarter_of_the_limit_and_counts_only_its_own_requests
     assert not limit.probing  # the first probe (after the first window) is over
     while not limit.probing:  # the next one, limit_probe_interval_s later
         simulate(limit, clock, 0.001, offered=1000, latency_of=server())
-    assert 30 < clock.now < 31
+    # the first probe moved the estimate (the first window, at 20 in flight, queued) and
+    # was repeated 8 windows later; the next one comes limit_probe_interval_s after that
+    assert 32 < clock.now < 34
     held = limit.current(POLICY)
     assert held == int(limit.limit * PROBE_SHARE)
     before = limit.no_load_s
@@ -150,6 +152,24 @@ def test_the_probe_holds_a_quarter_of_the_limit_and_counts_only_its_own_requests
     assert limit.no_load_s == before and limit.probing
     simulate(limit, clock, 2.0, offered=1000, latency_of=lambda n: 0.05)
     assert not limit.probing and limit.no_load_s == pytest.approx(0.05)
+
+
+def test_a_limit_turned_on_during_an_overload_finds_the_stack_behind_the_backlog():
+    """Turned on while a backlog of slow requests drains (the first seconds answer in a
+    second whatever the limit): the probes repeat while the estimate moves, so the no-load
+    latency is the stack's within seconds, not a probe interval later."""
+    clock = Clock()
+    limit = AdaptiveLimit(clock)
+    backlog_until = 3.0
+    normal = server()
+
+    def draining(in_flight):
+        return 1.0 if clock.now < backlog_until else normal(in_flight)
+
+    trace = simulate(limit, clock, 20.0, offered=1000, latency_of=draining)
+    assert limit.no_load_s == pytest.approx(BASE_S, rel=0.05)
+    late = [estimate for t, estimate, _ in trace if t > 12]
+    assert min(late) >= KNEE and max(late) <= 40
 
 
 def test_a_slower_model_version_does_not_pin_a_stale_minimum():
