@@ -129,6 +129,8 @@ def test_the_trend_is_a_png_of_the_scored_drills(runs, tmp_path):
 
 def test_a_missing_runs_folder_is_one_error_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    fresh = invoke("history")  # no drill here yet: nothing to list, not an error
+    assert fresh.exit_code == 0 and "no drills yet" in fresh.stdout
     result = invoke("history", "--runs-dir", "nope")
     assert result.exit_code == 2
     assert "--runs-dir: no such folder 'nope'" in result.output

@@ -33,7 +33,10 @@ def history(
 
     from .render import make_console, relative
 
-    rows = history_rows(runs_dir if runs_dir is not None else default_runs_dir(), team)
+    if runs_dir is None and not default_runs_dir().is_dir():
+        rows = []  # no drill has run in this folder yet
+    else:
+        rows = history_rows(runs_dir if runs_dir is not None else default_runs_dir(), team)
     written = draw_trend(rows, chart) if chart is not None else None
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
