@@ -27,7 +27,7 @@ from tests.conftest import require_binary
 FIXTURE = Path(__file__).with_name("fixtures") / "one-bad-replica.json"
 ROOT_CAUSE = "Classifier replica 0 answers every request with a 500 error"
 
-pytestmark = [pytest.mark.long, pytest.mark.slow]
+HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
 
 
 def wait_until(check, timeout: float, what: str):
@@ -124,6 +124,8 @@ def chart_points(tab: Tab) -> dict:
         "(k) => [k, c[k].plot ? c[k].plot.data[0].length : 0]))")
 
 
+@pytest.mark.long
+@pytest.mark.slow
 def test_a_team_works_a_drill_from_the_console(tmp_path):
     driver = chromium()
     shots = tmp_path / "screenshots"
@@ -230,3 +232,56 @@ def test_a_team_works_a_drill_from_the_console(tmp_path):
     acted = {(e["kind"], e.get("who")) for e in timeline}
     assert {("ack", "amy"), ("hint", "amy"), ("mitigation", "amy"),
             ("resolve", "amy")} <= acted, acted
+
+
+def test_hostile_text_shows_as_text(tmp_path):
+    """Scenario text, labels, notes, hints, the answer key and metric labels holding HTML
+    show as that text: no element is injected and no script runs (a console on a fake API,
+    in a few seconds)."""
+    from gameday.drill.console import Console
+    from gameday.drill.console.snapshot import MetricsFeed
+    from gameday.listener import HandlerApp, Listener, Reply
+    from gameday.timeline import append_event
+
+    append_event(tmp_path, "note", who=HOSTILE, text=HOSTILE)
+    feed = MetricsFeed(lambda: None)
+    for t in range(3):
+        feed.add({"t": 1e9 + t, "burn": {HOSTILE: 1.0}, "error_ratio": {HOSTILE: 0.1},
+                  "latency_p99_s": {HOSTILE: 0.2}})
+    incident = {"ok": True, "scenario": {"title": HOSTILE, "briefing": HOSTILE},
+                "pages": [{"alert": HOSTILE, "severity": HOSTILE, "slo_id": HOSTILE,
+                           "burn_rate": 3.0}], "hints": [HOSTILE], "hints_left": 0,
+                "diagnosis_choices": {"components": [HOSTILE], "failure_modes": [HOSTILE]},
+                "burn_now": {HOSTILE: {"window": HOSTILE, "burn": 1.0}}}
+    facilitator = {"answer_key": {HOSTILE: HOSTILE}, "hints_remaining": [HOSTILE],
+                   "fault": {"active": [{"target": HOSTILE}]}}
+
+    def api(request):
+        if request.headers.get("authorization") != "Bearer F":
+            return Reply(401, {"ok": False})
+        return Reply(200, incident if request.path == "/incident" else facilitator)
+
+    console = Console(lambda: tmp_path, api, feed, lambda: False)
+
+    def handle(request):
+        role = "facilitator" if request.headers.get("authorization") == "Bearer F" else None
+        return console(request, role)
+
+    listener = Listener(HandlerApp(handle, name="console-test"), name="console-test").start()
+    driver = chromium()
+    try:
+        tab = sign_in(driver, listener.url, "F", HOSTILE)
+        tab.wait_text("#answer-key", HOSTILE)
+        tab.wait_text("#timeline", HOSTILE)
+        wait_until(lambda: chart_points(tab).get("burn"), 10, "the charts")
+        assert tab.text("#title") == HOSTILE
+        assert HOSTILE in tab.text("#pages tbody") and HOSTILE in tab.text("#hints")
+        assert HOSTILE in tab.text("#charts-box")  # the series' labels
+        counts = driver.execute_script(
+            "return [document.querySelectorAll('img').length, "
+            "document.querySelectorAll('script').length, window.pwned || 0]")
+        assert counts == [0, 2, 0], counts
+        tab.shot(tmp_path, "hostile.png")
+    finally:
+        driver.quit()
+        listener.stop()
