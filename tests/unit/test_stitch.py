@@ -157,3 +157,15 @@ def test_nothing_is_left_behind_when_stitching_fails(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         stitch(plan, tmp_path / "out.jsonl.gz")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.yaml", "r.jsonl.gz"]
+
+
+def test_a_loop_shorter_than_two_ticks_keeps_the_rate(tmp_path):
+    make_recording(tmp_path / "r.jsonl.gz", t0=T0, steps=40)
+    plan = write_plan(tmp_path, interval="15s", segments=[
+        {"recording": "r.jsonl.gz", "slice": [0, "20s"], "repeat_for": "10m"}])
+    stitch(plan, tmp_path / "out.jsonl.gz")
+    values = [v for _, v in series(tmp_path / "out.jsonl.gz", "http_requests_total",
+                                   code="200")]
+    assert len(values) == 40 and drops(values) == []
+    rate = (values[-1] - values[0]) / (15 * 39)
+    assert rate == pytest.approx(10.0, rel=0.1)  # the source's 10 a second

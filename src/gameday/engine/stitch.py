@@ -229,7 +229,8 @@ def validate_plan(path: Path) -> Plan:
 @dataclass
 class _Counters:
     """Per series: [offset, last source value, last output value, pass of the last sample,
-    first source value of this pass (or since its reset), samples since then]."""
+    first source value of this pass (or since its reset), samples since then, step at the
+    last join]."""
     state: dict[tuple, list] = field(default_factory=dict)
     resets: int = 0
     seen: set[tuple] = field(default_factory=set)  # every series written, gauges too
@@ -237,15 +238,17 @@ class _Counters:
     def value(self, key: tuple, v: float, pass_id: int) -> float:
         st = self.state.get(key)
         if st is None:
-            self.state[key] = [0.0, v, v, pass_id, v, 1]
+            self.state[key] = [0.0, v, v, pass_id, v, 1, 0.0]
             return v
-        offset, last_src, last_out, last_pass, first_src, n = st
+        offset, last_src, last_out, last_pass, first_src, n, step = st
         if math.isnan(v):
             return v
         if last_pass != pass_id:
             # a join: carry on from the last output value, rising by the mean step of the
-            # pass before (a step across the join is not recorded anywhere)
-            step = (last_src - first_src) / (n - 1) if n > 1 else 0.0
+            # pass before (a step across the join is not recorded anywhere); a pass of one
+            # sample has none: the step of the join before
+            if n > 1:
+                step = (last_src - first_src) / (n - 1)
             offset = (last_out + step - v) if not math.isnan(last_out) else 0.0
             first_src, n = v, 1
         elif v < last_src:  # the source itself restarted
@@ -255,7 +258,7 @@ class _Counters:
         else:
             n += 1
         out = v + offset
-        st[:] = [offset, v, out, pass_id, first_src, n]
+        st[:] = [offset, v, out, pass_id, first_src, n, step]
         return out
 
 
