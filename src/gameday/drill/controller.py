@@ -151,7 +151,8 @@ class Drill:
         host, port = self.opt.webhook_listen or ("127.0.0.1", 0)
         self.server = IncidentServer(None, self._act, self._on_webhook, host=host, port=port,
                                      render_metrics=self.event_counts.render,
-                                     callers=self._callers,
+                                     # token -> caller: nobody before the run's tokens
+                                     callers=lambda: getattr(self.credentials, "callers", {}),
                                      handle_facilitator=self.facilitation.handle,
                                      console_routes=self.console).start()
         self.stack = open_stack(self.opt, self.scenario, f"{self.server.url}/alerts",
@@ -174,14 +175,8 @@ class Drill:
     def _act(self, action: str, body: dict, caller: Caller) -> tuple[int, dict]:
         if self.incident is None:
             return 503, {"ok": False, "message": "the drill is still starting"}
-        if self.facilitation.paused and action not in ("status", "note"):
-            return 409, {"ok": False, "message": f"{action}: the facilitator paused the "
-                                                 f"drill; notes only until it resumes"}
-        return self.incident.act(action, body, role=caller.role, person=caller.name)
-
-    def _callers(self) -> dict[str, Caller]:
-        """Token -> caller; nobody gets in before the run's tokens exist."""
-        return self.credentials.callers if self.credentials else {}
+        return self.facilitation.refusal(action) or self.incident.act(
+            action, body, role=caller.role, person=caller.name)
 
     def _query_url(self) -> str | None:
         from gameday.stack.state import read_state

@@ -43,6 +43,13 @@ class Facilitation:
         running = (now - self.paused_at) if self.paused_at is not None else 0.0
         return self.paused_total_s + running + self.extended_s
 
+    def refusal(self, action: str) -> tuple[int, dict] | None:
+        """While paused, responders' actions other than notes wait (409)."""
+        if self.paused and action not in ("status", "note"):
+            return 409, {"ok": False, "message": f"{action}: the facilitator paused the "
+                                                 f"drill; notes only until it resumes"}
+        return None
+
     # -- the API ----------------------------------------------------------------------------
     def handle(self, action: str, body: dict, caller) -> tuple[int, dict]:
         who = str(caller.name or body.get("who") or caller.role)[:64]
