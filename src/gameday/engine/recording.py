@@ -61,6 +61,7 @@ class RecordingWriter:
         self._flush_each = flush_each
         self._targets: dict[tuple[str, str], int] = {}
         self._series: dict[Labels, int] = {}
+        self._known: dict[tuple, int] = {}  # (target, name, labels) -> series id, no merging
         self._line({"kind": KIND, "version": VERSION, "started_at": started_at,
                     "interval_s": interval_s, **(extra or {})})
 
@@ -81,11 +82,14 @@ class RecordingWriter:
         else:
             values = []
             for s in samples:
-                full = stored_labels(s, job, instance)
-                sid = self._series.get(full)
-                if sid is None:
-                    sid = self._series[full] = len(self._series)
-                    self._line({"series": sid, "labels": dict(full)})
+                sid = self._known.get((key, s.name, s.labels))
+                if sid is None:  # first time of this sample on this target
+                    full = stored_labels(s, job, instance)
+                    sid = self._series.get(full)
+                    if sid is None:
+                        sid = self._series[full] = len(self._series)
+                        self._line({"series": sid, "labels": dict(full)})
+                    self._known[(key, s.name, s.labels)] = sid
                 values.append([sid, _encode(s.value)])
             self._line({"t": t, "scrape": tid, "up": 1, "v": values})
         if self._flush_each:
