@@ -370,37 +370,85 @@ def _load_catalog(name: str, spec: Path):
 @app.command("backtest")
 def backtest(
     spec: Path = typer.Argument(..., help="OpenSLO spec file or folder (possibly edited)."),
-    recordings: list[Path] = typer.Option(..., "--from", help="Recording of a past run "
-                                          "(<run>/recording.jsonl.gz), repeatable."),
+    recordings: list[str] = typer.Option(..., "--from", help="Recording of a past run "
+                                         "(<run>/recording.jsonl.gz) or the name of a "
+                                         "shipped recording, repeatable."),
     catalogs: list[str] = typer.Option(None, "--catalog", help="Window catalog name or YAML "
                                        "file, repeatable to compare (default: drill-12h)."),
     objective: float = typer.Option(None, "--objective", help="Try another objective for "
                                     "every SLO (percent, e.g. 99.5)."),
     min_budget: float = typer.Option(0.1, "--min-budget", help="Incidents must consume at "
                                      "least this % of the period's budget (less: a blip)."),
+    eval_interval: str = typer.Option(None, "--eval-interval", help="Evaluate the rules "
+                                      "every this long (e.g. 15s, 1m), at multiples of it as "
+                                      "Prometheus does (default: at each scrape round, the "
+                                      "recording's interval)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress on stderr."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Replay recordings against an SLO design: time to detect, time to reset, quiet-period
     pages and budget consumed, per incident and severity."""
     import json
 
+    from gameday.durations import parse_prometheus_duration
     from gameday.slo.backtest import render, run_backtest, with_objective
     from gameday.slo.windows import validate_catalog_fits
 
-    for rec in recordings:
-        if not rec.is_file():
-            raise ValidationError(f"--from: no such recording {str(rec)!r}")
+    paths = [_find_recording(rec) for rec in recordings]
     if not 0 <= min_budget < 100:
         raise ValidationError(f"--min-budget: must be a percent in [0, 100), got {min_budget!r}")
+    every = None
+    if eval_interval is not None:
+        every = parse_prometheus_duration(eval_interval, "--eval-interval")
+        if every <= 0:
+            raise ValidationError(f"--eval-interval: must be above 0, got {eval_interval!r}")
     slos = with_objective(_load_design(spec), objective)
     results = []
     for name in catalogs or [DRILL_CATALOG]:
         catalog = _load_catalog(name, spec)
         validate_catalog_fits(slos, catalog)
         design = f"{spec}" + ("" if objective is None else f" with objective {objective:g}")
-        for rec in recordings:
-            results.append((design, run_backtest(rec, slos, catalog, min_budget / 100)))
+        for rec in paths:
+            progress = None if quiet else _BacktestProgress(f"{rec.name} ({catalog.name})")
+            bt = run_backtest(rec, slos, catalog, min_budget / 100, eval_interval=every,
+                              progress=progress)
+            results.append((design, bt))
     if as_json:
         typer.echo(json.dumps([{"design": d, **bt.as_dict()} for d, bt in results], indent=2))
     else:
         typer.echo(render(results), nl=False)
+
+
+def _find_recording(given: str) -> Path:
+    from gameday.errors import GamedayError
+
+    try:
+        return resources.find_recording(given)
+    except GamedayError:
+        names = ", ".join(resources.recording_names()) or "none"
+        raise ValidationError(f"--from: no such recording {given!r}: not a file, nor the name "
+                              f"of a shipped recording (names: {names})") from None
+
+
+class _BacktestProgress:
+    """One stderr line, rewritten: share of the recording done, evaluations per second."""
+
+    def __init__(self, label: str) -> None:
+        import sys
+        import time
+
+        self.label, self.began, self.tty = label, time.perf_counter(), sys.stderr.isatty()
+        self.printed = 0.0  # elapsed time of the last line (not a terminal: every 10 s)
+
+    def __call__(self, share: float, evals: int, t: float) -> None:
+        import time
+
+        elapsed = max(time.perf_counter() - self.began, 1e-9)
+        done = share >= 1.0
+        line = (f"backtest {self.label}: {share * 100:5.1f}% of the recording, "
+                f"{evals} evaluations, {evals / elapsed:,.0f}/s")
+        if self.tty:
+            typer.echo("\r" + line + ("\n" if done else ""), err=True, nl=False)
+        elif done or elapsed - self.printed >= 10:
+            self.printed = elapsed
+            typer.echo(line, err=True)

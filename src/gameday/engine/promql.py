@@ -28,6 +28,9 @@ Vector = list[tuple[Labels, float]]
 _MATCH_OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=",
               "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
 _AGGREGATIONS = {"sum", "min", "max", "avg", "count"}
+# Selector node -> its matchers: rules evaluate the same (cached) parse trees every tick.
+_MATCHERS: dict[int, tuple[object, list[tuple[str, str, str]]]] = {}
+_MATCHERS_CACHE = 4096
 
 
 class Matrix(list):
@@ -67,33 +70,39 @@ class _Evaluator:
         return PromQLError(f"unsupported PromQL {what} in: {self.text}")
 
     def eval(self, node):
-        if isinstance(node, pp.NumberLiteral):
-            return float(node.val)
-        if isinstance(node, pp.ParenExpr):
-            return self.eval(node.expr)
-        if isinstance(node, pp.UnaryExpr):
-            value = self.eval(node.expr)
-            if isinstance(value, float):
-                return -value
-            return [(drop_name(k), -v) for k, v in value]
-        if isinstance(node, pp.VectorSelector):
-            return self.select(node)
-        if isinstance(node, pp.MatrixSelector):
-            return self.select_range(node)
-        if isinstance(node, pp.Call):
-            return self.call(node)
-        if isinstance(node, pp.AggregateExpr):
-            return self.aggregate(node)
-        if isinstance(node, pp.BinaryExpr):
-            return self.binary(node)
+        handler = _DISPATCH.get(type(node))
+        if handler is not None:
+            return handler(self, node)
         if isinstance(node, pp.SubqueryExpr):
             raise self.unsupported(f"subquery '{node}'")
         if isinstance(node, pp.StringLiteral):
             raise self.unsupported(f"string literal '{node}'")
         raise self.unsupported(f"expression '{node}'")
 
+    def number(self, node) -> float:
+        return float(node.val)
+
+    def paren(self, node):
+        return self.eval(node.expr)
+
+    def unary(self, node):
+        value = self.eval(node.expr)
+        if isinstance(value, float):
+            return -value
+        return [(drop_name(k), -v) for k, v in value]
+
     # -- selectors -------------------------------------------------------------------
     def _matchers(self, vs) -> list[tuple[str, str, str]]:
+        hit = _MATCHERS.get(id(vs))
+        if hit is not None and hit[0] is vs:
+            return hit[1]
+        matchers = self._read_matchers(vs)
+        if len(_MATCHERS) >= _MATCHERS_CACHE:
+            _MATCHERS.clear()
+        _MATCHERS[id(vs)] = (vs, matchers)  # the node is kept: its id is not reused
+        return matchers
+
+    def _read_matchers(self, vs) -> list[tuple[str, str, str]]:
         if vs.at is not None:
             raise self.unsupported(f"'@' modifier in '{vs}'")
         if vs.matchers.or_matchers:
@@ -330,3 +339,15 @@ class _Evaluator:
             return [(k, v) for k, v in lhs if signature(k) not in rsigs]
         lsigs = {signature(k) for k, _ in lhs}
         return lhs + [(k, v) for k, v in rhs if signature(k) not in lsigs]
+
+
+_DISPATCH = {
+    pp.BinaryExpr: _Evaluator.binary,
+    pp.Call: _Evaluator.call,
+    pp.AggregateExpr: _Evaluator.aggregate,
+    pp.VectorSelector: _Evaluator.select,
+    pp.MatrixSelector: _Evaluator.select_range,
+    pp.ParenExpr: _Evaluator.paren,
+    pp.NumberLiteral: _Evaluator.number,
+    pp.UnaryExpr: _Evaluator.unary,
+}

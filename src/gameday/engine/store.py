@@ -49,7 +49,8 @@ class SampleStore:
     # -- writing -------------------------------------------------------------------
     def append(self, labels: Labels | dict[str, str], t: float, value: float) -> None:
         key = labels if isinstance(labels, tuple) else make_labels(labels)
-        name = dict(key).get("__name__", "")
+        # label sets are sorted: __name__ comes first unless a label name sorts before it
+        name = key[0][1] if key and key[0][0] == "__name__" else dict(key).get("__name__", "")
         ring = self._by_name.setdefault(name, {}).get(key)
         if ring is None:
             ring = self._by_name[name][key] = Ring(self.max_points)

@@ -7,7 +7,11 @@ the error budget the incidents consumed.
 How it runs: rules are generated in memory from the (possibly edited) spec with the same
 code as ``gameday slo generate`` (``storage.render_files``), loaded as rule groups, and
 evaluated at each of the recording's own sample times (one evaluation per scrape round),
-as the embedded engine does live. Nothing is written to disk.
+as the embedded engine does live, or every ``eval_interval`` as Prometheus schedules a
+group (replay.py). The recording streams from disk; the store keeps only the series the
+rules read, for the catalog's period, and long windows are not re-read at every
+evaluation (engine/windowstats.py): time and memory grow linearly with the recording's
+length. Nothing is written to disk.
 
 Ground truth, independent of the alert windows: one extra recording rule per SLO records
 the SLI error ratio over the last two scrapes (``resolution``, 2 s at 1 s scrapes: the
@@ -33,13 +37,13 @@ from pathlib import Path
 
 import yaml
 
-from gameday.engine.recording import ingest_scrape, read_recording
-from gameday.engine.ruleeval import FIRING, Rule, RuleGroup, evaluate_groups, parse_duration
+from gameday.engine.ruleeval import FIRING, Rule, RuleGroup, parse_duration
 from gameday.engine.store import SampleStore, is_stale, to_ms
 from gameday.errors import ValidationError
 
 from . import names
 from .model import SLO, Catalog
+from .replay import Progress, RecordingStream, replay
 from .rules import error_ratio_expr, slo_labels
 from .storage import render_files
 
@@ -139,15 +143,26 @@ def _group(raw: dict, source: str) -> RuleGroup:
 
 # -- replay --------------------------------------------------------------------------------
 def run_backtest(recording: Path, slos: list[SLO], catalog: Catalog,
-                 min_budget: float = 0.001, merge_s: float = 30.0) -> Backtest:
-    """Replay ``recording`` through the rules of ``slos`` (valid input assumed)."""
+                 min_budget: float = 0.001, merge_s: float = 30.0,
+                 eval_interval: float | None = None, progress: Progress | None = None,
+                 offsets: dict[str, float] | None = None,
+                 store: SampleStore | None = None) -> Backtest:
+    """Replay ``recording`` through the rules of ``slos`` (valid input assumed).
+
+    ``eval_interval``: evaluate at multiples of it (as Prometheus and promtool's backfill
+    schedule a group; ``offsets`` per group name) instead of at each scrape round.
+    ``store``: the store to fill (a caller can read the recorded series afterwards)."""
     began = time.perf_counter()
-    header, scrapes = read_recording(recording)
+    stream = RecordingStream(recording)
+    header = stream.header
+    stream.close()
     interval = float(header.get("interval_s") or 1.0)
-    resolution = max(2 * interval, 1.0)
+    resolution = max(2 * (eval_interval or interval), 2 * interval, 1.0)
     groups = build_groups(slos, catalog, resolution)
-    store = SampleStore(max_age=catalog.period_s + 2 * resolution,
-                        max_points=max(20_000, int(catalog.period_s / interval) + 10))
+    if store is None:
+        step = min(interval, eval_interval or interval)
+        store = SampleStore(max_age=catalog.period_s + 2 * resolution,
+                            max_points=max(20_000, int(catalog.period_s / step) + 10))
     start = float(header["started_at"])
     truth: dict[str, list[tuple[float, float]]] = {s.id: [] for s in slos}
     firing: dict[tuple[str, str], float] = {}
@@ -155,12 +170,11 @@ def run_backtest(recording: Path, slos: list[SLO], catalog: Catalog,
     ticks: list[float] = []
 
     def tick(t: float) -> None:
-        evaluate_groups(groups, store, t)
         ticks.append(t)
         t_ms = to_ms(t)
         for labels, ring in store.series([("__name__", "=", TRUTH)]):
-            if len(ring) and ring.ts[-1] == t_ms and not is_stale(ring.vs[-1]):
-                truth.setdefault(dict(labels)[names.LABEL_ID], []).append((t, ring.vs[-1]))
+            if len(ring) and ring.last_ts == t_ms and not is_stale(ring.ovs[-1]):
+                truth.setdefault(dict(labels)[names.LABEL_ID], []).append((t, ring.ovs[-1]))
         now = set()
         for group in groups:
             for alert in group.alerts():
@@ -173,25 +187,15 @@ def run_backtest(recording: Path, slos: list[SLO], catalog: Catalog,
             episodes.setdefault(key[0], []).append(Episode(key[1], firing.pop(key) - start,
                                                            t - start))
 
-    wanted = {sel.metric for s in slos for sel in (s.indicator.total, s.indicator.bad,
-                                                     s.indicator.good) if sel is not None}
-    current = None
-    for scrape in scrapes:
-        if current is not None and scrape.t != current:
-            tick(current)
-        current = scrape.t
-        if scrape.samples is not None:  # only what the rules read: much less to store
-            scrape.samples = [x for x in scrape.samples if x.name in wanted]
-        ingest_scrape(store, scrape)
-    if current is not None:
-        tick(current)
+    replay(recording, groups, store, tick, eval_interval, offsets, progress)
     for (sid, severity), since in firing.items():
         episodes.setdefault(sid, []).append(Episode(severity, since - start, None))
+    step = eval_interval or interval
     results = [score(slo, catalog, [(t - start, v) for t, v in truth[slo.id]],
-                     sorted(episodes[slo.id], key=lambda e: e.start), interval, resolution,
+                     sorted(episodes[slo.id], key=lambda e: e.start), step, resolution,
                      min_budget, merge_s) for slo in slos]
     duration = (ticks[-1] - start) if ticks else 0.0
-    return Backtest(str(recording), catalog.name, duration, interval, len(ticks),
+    return Backtest(str(recording), catalog.name, duration, step, len(ticks),
                     time.perf_counter() - began, results)
 
 
