@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -250,3 +251,31 @@ def test_the_debrief_is_served_for_a_drill_token_only(finished_run):
         assert "event: end" in body  # a finished run's stream ends at once
     finally:
         listener.stop()
+
+
+def test_the_feed_queries_only_while_someone_watches(monkeypatch):
+    from gameday.drill.console import snapshot
+
+    asked = []
+
+    class Api:
+        def query(self, expr):
+            asked.append(expr)
+            return []
+
+    feed = MetricsFeed(lambda: Api(), interval_s=0.05).start()
+    try:
+        time.sleep(0.3)
+        assert asked == [] and feed.taken == 0  # nobody has opened the console
+        feed.since(0)
+        deadline = time.monotonic() + 5
+        while feed.taken < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert feed.taken >= 2
+        monkeypatch.setattr(snapshot, "IDLE_S", 0.0)  # the watcher has gone
+        time.sleep(0.2)
+        taken = feed.taken
+        time.sleep(0.3)
+        assert feed.taken == taken
+    finally:
+        feed.stop()

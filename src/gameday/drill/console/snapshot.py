@@ -6,7 +6,9 @@
 ``burn`` is each SLO's ``slo:current_burn_rate:ratio`` (the recording rule the pages read:
 the same figure as a page's burn rate), ``error_ratio`` the share of 5xx answers per service
 and ``latency_p99_s`` the 99th percentile of request duration per service, both over the
-last ``WINDOW``. One thread per drill refreshes it; streams only read it.
+last ``WINDOW``. One thread per drill refreshes it while someone watches (a stream read it
+in the last ``IDLE_S``), so a drill nobody opens the console of costs its engine nothing;
+streams only read it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable
 
 WINDOW = "30s"
 HISTORY = 600  # snapshots kept (ten minutes at one a second)
+IDLE_S = 30.0  # no stream for this long: no more queries until one comes
 QUERIES = {
     "burn": ("slo:current_burn_rate:ratio", "sloth_id"),
     "error_ratio": (f'sum by (service) (rate(http_requests_total{{code=~"5.."}}[{WINDOW}])) '
@@ -55,6 +58,7 @@ class MetricsFeed:
         self.interval_s = interval_s
         self.snapshots: deque[dict] = deque(maxlen=history)
         self.taken = 0  # snapshots taken so far (a stream's position)
+        self.watched_at: float | None = None  # monotonic time a stream last read
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="console-metrics", daemon=True)
@@ -72,14 +76,18 @@ class MetricsFeed:
             self.taken += 1
 
     def since(self, position: int) -> tuple[list[dict], int]:
-        """The snapshots taken after ``position`` (those still kept), and the new position."""
+        """The snapshots taken after ``position`` (those still kept), and the new position;
+        a stream asking keeps the feed going."""
         with self._lock:
+            self.watched_at = time.monotonic()
             new = min(self.taken - position, len(self.snapshots))
             return list(self.snapshots)[len(self.snapshots) - new:], self.taken
 
     def _run(self) -> None:
         while not self._stop.is_set():
             api = self.api()
-            if api is not None:
+            watched = self.watched_at is not None and \
+                time.monotonic() - self.watched_at < IDLE_S
+            if api is not None and watched:
                 self.add(take_snapshot(api))
             self._stop.wait(self.interval_s)
