@@ -76,8 +76,25 @@ def test_export_then_import_round_trips(tmp_path):
     result = invoke("import", tmp_path / "r.om", "-o", tmp_path / "back.jsonl.gz")
     assert result.exit_code == 0, result.output
     assert sorted(scrapes_of(tmp_path / "back.jsonl.gz")) == sorted(scrapes_of(rec))
+    info = invoke("info", tmp_path / "back.jsonl.gz").stdout
+    assert "provenance imported from r.om (sha256 " in info
     line = one_error(invoke("import", tmp_path / "nope.om", "-o", tmp_path / "x.jsonl.gz"))
     assert line == f"error: {tmp_path / 'nope.om'}: no such file"
     (tmp_path / "cut.om").write_text("# TYPE up gauge\nup 1 100\n")
     line = one_error(invoke("import", tmp_path / "cut.om", "-o", tmp_path / "x.jsonl.gz"))
     assert "cut.om: no '# EOF' line" in line and not (tmp_path / "x.jsonl.gz").exists()
+
+
+def test_info_summarises_a_live_recordings_provenance(tmp_path):
+    from gameday.engine.exposition import Sample
+    from gameday.engine.recording import RecordingWriter
+
+    writer = RecordingWriter(tmp_path / "live.jsonl.gz", 100.0, 1.0, extra={"provenance": {
+        "recorded": True, "stitched": False, "tool": "gameday record",
+        "gameday_version": "1.2.3", "load": {"profile": "steady", "users": 10},
+        "fault_schedule": {"file": "f.yaml", "faults": [{"at": 60}, {"at": 120}]}}})
+    writer.write_scrape(100.0, "gateway", "127.0.0.1:1", {}, [Sample("x_total", (), 1.0)])
+    writer.close()
+    info = invoke("info", tmp_path / "live.jsonl.gz").stdout
+    assert ("provenance recorded by gameday record (gameday 1.2.3): load steady x10 users, "
+            "2 fault(s) scheduled") in info

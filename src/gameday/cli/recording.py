@@ -122,6 +122,16 @@ def info(
             lines.append(f"  {_when(seg['from'])} +{seg['to'] - seg['from']:.0f}s  "
                          f"{seg['source']} [{seg['source_to'] - seg['source_from']:.0f}s"
                          f" x{seg['repeat']}]  sha256 {seg['sha256'][:12]}")
+    elif prov.get("recorded"):
+        load = prov.get("load") or {}
+        faults = (prov.get("fault_schedule") or {}).get("faults") or []
+        lines.append(f"provenance recorded by {prov.get('tool', 'gameday')} "
+                     f"(gameday {prov.get('gameday_version', '?')}): load "
+                     f"{load.get('profile', 'none')} x{load.get('users', 0)} users, "
+                     f"{len(faults)} fault(s) scheduled")
+    elif prov.get("imported"):
+        lines.append(f"provenance imported from {prov.get('source')} "
+                     f"(sha256 {str(prov.get('sha256'))[:12]})")
     else:
         lines.append(f"provenance {json.dumps(prov, sort_keys=True)}")
     typer.echo("\n".join(lines))

@@ -342,7 +342,8 @@ def import_openmetrics(path: Path, out: Path, *, interval_s: float | None = None
         raise ValidationError(f"{path}: no samples")
     interval = interval_s or stats.interval_s or 1.0
     stats.interval_s = interval
-    provenance = {"imported": {"source": path.name, "sha256": file_sha256(path)}}
+    provenance = {"recorded": False, "stitched": False, "imported": True,
+                  "source": path.name, "sha256": file_sha256(path)}
     writer = RecordingWriter(out, first.t, interval, extra={"provenance": provenance},
                              flush_each=False)
     targets: dict[tuple[str, str], tuple] = {}

@@ -89,7 +89,8 @@ class Plan:
         return self.segments[-1].out_to
 
     def provenance(self) -> dict:
-        return {"stitched": True, "plan": self.path.name, "interval_s": self.interval,
+        return {"recorded": False, "stitched": True, "plan": self.path.name,
+                "interval_s": self.interval,
                 "segments": [{"source": s.source, "sha256": s.sha256,
                               "source_from": round(s.src_from, 6),
                               "source_to": round(s.src_to, 6),
