@@ -167,8 +167,9 @@ def run(
         console.print(pub["briefing"], highlight=False, markup=False)
     if listen is not None and listen[0] not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]warning: the incident API and the alert webhook listen on "
-                      f"{listen[0]}:{listen[1]}, reachable from other hosts; every call "
-                      f"needs the run's token[/]", highlight=False)
+                      f"{listen[0]}:{listen[1]}, reachable from other hosts; every "
+                      f"endpoint (/metrics and /alerts too) needs a token (docs/team.md)[/]",
+                      highlight=False)
     with DrillView(console, interactive_help=not auto) as view:
         drill = Drill(picked, options, view=view)
         outcome = drill.run()
