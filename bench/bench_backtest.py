@@ -209,7 +209,7 @@ def main() -> int:
             print(f"kept {folder}")
     print(f"\n## bench_backtest ({began})" + report(rows))
     if not args.quick:
-        benchlib.save_json("backtest", {"started": began, "rows": rows})
+        benchlib.save_json("backtest.json", {"started": began, "rows": rows})
     bad = [r for r in rows if r["values"]["equal"] != r["values"]["compared"]
            or r["values"]["only_backfill"] or r["values"]["only_backtest"]]
     return 1 if bad else 0
