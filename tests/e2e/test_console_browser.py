@@ -97,9 +97,13 @@ class Tab:
 
     def submit(self, form: str) -> str:
         """Submits ``form`` and returns the answer the page shows."""
+        return self.press(f"#{form} button[type=submit]")
+
+    def press(self, css: str) -> str:
+        """Clicks the button ``css`` and returns the answer the page shows."""
         self.driver.execute_script("document.getElementById('action-result').textContent=''")
-        self.find(f"#{form} button[type=submit]").click()
-        return wait_until(lambda: self.text("#action-result"), 30, f"answer to {form}")
+        self.find(css).click()
+        return wait_until(lambda: self.text("#action-result"), 30, f"answer to {css}")
 
     def shot(self, folder: Path, name: str) -> Path:
         path = folder / name
@@ -160,6 +164,10 @@ def test_a_team_works_a_drill_from_the_console(tmp_path):
                 assert fac.text("#role") == "facilitator"
                 fac.wait_text("#answer-key", ROOT_CAUSE)
                 fac.wait_text("#hints-remaining", "Compare the classifier replicas")
+                # the facilitator's controls (drill/facilitator.py answers them)
+                assert "paused" in fac.press("[data-fac=pause]")
+                assert "resumed" in fac.press("[data-fac=resume]")
+                assert "extended by 60 s" in fac.press("[data-fac=extend]")
 
         res = sign_in(driver, url, responder_token, "amy")
         with res:
@@ -232,6 +240,8 @@ def test_a_team_works_a_drill_from_the_console(tmp_path):
     acted = {(e["kind"], e.get("who")) for e in timeline}
     assert {("ack", "amy"), ("hint", "amy"), ("mitigation", "amy"),
             ("resolve", "amy")} <= acted, acted
+    by_facilitator = {e["kind"] for e in timeline if e.get("who") == "fran"}
+    assert {"pause", "resume", "extend"} <= by_facilitator, by_facilitator
 
 
 def test_hostile_text_shows_as_text(tmp_path):
