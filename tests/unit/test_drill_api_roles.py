@@ -281,3 +281,20 @@ def test_gameday_incident_uses_the_runs_responder_token_and_the_facilitators_for
         server.stop()
     kinds = [e["kind"] for e in read_events(tmp_path)]
     assert kinds == ["note", "extend"] and "pause" not in kinds
+
+
+def test_concurrent_actions_each_carry_their_own_role(tmp_path):
+    scenario = parse_scenario(write_experiment(tmp_path / "exp"))
+    events = []
+    incident = Incident(str(tmp_path), scenario, lambda kind, **f: events.append(f) or f)
+
+    def note(role):
+        for i in range(200):
+            assert incident.act("note", {"text": str(i)}, role=role)[0] == 200
+
+    threads = [threading.Thread(target=note, args=(r,)) for r in (FACILITATOR, RESPONDER)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(events) == 400 and all(e["who"] == e["role"] for e in events)

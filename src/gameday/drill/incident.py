@@ -54,16 +54,16 @@ class Incident:
         the facilitator's); ``person`` is the name of a per-person token, which wins over
         the name the body gives."""
         who = str(person or body.get("who") or role)[:64]
-        emit = self.emit
-        self.emit = lambda kind, **fields: emit(kind, **{**fields, "role": role})
         try:
-            with self._lock:
-                handler = getattr(self, f"_{action}")
-                return handler(body, who)
+            with self._lock:  # one action at a time: its events carry its role
+                emit = self.emit
+                self.emit = lambda kind, **fields: emit(kind, **{**fields, "role": role})
+                try:
+                    return getattr(self, f"_{action}")(body, who)
+                finally:
+                    self.emit = emit
         except (TypeError, ValueError, KeyError) as err:
             return 400, {"ok": False, "message": f"{action}: {err}"}
-        finally:
-            self.emit = emit
 
     def _status(self, body: dict, who: str) -> tuple[int, dict]:
         return 200, {"ok": True, "scenario": self.scenario.public(self.hidden),
