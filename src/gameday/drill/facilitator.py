@@ -56,6 +56,8 @@ class Facilitation:
         if action == "state":
             return 200, {"ok": True, **self.state()}
         if action == "judge":
+            if self.drill.incident is None:
+                return 503, {"ok": False, "message": "the drill is still starting"}
             return self.drill.incident.act("judge", body, role=caller.role, person=caller.name)
         try:
             with self._lock:
