@@ -205,10 +205,24 @@ def test_a_team_works_a_drill_from_the_console(tmp_path):
             res.find("#lever-args input[name=replica]").send_keys("0")
             assert "eject_replica done" in res.submit("mitigate-form")
             res.wait_text("#timeline", "mitigation")
+            Select(res.find("#role-name")).select_by_visible_text("commander")
+            res.submit("role-form")
+            res.find("#note-text").send_keys(HOSTILE)
+            assert "noted" in res.submit("note-form")
+            res.wait_text("#timeline", HOSTILE)  # shown as the text it is
+            assert driver.execute_script("return document.querySelectorAll('img').length "
+                                         "+ (window.pwned || 0)") == 0
+            res.submit("escalate-form")
+            Select(res.find("#diag-component")).select_by_value("classifier replica 0")
+            Select(res.find("#diag-mode")).select_by_value("answers 500 to every request")
+            assert "diagnosis recorded" in res.submit("diagnose-form")
             res.shot(shots, "responder.png")
         if fac is not None:
             with fac:  # the hint taken has left the facilitator's list
-                fac.wait_text("#timeline", "mitigation")
+                fac.wait_text("#timeline", "diagnosis")
+                fac.find("#judge-correct option[value=false]").click()
+                fac.find("#judge-reason").send_keys("say why replica 0")
+                assert "judged wrong" in fac.submit("judge-form")
                 assert "Compare the classifier replicas" not in fac.text("#hints-remaining")
                 fac.shot(shots, "facilitator.png")
         with res:
@@ -238,10 +252,10 @@ def test_a_team_works_a_drill_from_the_console(tmp_path):
 
     timeline = events(run)
     acted = {(e["kind"], e.get("who")) for e in timeline}
-    assert {("ack", "amy"), ("hint", "amy"), ("mitigation", "amy"),
-            ("resolve", "amy")} <= acted, acted
+    assert {("ack", "amy"), ("hint", "amy"), ("mitigation", "amy"), ("note", "amy"),
+            ("escalate", "amy"), ("diagnosis", "amy"), ("resolve", "amy")} <= acted, acted
     by_facilitator = {e["kind"] for e in timeline if e.get("who") == "fran"}
-    assert {"pause", "resume", "extend"} <= by_facilitator, by_facilitator
+    assert {"pause", "resume", "extend", "diagnosis_judged"} <= by_facilitator, by_facilitator
 
 
 def test_hostile_text_shows_as_text(tmp_path):

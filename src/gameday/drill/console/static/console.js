@@ -180,7 +180,7 @@ function addEvents(events) {
     const li = make("li");
     li.appendChild(make("span", new Date(e.ts * 1000).toISOString().slice(11, 19) + " ", "at"));
     li.appendChild(make("span", e.kind, "kind"));
-    li.appendChild(make("span", (e.who ? e.who + ": " : "") + (e.text || ""), "what"));
+    li.appendChild(make("span", (e.who ? e.who + ": " : "") + (e.text || e.stated || ""), "what"));
     list.appendChild(li);
   }
   while (list.children.length > 1000) list.removeChild(list.firstChild);
