@@ -13,7 +13,7 @@ with its timestamp in seconds, then ``# EOF``. Each scrape also gives an ``up{jo
   spilled to one temporary file per name when the buffer holds ``spill_lines`` lines, then the
   files are concatenated family by family. Memory: the buffer (``spill_lines`` lines, about
   150 bytes each) plus one formatted label string per series; disk: about the size of the
-  output, in the temporary folder.
+  output, in a temporary folder beside it.
 - Timestamps are written at full precision; promtool keeps ``int(t * 1000)`` milliseconds.
 - Staleness cannot be expressed: OpenMetrics has no stale marker (a NaN value is a plain
   NaN). A series that ends or a target that fails simply has no more samples, so a
@@ -157,7 +157,8 @@ def write_openmetrics(recording: Path, out: Path | IO[str], *, start: float | No
     _, scrapes = read_recording(recording)
     stats = ConvertStats()
     prefixes: dict[tuple, str] = {}
-    with tempfile.TemporaryDirectory(prefix="gameday-om-") as tmp:
+    beside = Path(out).parent if isinstance(out, (str, Path)) else None  # the same disk
+    with tempfile.TemporaryDirectory(prefix=".gameday-om-", dir=beside) as tmp:
         spill = _Spill(Path(tmp), spill_lines)
         for scrape in scrapes:
             if (start is not None and scrape.t < start) or (end is not None and scrape.t > end):
