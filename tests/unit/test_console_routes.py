@@ -279,3 +279,14 @@ def test_the_feed_queries_only_while_someone_watches(monkeypatch):
         assert feed.taken == taken
     finally:
         feed.stop()
+
+
+def test_the_debrief_says_so_when_its_port_is_taken(finished_run):
+    from gameday.errors import GamedayError
+
+    taken = serve_debrief(finished_run)
+    try:
+        with pytest.raises(GamedayError, match=f"cannot listen on 127.0.0.1:{taken.port}"):
+            serve_debrief(finished_run, port=taken.port, wait_s=0.5)
+    finally:
+        taken.stop()

@@ -19,6 +19,7 @@ from pathlib import Path
 import jinja2
 
 from gameday.drill.console.markdown import render_markdown
+from gameday.errors import GamedayError
 from gameday.listener import HandlerApp, Limits, Listener, Reply, Request
 from gameday.runfolder import Run, read_json
 
@@ -109,13 +110,20 @@ class DebriefRoutes:
         return self.console(request, role_of(request.headers, self.tokens))
 
 
-def serve_debrief(run_path: Path, host: str = "127.0.0.1", port: int = 0) -> Listener:
-    """The console of a finished run on ``host:port``, started; ``stop()`` it."""
+def serve_debrief(run_path: Path, host: str = "127.0.0.1", port: int = 0,
+                  wait_s: float = 5.0) -> Listener:
+    """The console of a finished run on ``host:port``, started; ``stop()`` it. A port still
+    in use is retried for ``wait_s`` (the drill's own listener letting it go)."""
     app = HandlerApp(DebriefRoutes(run_path), name="console-debrief")
-    for _ in range(20):  # the drill's own listener may take a moment to free the port
+    attempts = max(1, int(wait_s / 0.25))
+    for attempt in range(attempts):
         try:
             return Listener(app, host=host, port=port, limits=Limits(),
                             name="console-debrief").start()
-        except OSError:
+        except OSError as err:
+            if attempt == attempts - 1:
+                app.close()
+                raise GamedayError(f"console debrief: cannot listen on {host}:{port}: "
+                                   f"{err.strerror or err}") from None
             time.sleep(0.25)
-    return Listener(app, host=host, port=port, name="console-debrief").start()
+    raise AssertionError("unreachable")
