@@ -33,7 +33,7 @@ def test_record_a_fault_window_then_ctrl_c_keeps_a_valid_recording(tmp_path):
     out = tmp_path / "rec.jsonl.gz"
     proc = subprocess.Popen(
         [sys.executable, "-m", "gameday.cli.main", "record", "-o", str(out), "--duration",
-         "60s", "--users", "4", "--faults", str(plan)],
+         "60s", "--users", "4", "--warmup", "3s", "--faults", str(plan)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         part = tmp_path / f".rec.jsonl.gz.{proc.pid}.part"
@@ -59,7 +59,7 @@ def test_record_a_fault_window_then_ctrl_c_keeps_a_valid_recording(tmp_path):
     assert [(f["service"], f["type"], f["at_s"], f["for_s"])
             for f in prov["fault_schedule"]["faults"]] == [
         ("classifier", "error", FAULT_AT_S, FAULT_FOR_S)]
-    assert prov["gameday_version"]
+    assert prov["gameday_version"] and prov["warmup_s"] == 3
 
     start = header["started_at"]
     errors: dict[float, float] = {}  # offset -> classifier 5xx answers so far (all replicas)

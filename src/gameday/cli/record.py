@@ -18,6 +18,8 @@ PROGRESS_EVERY_S = 10.0  # without a terminal: one progress line this often
 
 
 def _line(p: Progress) -> str:
+    if p.elapsed_s < 0:
+        return f"warming up: the load runs {-p.elapsed_s:3.0f}s more before the recording starts"
     faults = "; ".join(p.active_faults) or "none"
     return (f"recording {p.elapsed_s:5.0f}s / {format_duration(p.total_s)}  scrapes "
             f"{p.scrapes} ({p.failed} failed)  series {p.series}  faults: {faults}")
@@ -32,6 +34,8 @@ def record(
     faults: Path = typer.Option(None, "--faults",
                                 help="Fault schedule (YAML: - at: 2m, for: 90s, fault: {...})."),
     interval: str = typer.Option("1s", "--interval", help="Scrape interval."),
+    warmup: str = typer.Option("15s", "--warmup",
+                               help="Load before the recording starts (0: none)."),
     attach: str = typer.Option(None, "--attach",
                                help="Record a running run (id or folder) instead of starting "
                                     "a stack of its own on free ports."),
@@ -46,6 +50,8 @@ def record(
         out=out, duration_s=duration_s, profile=None if load == "none" else load,
         users=users, interval_s=parse_duration(interval, where="--interval"),
         attach=attach, force=force, sets=tuple(sets or ()),
+        warmup_s=0.0 if warmup.strip() in ("0", "0s") else parse_duration(warmup,
+                                                                          where="--warmup"),
         schedule=load_schedule(faults, duration_s) if faults is not None else [],
         schedule_file=str(faults) if faults is not None else None)
     validate_options(opts)
@@ -66,7 +72,12 @@ def record(
 
     console.print(("attaching to run " + attach) if attach else
                   "starting a stack on free ports...", highlight=False)
-    result = RecordSession(opts).run(on_progress=show)
+    try:
+        result = RecordSession(opts).run(on_progress=show)
+    except KeyboardInterrupt:
+        typer.echo("interrupted (Ctrl-C) before the recording started: nothing written",
+                   err=True)
+        raise typer.Exit(130) from None
     if console.is_terminal:
         console.print()
     size = result.out.stat().st_size

@@ -44,6 +44,7 @@ class RecordOptions:
     attach: str | None = None  # a run id or folder; None: start a stack of our own
     force: bool = False
     sets: tuple[str, ...] = ()  # --set for a stack of our own
+    warmup_s: float = 0.0  # load runs this long before the recording starts
 
 
 @dataclass
@@ -84,6 +85,8 @@ def validate_options(opts: RecordOptions) -> None:
         raise ValidationError(f"{out}: folder {str(out.parent)!r} does not exist")
     if opts.duration_s <= 0:
         raise ValidationError(f"--duration: must be above zero, got {opts.duration_s:g}s")
+    if opts.warmup_s < 0:
+        raise ValidationError(f"--warmup: must be zero or more, got {opts.warmup_s:g}s")
     if opts.interval_s < MIN_INTERVAL_S:
         raise ValidationError(f"--interval: at least {MIN_INTERVAL_S:g}s, got "
                               f"{opts.interval_s:g}s")
@@ -105,7 +108,7 @@ def provenance(opts: RecordOptions, run_id: str) -> dict:
     load = None if opts.profile is None else {"profile": opts.profile, "users": opts.users}
     return {"recorded": True, "stitched": False, "tool": "gameday record",
             "gameday_version": __version__, "duration_s": opts.duration_s,
-            "interval_s": opts.interval_s, "load": load,
+            "interval_s": opts.interval_s, "warmup_s": opts.warmup_s, "load": load,
             "fault_schedule": {"file": (Path(opts.schedule_file).name
                                         if opts.schedule_file else None),
                                "faults": [s.as_dict() for s in opts.schedule]},
@@ -181,6 +184,7 @@ class RecordSession:
             faults = FaultClient(run, state, WHO)
             if opts.profile is not None:
                 self._start_load(run, state)
+            self._warm_up(on_progress, stop)
             started = time.time()
             writer = RecordingWriter(part, started, opts.interval_s,
                                      extra={"provenance": provenance(opts, run.id)})
@@ -225,9 +229,18 @@ class RecordSession:
             raise StackError(f"run {run.id}: no gateway to send load to")
         features = next((p.url for p in state.processes if p.name == "features"), None)
         # Locust's own shape ends the load with the recording (plus its grace).
-        self.load = start_load(self.opts.profile, self.opts.users, self.opts.duration_s,
+        self.load = start_load(self.opts.profile, self.opts.users,
+                               self.opts.warmup_s + self.opts.duration_s,
                                host=gateway.url, features_host=features, run=run,
                                die_with_parent=True)
+
+    def _warm_up(self, on_progress, stop) -> None:
+        """Let the load reach its pace before the first scrape is recorded."""
+        end = time.monotonic() + self.opts.warmup_s
+        while (left := end - time.monotonic()) > 0 and not (stop is not None and stop()):
+            if on_progress is not None:
+                on_progress(Progress(-left, self.opts.duration_s, 0, 0, 0, []))
+            time.sleep(min(0.5, left))
 
     def _apply(self, faults, step: ScheduledFault) -> None:
         try:
