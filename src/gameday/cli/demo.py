@@ -81,7 +81,7 @@ def demo(
                   ack_delay="3s", max_duration="4m", prometheus=False, attach=None,
                   stack_file=None, prometheus_url=None, webhook_listen=None,
                   role=["commander=demo-ic", "ops=auto-responder"], quiet_report=False,
-                  scenarios_dir=None)
+                  scenarios_dir=None, responders=None, console_linger=False)
     except typer.Exit as done:
         if done.exit_code:
             raise
