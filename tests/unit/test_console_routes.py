@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -290,3 +291,33 @@ def test_the_debrief_says_so_when_its_port_is_taken(finished_run):
             serve_debrief(finished_run, port=taken.port, wait_s=0.5)
     finally:
         taken.stop()
+
+
+def test_a_slow_incident_never_holds_the_stream(tmp_path, monkeypatch):
+    """A lever being pulled holds the incident for seconds: the stream keeps sending the
+    timeline and metrics meanwhile, and the state once it comes."""
+    from gameday.drill.console import routes
+
+    monkeypatch.setattr(routes, "FIRST_STATE_S", 0.2)
+    release = threading.Event()
+
+    def slow_api(request):
+        release.wait(10)
+        return Reply(200, {"ok": True, "pages": []})
+
+    feed = MetricsFeed(lambda: None)
+    console = Console(lambda: tmp_path, slow_api, feed, lambda: False)
+    stream = ConsoleStream(console, {}, "responder")
+    started = time.monotonic()
+    first = stream.produce()
+    append_event(tmp_path, "note", who="amy", text="still here")
+    second = events_in(stream.produce())
+    assert time.monotonic() - started < 2
+    assert "state" not in events_in(first) and second["timeline"][-1][-1]["text"] == "still here"
+    release.set()
+    deadline = time.monotonic() + 5
+    got: dict = {}
+    while "state" not in got and time.monotonic() < deadline:
+        time.sleep(0.05)
+        got = events_in(stream.produce())
+    assert got["state"][0]["role"] == "responder"

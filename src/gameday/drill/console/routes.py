@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import queue
 import threading
 from collections.abc import Callable
 from importlib import resources
@@ -43,6 +44,7 @@ PAGE_HEADERS = (("content-security-policy", "default-src 'self'; img-src 'self' 
 BACKLOG_EVENTS = 500  # timeline events a new stream starts with, at most
 BACKLOG_METRICS = 300  # snapshots a new stream starts with, at most
 STATE_EVERY = 2  # ticks between two looks at the state
+FIRST_STATE_S = 3.0  # a new stream waits this long at most for its first state
 
 
 def static_file(name: str) -> bytes:
@@ -77,6 +79,37 @@ def lever_specs() -> list[dict]:
     return out
 
 
+class Background:
+    """One daemon thread that asks the API for states, so that a stream never waits on
+    the incident (a lever being pulled holds it for seconds): a stream submits and picks
+    the answer up on a later tick."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], str]) -> dict:
+        """``{"done": Event, "value": ...}`` once ``fn()`` has run."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="console-state",
+                                                daemon=True)
+                self._thread.start()
+        box = {"done": threading.Event(), "value": None}
+        self._jobs.put((fn, box))
+        return box
+
+    def _work(self) -> None:
+        while True:
+            fn, box = self._jobs.get()
+            try:
+                box["value"] = fn()
+            except Exception:  # noqa: BLE001 - the stream asks again on a later tick
+                box["value"] = None
+            box["done"].set()
+
+
 def sse(event: str, data) -> bytes:
     """One server-sent event; JSON data on one line (a newline in it would end the event)."""
     return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
@@ -97,6 +130,7 @@ class Console:
         self.debrief = debrief  # callable(run_path) -> html fragment, or None
         self._timeline = None
         self._lock = threading.Lock()
+        self.background = Background()
 
     def __call__(self, request: Request, role: str | None) -> Reply:
         path = request.path.rstrip("/")
@@ -190,6 +224,7 @@ class ConsoleStream:
         self.events_at = 0
         self.metrics_at = 0
         self.last_state = ""
+        self.pending: dict | None = None  # a state asked of the API, not yet sent
         self.ended = False
 
     def produce(self) -> bytes | None:
@@ -202,9 +237,14 @@ class ConsoleStream:
             self.events_at = max(0, total - BACKLOG_EVENTS)
             self.metrics_at = max(0, self.console.feed.taken - BACKLOG_METRICS)
         finished = self.console.finished()
-        if self.ticks % STATE_EVERY == 0 or finished:
-            state = json.dumps(self.console.state(self.headers, self.role), default=str)
-            if state != self.last_state:
+        if self.pending is None and (self.ticks % STATE_EVERY == 0 or finished):
+            self.pending = self.console.background.submit(lambda: json.dumps(
+                self.console.state(self.headers, self.role), default=str))
+            if self.ticks == 0:
+                self.pending["done"].wait(FIRST_STATE_S)
+        if self.pending is not None and self.pending["done"].is_set():
+            state, self.pending = self.pending["value"], None
+            if state and state != self.last_state:
                 self.last_state = state
                 out.append(f"event: state\ndata: {state}\n\n".encode())
         events, self.events_at = self.console.timeline(self.events_at)
