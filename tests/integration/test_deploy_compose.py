@@ -211,7 +211,8 @@ def test_the_admin_token_has_no_default():
     token_path = "/run/secrets/gameday_admin_token"
     assert stack_file()["admin_token_file"] == token_path
     # the services check it; the drill reads it; Alertmanager sends it to the drill's webhook
-    for name in (*APP_SERVICES, "gameday", "alertmanager"):
+    # (and Prometheus to the drill's /metrics)
+    for name in (*APP_SERVICES, "gameday", "alertmanager", "prometheus"):
         assert "gameday_admin_token" in doc["services"][name]["secrets"], name
     for name in APP_SERVICES:
         env = env_of(doc["services"][name])
@@ -417,7 +418,8 @@ def test_prometheus_config_is_what_gameday_writes_for_the_same_targets():
     stack = stack_file()
     gameday = PrometheusConfig(targets=stack["services"],
                                alertmanager=netloc(stack["alertmanager_url"]),
-                               drill="gameday:9095").render()
+                               drill="gameday:9095",
+                               drill_token_file=stack["admin_token_file"]).render()
     for key in ("global", "scrape_configs", "alerting"):
         assert ours[key] == gameday[key], key
     assert ours["rule_files"] == ["/etc/prometheus/rules/*.rules.yml"]
@@ -447,6 +449,12 @@ def test_promtool_accepts_the_config_and_its_rules(tmp_path, catalog):
     promtool = require_binary("promtool")
     config = yaml.safe_load(PROMETHEUS_YML.read_text())
     config["rule_files"] = local_rule_files(config, catalog)
+    # promtool stats the drill job's token file: here, a stand-in for the compose secret
+    [drill_job] = [j for j in config["scrape_configs"] if j["job_name"] == "gameday-drill"]
+    assert drill_job["authorization"]["credentials_file"] == stack_file()["admin_token_file"]
+    secret = tmp_path / "gameday_admin_token"
+    secret.write_text("token\n")
+    drill_job["authorization"]["credentials_file"] = str(secret)
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     proc = subprocess.run([promtool, "check", "config", str(path)], capture_output=True,
@@ -560,6 +568,9 @@ def test_the_compose_configs_page_the_webhook_when_the_gateway_burns_its_budget(
         hook = am_config["receivers"][0]["webhook_configs"][0]
         assert hook["url"] == webhook_url
         hook["http_config"]["authorization"]["credentials_file"] = str(token_file)
+        [drill_job] = [j for j in prom_config["scrape_configs"]
+                       if j["job_name"] == "gameday-drill"]
+        drill_job["authorization"]["credentials_file"] = str(token_file)
 
         am = AlertmanagerServer(Verbatim(am_config), tmp_path / "am", port=am_port)
         prom = PrometheusServer(Verbatim(prom_config), tmp_path / "prom", port=prom_port)

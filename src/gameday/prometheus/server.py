@@ -28,6 +28,7 @@ class PrometheusConfig:
     evaluation_interval: str = "1s"
     alertmanager: str | None = None  # host:port
     drill: str | None = None  # host:port of a drill controller: its /metrics (drill events)
+    drill_token_file: str | None = None  # its bearer token, where it listens off loopback
 
     def render(self) -> dict:
         jobs = []
@@ -39,8 +40,12 @@ class PrometheusConfig:
             jobs.append({"job_name": service, "metrics_path": "/metrics",
                          "static_configs": static})
         if self.drill:
-            jobs.append({"job_name": "gameday-drill", "metrics_path": "/metrics",
-                         "static_configs": [{"targets": [self.drill]}]})
+            job = {"job_name": "gameday-drill", "metrics_path": "/metrics",
+                   "static_configs": [{"targets": [self.drill]}]}
+            if self.drill_token_file:
+                job["authorization"] = {"type": "Bearer",
+                                        "credentials_file": self.drill_token_file}
+            jobs.append(job)
         config = {
             "global": {"scrape_interval": self.scrape_interval,
                        "evaluation_interval": self.evaluation_interval},
