@@ -167,18 +167,24 @@ def report(rows: list[dict]) -> str:
         lines.append(f"\nvalues: {v['compared']} backfilled points compared, {v['equal']} "
                      f"equal within {REL_TOL:g} (worst relative difference "
                      f"{v['worst_rel']:.2g}); {v['only_backfill']} only in the backfill, "
-                     f"{v['only_backtest']} only in the backtest")
+                     f"{v['only_backtest']} only in the backtest, {v['gaps']} in promtool's "
+                     f"block-end gaps (evaluation instants it skips, not compared)")
         for m in v["mismatches"][:5]:
             lines.append(f"  mismatch: {m}")
     if len(rows) > 1:
-        a, b = rows[0], rows[-1]
+        steps = [(rows[k], rows[k + 1]) for k in range(len(rows) - 1)]
+        pairs = [(rows[0], rows[-1])] + (steps if len(rows) > 2 else [])
         grow = []
-        for who in ("gameday", "promtool"):
-            grow.append([who] + [f"{b[who][k] / a[who][k]:.1f}x" if a[who][k] else "-"
-                                 for k in ("wall_s", "cpu_s", "peak_rss_mb")])
-        lines.append(f"\ngrowth from {a['hours']:.2f} h to {b['hours']:.2f} h "
-                     f"(x{b['hours'] / a['hours']:.1f} the data; linear: about that):")
-        lines.append(benchlib.markdown_table(["engine", "wall", "CPU", "peak RSS"], grow))
+        for a, b in pairs:
+            for who in ("gameday", "promtool"):
+                grow.append([f"{a['hours']:.0f} h -> {b['hours']:.0f} h",
+                             f"x{b['hours'] / a['hours']:.1f}", who]
+                            + [f"x{b[who][k] / a[who][k]:.1f}" if a[who][k] else "-"
+                               for k in ("wall_s", "cpu_s", "peak_rss_mb")])
+        lines.append("\ngrowth (linear: as the data; each figure includes the fixed start "
+                     "of its processes):")
+        lines.append(benchlib.markdown_table(["lengths", "data", "engine", "wall", "CPU",
+                                              "peak RSS"], grow))
     return "\n".join(lines)
 
 
