@@ -47,7 +47,7 @@ GRADIENT_MIN = 0.5  # at most halve the estimate in one window (outliers)
 WINDOW_MIN_SAMPLES = 10  # Netflix WindowedLimit's window size
 PROBE_SHARE = 0.25  # the limit held during a probe of the no-load latency
 PROBE_MAX_WINDOWS = 8  # a probe that gets no samples (idle gateway) ends after this
-PROBE_SETTLED = 1.5  # a probe within this factor of the estimate before it: settled
+PROBE_SETTLED = 2.0  # a probe within this factor of the estimate before it: settled
 PROBE_SOON_WINDOWS = 8  # an unsettled probe is repeated after this many windows,
 PROBE_SOON_MAX = 4  # at most this many times in a row
 
