@@ -238,6 +238,10 @@ def _summary(console, run_path, scenario, wheel, drill, written) -> None:
         verdict = verdict.get("result") or verdict.get("status")
     if verdict:
         console.print(f"  verdict: {verdict}", highlight=False, markup=False)
+    aborted = drill.outcome.get("aborted")
+    if aborted:
+        console.print(f"aborted by {aborted['by']}: {aborted['reason']}", highlight=False,
+                      markup=False)
     if drill.outcome.get("error"):
         console.print(f"[red]{drill.outcome['error']}[/]", highlight=False)
     for path in written:
