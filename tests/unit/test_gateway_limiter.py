@@ -104,6 +104,8 @@ def test_steady_overload_holds_the_knee():
     # L / RATE = 2 x BASE_S / (1 - 1/sqrt(L)) => L - sqrt(L) = 20 => L = 25.6
     assert 20 <= sum(late) / len(late) <= 30
     assert limit.no_load_s == pytest.approx(BASE_S, rel=0.05)
+    answered = [t for t, _, _ in trace if t > 30]  # probes included: full throughput
+    assert len(answered) / (answered[-1] - answered[0]) >= 0.97 * RATE
     # probes (a quarter of the limit) take a small share of the time
     probing = [t for t, estimate, now in trace if t > 30 and now < estimate * 0.5]
     assert len(probing) / len(late) < 0.05
