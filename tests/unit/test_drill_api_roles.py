@@ -298,3 +298,23 @@ def test_concurrent_actions_each_carry_their_own_role(tmp_path):
     for t in threads:
         t.join()
     assert len(events) == 400 and all(e["who"] == e["role"] for e in events)
+
+
+def test_the_drill_prints_the_token_files_and_says_when_every_endpoint_needs_one(tmp_path):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from gameday.drill.live import DrillView
+
+    run = create_run(tmp_path / ".gameday", make_current=False)
+    for beyond in (False, True):
+        out = StringIO()
+        view = DrillView(Console(file=out, width=300), interactive_help=True)
+        server = SimpleNamespace(url="http://10.0.0.5:8900", beyond_loopback=beyond)
+        view.refresh(SimpleNamespace(server=server, run_path=run.path))
+        text = out.getvalue()
+        assert f"--token-file {run.responder_token_path}" in text
+        assert f"facilitator: --token-file {run.facilitator_token_path}" in text
+        assert f"{run.token_path} " not in text  # never the services' admin token
+        assert ("every endpoint needs a token" in text) is beyond
