@@ -55,3 +55,10 @@ def test_the_fault_state_is_real_and_a_pause_moves_its_ttl(tmp_path):
             (before["type"], before["params"], before["route"])
         gained = after["expires_at"] - before["expires_at"]
         assert 2.0 <= gained <= body["paused_s"] + 0.5, gained
+        state = drill.facilitation.handle("state", {}, fac)[1]
+        assert [f["id"] for f in state["fault"]["active"]] == [after["id"]]
+    # a service that does not answer is named, and the state still answers
+    drill.facilitation._fault_cache = None
+    status, state = drill.facilitation.handle("state", {}, fac)
+    assert status == 200 and state["fault"]["active"] == []
+    assert [u["process"] for u in state["fault"]["unreachable"]] == ["features-0"]

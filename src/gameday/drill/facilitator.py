@@ -20,6 +20,7 @@ import time
 MAX_EXTEND_S = 1800.0  # one extension at most; the drill's headroom (HEADROOM_S) in total
 HEADROOM_S = 1800.0  # how long the load and the experiment's hold outlast max_duration
 MAX_FAULT_TTL_S = 3600.0  # gameday.faults.model's bound
+FAULT_STATE_TTL_S = 2.0  # how long a reading of the services' faults is reused
 
 
 class Facilitation:
@@ -31,6 +32,7 @@ class Facilitation:
         self.extended_s = 0.0
         self.aborted: str | None = None
         self._lock = threading.Lock()
+        self._fault_cache: tuple[float, dict] | None = None  # (monotonic, state)
 
     # -- the clocks the controller reads -------------------------------------------------
     @property
@@ -84,6 +86,7 @@ class Facilitation:
         self.paused_total_s += paused_s
         self.paused_at = self.paused_wall = None
         moved = self._extend_faults(paused_s)
+        self._fault_cache = None  # new ids, new TTLs
         self.drill.emit("resume", who=who, role="facilitator", paused_s=round(paused_s, 1),
                         text=f"{who} resumed the drill after {paused_s:.0f} s; its limits "
                              f"and {moved} active fault(s) moved by as much")
@@ -134,26 +137,39 @@ class Facilitation:
                 "fault": self._fault_state()}
 
     def _fault_state(self) -> dict:
-        """The faults the services hold now, per process, with their remaining TTL."""
+        """The faults the services hold now, per process, with their remaining TTL; read at
+        most every FAULT_STATE_TTL_S (a console asks every second), a process that does not
+        answer listed under ``unreachable``."""
+        now = time.monotonic()
+        if self._fault_cache is not None and now - self._fault_cache[0] < FAULT_STATE_TTL_S:
+            return self._fault_cache[1]
         try:
             procs = self._procs()
             if procs is None:
                 return {"active": [], "error": "no stack yet"}
+            from gameday.errors import GamedayError
             from gameday.stack import admin
 
-            now = time.time()
-            active = []
-            for pid, faults in admin.list_faults(procs, self._token()):
-                for f in faults:
-                    active.append({"process": pid, "id": f.get("id"), "type": f.get("type"),
-                                   "route": f.get("route"), "params": f.get("params"),
-                                   "probability": f.get("probability"),
-                                   "remaining_ttl_s": round(max(0.0, float(
-                                       f.get("expires_at") or now) - now), 1)})
-            running = drill_experiment_running(self.drill)
-            return {"active": active, "experiment_running": running}
-        except Exception as err:  # the state must answer even when a service does not
-            return {"active": [], "error": f"{type(err).__name__}: {err}"[:300]}
+            token, wall, active, unreachable = self._token(), time.time(), [], []
+            for proc in procs:
+                try:
+                    listed = admin.list_faults([proc], token)
+                except GamedayError as err:  # down, restarting, paused: say so, go on
+                    unreachable.append({"process": proc.id, "error": str(err)[:200]})
+                    continue
+                for pid, faults in listed:
+                    active += [{"process": pid, "id": f.get("id"), "type": f.get("type"),
+                                "route": f.get("route"), "params": f.get("params"),
+                                "probability": f.get("probability"),
+                                "remaining_ttl_s": round(max(0.0, float(
+                                    f.get("expires_at") or wall) - wall), 1)}
+                               for f in faults]
+            state = {"active": active, "unreachable": unreachable,
+                     "experiment_running": drill_experiment_running(self.drill)}
+        except Exception as err:  # the state must answer even when the stack does not
+            state = {"active": [], "error": f"{type(err).__name__}: {err}"[:300]}
+        self._fault_cache = (now, state)
+        return state
 
     def _procs(self):
         from gameday.runfolder import Run
