@@ -127,6 +127,14 @@ def test_the_trend_is_a_png_of_the_scored_drills(runs, tmp_path):
     assert bad.exit_code == 2 and "--chart: expected a .png file name" in bad.output
 
 
+def test_a_drill_with_only_its_run_id_is_dated_by_it(tmp_path):
+    run = Run(tmp_path / "20261203-090000-ffff")
+    run.path.mkdir()
+    run.timeline.write_text("not json\n")  # a torn line: skipped, no event to date it
+    rows = history_rows(tmp_path)
+    assert [(r["date"], r["status"]) for r in rows] == [("2026-12-03 09:00", "no score")]
+
+
 def test_a_missing_runs_folder_is_one_error_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     fresh = invoke("history")  # no drill here yet: nothing to list, not an error

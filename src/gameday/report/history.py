@@ -19,6 +19,7 @@ diagnose, escalate, resolve) in it; names compare case-insensitively.
 
 from __future__ import annotations
 
+import calendar
 import time
 from pathlib import Path
 
@@ -53,8 +54,7 @@ def _started(drill: dict, score: dict | None, events: list, run: Run) -> float |
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
     try:  # the run id starts with its UTC creation time
-        return float(time.mktime(time.strptime(run.id[:15], "%Y%m%d-%H%M%S"))
-                     - time.timezone)
+        return float(calendar.timegm(time.strptime(run.id[:15], "%Y%m%d-%H%M%S")))
     except ValueError:
         return None
 
