@@ -279,11 +279,15 @@ def sampled_points(server: PrometheusOnBlocks, times: list[float], window: str,
 
 # promtool backfills rule by rule in absolute two-hour blocks, each range query ending at
 # the block's last whole second: an evaluation instant in the block's last second (a group
-# whose offset is above interval - 1 s) is skipped, once per block.
+# whose offset is above interval - 1 s) is skipped, once per block. Rules reading that
+# group's series then miss those points too (a [30d] average over fewer samples), so a
+# backtest compared with the backfill skips the same instants (``skip=in_backfill_gap``).
 BLOCK_MS = 2 * 3600 * 1000
 
 
-def in_backfill_gap(ts_ms: int) -> bool:
+def in_backfill_gap(t: float | int) -> bool:
+    """Whether promtool's backfill skips the instant ``t`` (seconds, or ms if an int)."""
+    ts_ms = t if isinstance(t, int) else int(round(t * 1000))
     return ts_ms % BLOCK_MS > BLOCK_MS - 1000
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -146,12 +147,14 @@ def run_backtest(recording: Path, slos: list[SLO], catalog: Catalog,
                  min_budget: float = 0.001, merge_s: float = 30.0,
                  eval_interval: float | None = None, progress: Progress | None = None,
                  offsets: dict[str, float] | None = None,
-                 store: SampleStore | None = None) -> Backtest:
+                 store: SampleStore | None = None,
+                 skip: Callable[[float], bool] | None = None) -> Backtest:
     """Replay ``recording`` through the rules of ``slos`` (valid input assumed).
 
     ``eval_interval``: evaluate at multiples of it (as Prometheus and promtool's backfill
     schedule a group; ``offsets`` per group name) instead of at each scrape round.
-    ``store``: the store to fill (a caller can read the recorded series afterwards)."""
+    ``store``: the store to fill (a caller can read the recorded series afterwards).
+    ``skip(t)``: instants not to evaluate (to mirror promtool's backfill gaps)."""
     began = time.perf_counter()
     stream = RecordingStream(recording)
     header = stream.header
@@ -187,7 +190,7 @@ def run_backtest(recording: Path, slos: list[SLO], catalog: Catalog,
             episodes.setdefault(key[0], []).append(Episode(key[1], firing.pop(key) - start,
                                                            t - start))
 
-    replay(recording, groups, store, tick, eval_interval, offsets, progress)
+    replay(recording, groups, store, tick, eval_interval, offsets, progress, skip)
     for (sid, severity), since in firing.items():
         episodes.setdefault(sid, []).append(Episode(severity, since - start, None))
     step = eval_interval or interval

@@ -174,9 +174,11 @@ class Replayer:
 def replay(path: Path, groups: list[RuleGroup], store: SampleStore,
            on_eval: Callable[[float], None], eval_interval: float | None = None,
            offsets: dict[str, float] | None = None,
-           progress: Progress | None = None) -> tuple[dict, int]:
+           progress: Progress | None = None,
+           skip: Callable[[float], bool] | None = None) -> tuple[dict, int]:
     """Evaluate ``groups`` over the recording at ``path``; ``on_eval(t)`` after each
-    evaluation instant. Returns the header and the number of instants evaluated."""
+    evaluation instant. Returns the header and the number of instants evaluated.
+    ``skip(t)``: instants of the schedule not to evaluate (to mirror another tool's gaps)."""
     stream = RecordingStream(path, Selectors(groups))
     feeder = Replayer(store)
     evals = 0
@@ -196,6 +198,10 @@ def replay(path: Path, groups: list[RuleGroup], store: SampleStore,
         on_eval(t)
         report(t)
 
+    def due(t: float, groups_due: list[RuleGroup]) -> None:
+        if skip is None or not skip(t):
+            evaluate(t, groups_due)
+
     try:
         if eval_interval is None:
             current = None
@@ -214,12 +220,12 @@ def replay(path: Path, groups: list[RuleGroup], store: SampleStore,
                 if schedule.next_t is None:
                     schedule.start(t)
                 while to_ms(schedule.next_t) < to_ms(t):
-                    evaluate(*schedule.pop())
+                    due(*schedule.pop())
                 feeder.ingest(t, *scrape)
                 last_t = t
             if last_t is not None:
                 while to_ms(schedule.next_t) <= to_ms(last_t):
-                    evaluate(*schedule.pop())
+                    due(*schedule.pop())
                 report(last_t, force=True)
     finally:
         stream.close()
