@@ -327,7 +327,6 @@ def resolve(run_id: str = RUN_OPTION, url: str = URL_OPTION,
 
 
 def register(root: typer.Typer) -> None:
-    from . import facilitator  # the facilitator's commands, on the same app
-
-    facilitator.add_commands(app)
+    """The facilitator's commands join this app from cli/main.py (cli/facilitator.py builds
+    on this module, so this module does not import it)."""
     root.add_typer(app, name="incident")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from gameday.cli import chaos, demo, drill, faults, incident, init, load, postmortem, slo, stack
+from gameday.cli import facilitator as facilitator_cli
 from gameday.cli import history as history_cli
 from gameday.cli import record as record_cli
 from gameday.cli import recording as recording_cli
@@ -19,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
+facilitator_cli.add_commands(incident.app)  # the facilitator's commands: gameday incident ...
 for noun in (init, stack, faults, slo, demo, drill, incident, postmortem, load, chaos):
     noun.register(app)
 report_cli.register(app)
