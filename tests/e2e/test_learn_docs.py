@@ -385,16 +385,25 @@ def test_exercises_2_and_6_the_demo_its_report_and_its_postmortem(tmp_path):
 
 @pytest.mark.long
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_exercise_4_the_knee_is_where_throughput_stops_following_users(tmp_path):
+    """As the page says: a machine so busy that p99 is over the SLO at the first step has no
+    knee to find; the page is run again then (three tries), as a learner would."""
     from gameday.load.capacity import STEPS_FILE, read_steps
 
     path = page("04-capacity-knee.md")
-    session = Session(tmp_path, path)
-    session.run_all(commands(path))
-    assert "knee: about" in session.output("load capacity"), session.output("load capacity")
-    report = json.loads(next(out for text, out in session.stdouts.items() if "--json" in text))
-    assert report["crossed"] and report["knee_rps"] is not None
+    for attempt in range(3):
+        session = Session(tmp_path / f"try-{attempt}", path)
+        session.run_all(commands(path))
+        text = session.output("load capacity")
+        assert "knee: about" in text or "no knee found:" in text, text
+        report = json.loads(next(out for cmd, out in session.stdouts.items() if "--json" in cmd))
+        if report["knee_rps"] is not None:
+            break
+        assert "at the first step" in report["reason"], report  # only a busy machine
+    else:
+        pytest.fail(f"no knee in three tries: {report['reason']}")
+    assert report["crossed"]
     over = next(s for s in report["steps"] if s["over_slo"])
     first = report["steps"][0]
     assert over["rps"] / over["users"] < first["rps"] / first["users"]
