@@ -30,7 +30,9 @@ smoothing) and TCP Vegas / BBR (a minimum latency as the no-load estimate, re-pr
   would pin the limit to its floor). A probe that moved the estimate by more than
   ``PROBE_SETTLED`` either way is repeated ``PROBE_SOON_WINDOWS`` windows later (up to
   ``PROBE_SOON_MAX`` times in a row): a limit turned on in the middle of an overload first
-  measures a backlog, then the backlog draining, then the stack;
+  measures a backlog, then the backlog draining, then the stack. A probe without
+  ``WINDOW_MIN_SAMPLES`` answers after ``PROBE_MAX_WINDOWS`` windows' time gives up (the
+  next arrival ends it) and counts as unsettled;
 - the limit stays between ``limit_min`` and ``max_in_flight`` (the hard ceiling).
 """
 
@@ -46,7 +48,8 @@ START_LIMIT = 20  # Netflix concurrency-limits' initial limit
 GRADIENT_MIN = 0.5  # at most halve the estimate in one window (outliers)
 WINDOW_MIN_SAMPLES = 10  # Netflix WindowedLimit's window size
 PROBE_SHARE = 0.25  # the limit held during a probe of the no-load latency
-PROBE_MAX_WINDOWS = 8  # a probe that gets no samples (idle gateway) ends after this
+PROBE_MAX_WINDOWS = 8  # a probe without enough answers after this many windows' time
+# gives up (an idle gateway, or answers slower than the probe can wait for)
 PROBE_SETTLED = 2.0  # a probe within this factor of the estimate before it: settled
 PROBE_SOON_WINDOWS = 8  # an unsettled probe is repeated after this many windows,
 PROBE_SOON_MAX = 4  # at most this many times in a row
@@ -80,7 +83,6 @@ class AdaptiveLimit:
         self._window_start = clock()
         self._next_probe: float | None = None  # set when the first window closes
         self._probe_start: float | None = None
-        self._probe_windows = 0
         self._probe_after = 0.0  # the first window is followed by a probe at once
         self._soon = 0
 
@@ -95,6 +97,10 @@ class AdaptiveLimit:
         return max(floor, min(policy.max_in_flight, int(value)))
 
     def try_enter(self, policy: AdmissionPolicy) -> bool:
+        if self._probe_start is not None:
+            now = self.clock()
+            if now - self._probe_start >= PROBE_MAX_WINDOWS * policy.limit_window_s:
+                self._finish_probe(policy, now, measured=None)
         if self.in_flight >= self.current(policy):
             return False
         self.in_flight += 1
@@ -138,24 +144,27 @@ class AdaptiveLimit:
         self._reset_window(now)
         if now >= self._next_probe:
             self._probe_start = now
-            self._probe_windows = 0
 
     def _end_probe_window(self, policy: AdmissionPolicy, now: float) -> None:
-        self._probe_windows += 1
-        if self._count >= WINDOW_MIN_SAMPLES or self._probe_windows >= PROBE_MAX_WINDOWS:
-            settled = True
-            if self._count >= WINDOW_MIN_SAMPLES:
-                measured = self._sum / self._count
-                before = self.no_load_s or measured
-                settled = 1 / PROBE_SETTLED <= measured / before <= PROBE_SETTLED
-                self.no_load_s = measured
-            if settled or self._soon >= PROBE_SOON_MAX:
-                self._probe_after, self._soon = policy.limit_probe_interval_s, 0
-            else:  # the estimate moved a lot (a queue drained?): look again soon
-                self._probe_after = PROBE_SOON_WINDOWS * policy.limit_window_s
-                self._soon += 1
-            self._probe_start = None
-            self._next_probe = None  # the next window schedules the next probe
-            self._reset_window(now)
-        else:  # keep collecting: the window goes on until it has enough samples
-            self._window_start = now
+        if self._count >= WINDOW_MIN_SAMPLES:
+            self._finish_probe(policy, now, measured=self._sum / self._count)
+        elif now - self._probe_start >= PROBE_MAX_WINDOWS * policy.limit_window_s:
+            self._finish_probe(policy, now, measured=None)
+        # else: keep collecting, the probe goes on until it has enough samples
+
+    def _finish_probe(self, policy: AdmissionPolicy, now: float,
+                      measured: float | None) -> None:
+        """End the probe; ``measured`` (None: given up) is the new no-load estimate."""
+        settled = False  # given up: not settled either, try again soon
+        if measured is not None:
+            before = self.no_load_s or measured
+            settled = 1 / PROBE_SETTLED <= measured / before <= PROBE_SETTLED
+            self.no_load_s = measured
+        if settled or self._soon >= PROBE_SOON_MAX:
+            self._probe_after, self._soon = policy.limit_probe_interval_s, 0
+        else:  # the estimate moved a lot (a queue drained?): look again soon
+            self._probe_after = PROBE_SOON_WINDOWS * policy.limit_window_s
+            self._soon += 1
+        self._probe_start = None
+        self._next_probe = None  # the next window schedules the next probe
+        self._reset_window(now)

@@ -154,6 +154,23 @@ def test_the_probe_holds_a_quarter_of_the_limit_and_counts_only_its_own_requests
     assert not limit.probing and limit.no_load_s == pytest.approx(0.05)
 
 
+def test_a_probe_without_answers_gives_up_after_eight_windows():
+    """Answers slower than the probe can wait for (a stalled stack): after 8 windows'
+    time the probe ends, seen by the next arrival, and the limit is back."""
+    clock = Clock()
+    limit = AdaptiveLimit(clock)
+    simulate(limit, clock, 1.0, offered=1000, latency_of=server())
+    while not limit.probing:
+        simulate(limit, clock, 0.001, offered=1000, latency_of=server())
+    held, full = limit.current(POLICY), int(limit.limit)
+    assert held < full
+    clock.now += 8 * POLICY.limit_window_s - 0.01  # nothing answered meanwhile
+    assert not limit.try_enter(POLICY) or limit.in_flight <= held
+    clock.now += 0.02
+    limit.try_enter(POLICY)
+    assert not limit.probing and limit.current(POLICY) == full
+
+
 def test_a_limit_turned_on_during_an_overload_finds_the_stack_behind_the_backlog():
     """Turned on while a backlog of slow requests drains (the first seconds answer in a
     second whatever the limit): the probes repeat while the estimate moves, so the no-load
