@@ -392,6 +392,7 @@ def backtest(
 
     from gameday.durations import parse_prometheus_duration
     from gameday.slo.backtest import render, run_backtest, with_objective
+    from gameday.slo.replay import ProgressLine
     from gameday.slo.windows import validate_catalog_fits
 
     paths = [_find_recording(rec) for rec in recordings]
@@ -409,7 +410,7 @@ def backtest(
         validate_catalog_fits(slos, catalog)
         design = f"{spec}" + ("" if objective is None else f" with objective {objective:g}")
         for rec in paths:
-            progress = None if quiet else _BacktestProgress(f"{rec.name} ({catalog.name})")
+            progress = None if quiet else ProgressLine(f"{rec.name} ({catalog.name})")
             bt = run_backtest(rec, slos, catalog, min_budget / 100, eval_interval=every,
                               progress=progress)
             results.append((design, bt))
@@ -428,27 +429,3 @@ def _find_recording(given: str) -> Path:
         names = ", ".join(resources.recording_names()) or "none"
         raise ValidationError(f"--from: no such recording {given!r}: not a file, nor the name "
                               f"of a shipped recording (names: {names})") from None
-
-
-class _BacktestProgress:
-    """One stderr line, rewritten: share of the recording done, evaluations per second."""
-
-    def __init__(self, label: str) -> None:
-        import sys
-        import time
-
-        self.label, self.began, self.tty = label, time.perf_counter(), sys.stderr.isatty()
-        self.printed = 0.0  # elapsed time of the last line (not a terminal: every 10 s)
-
-    def __call__(self, share: float, evals: int, t: float) -> None:
-        import time
-
-        elapsed = max(time.perf_counter() - self.began, 1e-9)
-        done = share >= 1.0
-        line = (f"backtest {self.label}: {share * 100:5.1f}% of the recording, "
-                f"{evals} evaluations, {evals / elapsed:,.0f}/s")
-        if self.tty:
-            typer.echo("\r" + line + ("\n" if done else ""), err=True, nl=False)
-        elif done or elapsed - self.printed >= 10:
-            self.printed = elapsed
-            typer.echo(line, err=True)

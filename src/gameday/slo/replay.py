@@ -23,9 +23,11 @@ import io
 import json
 import math
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 import promql_parser as pp
 
@@ -35,6 +37,28 @@ from gameday.engine.store import STALE_NAN, Labels, SampleStore, make_labels, to
 from gameday.errors import ValidationError
 
 Progress = Callable[[float, int, float], None]  # (share of the recording read, evals, t)
+
+
+class ProgressLine:
+    """A ``Progress`` on stderr: share of the recording done and evaluations per second,
+    one line rewritten on a terminal, else a line every 10 s and one at the end."""
+
+    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+        self.label, self.stream = label, stream or sys.stderr
+        self.began, self.printed = time.perf_counter(), 0.0
+        self.tty = self.stream.isatty()
+
+    def __call__(self, share: float, evals: int, t: float) -> None:
+        elapsed = max(time.perf_counter() - self.began, 1e-9)
+        done = share >= 1.0
+        line = (f"backtest {self.label}: {share * 100:5.1f}% of the recording, "
+                f"{evals} evaluations, {evals / elapsed:,.0f}/s")
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if done else ""))
+        elif done or elapsed - self.printed >= 10:
+            self.printed = elapsed
+            self.stream.write(line + "\n")
+        self.stream.flush()
 
 
 def _number(value) -> float:
