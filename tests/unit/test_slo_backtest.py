@@ -215,3 +215,11 @@ def test_cli_backtest_bad_spec_names_the_field(tmp_path, outage, at_root):
     spec.write_text(SPEC.replace("target: 0.999", "target: 1.5"))
     result = CliRunner().invoke(app, ["slo", "backtest", str(spec), "--from", str(outage)])
     assert result.exit_code == 2 and str(spec) in result.stderr and "1.5" in result.stderr
+
+
+def test_reset_before_the_incident_ended_is_said_so_not_as_a_negative_time():
+    from gameday.slo.backtest import reset_text
+
+    assert reset_text(None) == "still firing at the end"
+    assert reset_text(95) == "reset 1m35s after the end"
+    assert reset_text(-226) == "stopped 3m46s before the incident ended"

@@ -25,7 +25,9 @@ the SLI error ratio over the last two scrapes (``resolution``, 2 s at 1 s scrape
   plus ``resolution``: a multiwindow alert cannot start later than that.
 - time to detect: first firing at or after the start (0 if it was already firing);
   time to reset: from the incident end to the last episode resolving (None if still
-  firing at the end of the recording). Episodes of no incident are quiet-period pages.
+  firing at the end of the recording; negative when the alerts stopped before the
+  incident did, which the text says as "stopped ... before the incident ended").
+  Episodes of no incident are quiet-period pages.
 """
 
 from __future__ import annotations
@@ -278,6 +280,16 @@ def fmt_s(seconds: float | None) -> str:
     return f"{sign}{seconds:.0f}s"
 
 
+def reset_text(reset_s: float | None) -> str:
+    """When the alerts stopped, against the incident's end. Negative: they stopped while the
+    SLI still burnt budget faster than allowed (the alert's windows forgot the incident)."""
+    if reset_s is None:
+        return "still firing at the end"
+    if reset_s < 0:
+        return f"stopped {fmt_s(-reset_s)} before the incident ended"
+    return f"reset {fmt_s(reset_s)} after the end"
+
+
 def render(results: list[tuple[str, Backtest]]) -> str:
     """One block per (design, recording): incidents, detection, reset, quiet pages."""
     lines = []
@@ -303,9 +315,7 @@ def render(results: list[tuple[str, Backtest]]) -> str:
                     if inc.detect_s.get(sev) is None:
                         lines.append(f"      {sev:<6} not detected")
                         continue
-                    reset = inc.reset_s[sev]
                     lines.append(f"      {sev:<6} detected after {fmt_s(inc.detect_s[sev])}, "
-                                 + ("still firing at the end" if reset is None
-                                    else f"reset {fmt_s(reset)} after the end"))
+                                 + reset_text(inc.reset_s[sev]))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
