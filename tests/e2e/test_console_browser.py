@@ -267,7 +267,16 @@ def test_hostile_text_shows_as_text(tmp_path):
     from gameday.listener import HandlerApp, Listener, Reply
     from gameday.timeline import append_event
 
-    append_event(tmp_path, "note", who=HOSTILE, text=HOSTILE)
+    run = tmp_path / "runs" / "20261203-120000-cccc"
+    append_event(run, "note", who=HOSTILE, text=HOSTILE)
+    past = tmp_path / "runs" / "20261203-110000-aaaa"  # an earlier drill, for the history
+    append_event(past, "ack", ts=1e9, who=HOSTILE)
+    (past / "drill.json").write_text(json.dumps({"scenario": HOSTILE, "mode": HOSTILE,
+                                                 "started_at": 1e9}))
+    (past / "score.json").write_text(json.dumps({
+        "scenario": HOSTILE, "mode": HOSTILE, "durations_s": {"detect": 3, "mitigate": 9,
+                                                              "recover": 40},
+        "points": {"percent": 80.0}, "verdict": {"result": HOSTILE}}))
     feed = MetricsFeed(lambda: None)
     for t in range(3):
         feed.add({"t": 1e9 + t, "burn": {HOSTILE: 1.0}, "error_ratio": {HOSTILE: 0.1},
@@ -285,7 +294,7 @@ def test_hostile_text_shows_as_text(tmp_path):
             return Reply(401, {"ok": False})
         return Reply(200, incident if request.path == "/incident" else facilitator)
 
-    console = Console(lambda: tmp_path, api, feed, lambda: False)
+    console = Console(lambda: run, api, feed, lambda: False)
 
     def handle(request):
         role = "facilitator" if request.headers.get("authorization") == "Bearer F" else None
@@ -301,6 +310,9 @@ def test_hostile_text_shows_as_text(tmp_path):
         assert tab.text("#title") == HOSTILE
         assert HOSTILE in tab.text("#pages tbody") and HOSTILE in tab.text("#hints")
         assert HOSTILE in tab.text("#charts-box")  # the series' labels
+        history = tab.wait_text("#history tbody", HOSTILE)  # the earlier drill, as text
+        assert "80%" in history and "40 s" in history
+        assert driver.find_elements("css selector", "#chart-history canvas")
         counts = driver.execute_script(
             "return [document.querySelectorAll('img').length, "
             "document.querySelectorAll('script').length, window.pwned || 0]")

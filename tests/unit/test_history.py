@@ -227,3 +227,28 @@ def test_drill_new_needs_a_workspace(tmp_path, monkeypatch):
     assert "no experiments found" in result.output and "gameday init" in result.output
     unknown = invoke("drill", "new", "mine", "--from", "nope")
     assert unknown.exit_code == 2
+
+
+def test_the_console_shows_the_same_rows_without_the_running_drill(runs):
+    """The console's history is read by the same function as ``gameday history``; the drill
+    still running (here the unscored wheel) joins only once it is over."""
+    from gameday.drill.console import Console
+    from gameday.drill.console.snapshot import MetricsFeed
+    from gameday.listener import Reply, Request
+
+    over = {"now": False}
+    running = runs / "20261203-110000-cccc"
+    console = Console(lambda: running, lambda request: Reply(200, {}),
+                      MetricsFeed(lambda: None), lambda: over["now"])
+    ask = Request("GET", "/console/api/history", "", {"authorization": "Bearer R"})
+    assert console(Request("GET", "/console/api/history", "", {}), None).status == 401
+    shown = console(ask, "responder").body["rows"]
+    expected = [r for r in history_rows(runs) if r["run_id"] != running.name]
+    assert [r["run_id"] for r in shown] == [r["run_id"] for r in expected]
+    for mine, theirs in zip(shown, expected, strict=True):
+        for key in ("score_percent", "ttd_s", "ttm_s", "ttr_s", "verdict", "status"):
+            assert mine[key] == theirs[key], key
+    assert "path" not in shown[0] and "problem" not in shown[0]
+    over["now"] = True
+    shown = console(ask, "responder").body["rows"]
+    assert running.name in [r["run_id"] for r in shown]

@@ -7,6 +7,9 @@
     GET /console/api/levers        the levers with their arguments, for the page's forms
     GET /console/api/runbook?url=  a runbook the role's view links, rendered to HTML
     GET /console/api/debrief       after the drill: the debrief (console/debrief.py)
+    GET /console/api/history       the drills of this runs folder with their scores and
+                                   times (gameday.report.history), for the trend; the
+                                   running drill is left out until it is over
 
 The drill API (gameday.drill.api) resolves the bearer token to a role and hands every
 ``/console`` request here with it; data needs a role, the page and its static files do not.
@@ -41,6 +44,8 @@ PAGE_HEADERS = (("content-security-policy", "default-src 'self'; img-src 'self' 
                                             "style-src 'self' 'unsafe-inline'"),
                 ("x-content-type-options", "nosniff"), ("referrer-policy", "no-referrer"),
                 ("cache-control", "no-store"))
+HISTORY_FIELDS = ("run_id", "status", "scenario", "mode", "date", "verdict", "score_percent",
+                  "ttd_s", "ttm_s", "ttr_s", "responders")
 BACKLOG_EVENTS = 500  # timeline events a new stream starts with, at most
 BACKLOG_METRICS = 300  # snapshots a new stream starts with, at most
 STATE_EVERY = 2  # ticks between two looks at the state
@@ -159,6 +164,8 @@ class Console:
             return self._runbook(request)
         if path == "/console/api/debrief":
             return self._debrief()
+        if path == "/console/api/history":
+            return self._history()
         return _refusal(404, f"no console endpoint {short(path, 100)!r}")
 
     # -- what the role may see -------------------------------------------------------------
@@ -204,6 +211,20 @@ class Console:
             return _refusal(404, f"runbook {short(url, 100)!r} not found")
         return Reply(200, {"ok": True, "name": Path(url).stem,
                            "html": render_markdown(found.read_text(errors="replace"))})
+
+    def _history(self) -> Reply:
+        """Rows of ``gameday history`` for this runs folder, read by the same function. The
+        drill still running is left out (in a wheel its folder is not the responders' to
+        read yet); each row carries only what the history table and trend show."""
+        from gameday.report.history import history_rows
+
+        run_path = self.run_path()
+        if run_path is None:
+            return Reply(200, {"ok": True, "rows": []})
+        running = None if self.finished() else Path(run_path).name
+        rows = [{k: row[k] for k in HISTORY_FIELDS}
+                for row in history_rows(Path(run_path).parent) if row["run_id"] != running]
+        return Reply(200, {"ok": True, "rows": rows})
 
     def _debrief(self) -> Reply:
         run_path = self.run_path()

@@ -215,6 +215,36 @@ function addMetrics(snap) {
   }
 }
 
+// -- history across drills ------------------------------------------------------------
+function secs(x) { return typeof x === "number" ? Math.round(x) + " s" : "-"; }
+async function loadHistory() {
+  const r = await api("GET", "/console/api/history");
+  if (r.status !== 200) return;
+  const rows = r.data.rows || [];
+  window.gamedayHistory = rows;  // read by the browser tests
+  $("history").querySelector("tbody").replaceChildren(...rows.map((row) => {
+    const tr = make("tr");
+    const verdict = row.status === "scored" ? row.verdict : row.status;
+    for (const v of [row.date, row.scenario, row.mode, verdict,
+      typeof row.score_percent === "number" ? fmt(row.score_percent, 0) + "%" : "-",
+      secs(row.ttd_s), secs(row.ttm_s), secs(row.ttr_s), (row.responders || []).join(", ")])
+      tr.appendChild(make("td", v));
+    return tr;
+  }));
+  const scored = rows.filter((row) => row.status === "scored");
+  const box = $("chart-history");
+  box.replaceChildren();
+  if (!scored.length) return;
+  const num = (x) => (typeof x === "number" ? x : null);
+  const data = [scored.map((_, i) => i + 1), scored.map((row) => num(row.score_percent)),
+    scored.map((row) => num(row.ttd_s)), scored.map((row) => num(row.ttm_s)), scored.map((row) => num(row.ttr_s))];
+  new uPlot({ width: 640, height: 220, scales: { x: { time: false }, s: { auto: true } },
+    series: [{ label: "drill" }, { label: "score %", stroke: "#1565c0", width: 2, scale: "%" },
+      { label: "detect s", stroke: "#c62828", scale: "s" }, { label: "mitigate s", stroke: "#6a1b9a", scale: "s" },
+      { label: "recover s", stroke: "#2e7d32", scale: "s" }],
+    axes: [{}, { scale: "%", label: "score %" }, { scale: "s", side: 1, label: "seconds", grid: { show: false } }] }, data, box);
+}
+
 // -- the stream -------------------------------------------------------------------------
 async function stream() {
   while (!state.ended) {
@@ -253,7 +283,7 @@ function handle(block) {
   if (event === "state") renderState(payload);
   else if (event === "timeline") addEvents(payload);
   else if (event === "metrics") addMetrics(payload);
-  else if (event === "end") { state.ended = true; text($("status"), "drill over"); debrief(); }
+  else if (event === "end") { state.ended = true; text($("status"), "drill over"); loadHistory(); debrief(); }
 }
 
 // -- the debrief ------------------------------------------------------------------------
@@ -287,6 +317,7 @@ function start() {
   $("main").hidden = false;
   if (location.pathname.endsWith("/debrief")) { state.ended = true; debrief(); return; }
   loadLevers();
+  loadHistory();
   stream();
 }
 $("login-form").addEventListener("submit", (ev) => {
