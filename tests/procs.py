@@ -16,6 +16,22 @@ ROOT = Path(__file__).resolve().parents[1]
 TEST_TOKEN = "test-admin-token-0123456789"
 
 
+def wait_until(check, timeout: float, what: str, every: float = 0.5):
+    """``check()``'s first truthy answer, asked every ``every`` s; an AssertionError naming
+    ``what`` after ``timeout`` s. A check that raises OSError or ValueError (a file half
+    written, a server not up yet) counts as not yet."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            found = check()
+        except (OSError, ValueError):
+            found = None
+        if found:
+            return found
+        time.sleep(every)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

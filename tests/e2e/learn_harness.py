@@ -169,16 +169,3 @@ def page(name: str) -> Path:
 def is_drill(cmd: Command) -> bool:
     return any(w in cmd.text for w in ("gameday drill run", "gameday demo", "gameday up",
                                        "gameday load", "gameday down"))
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            found = check()
-        except (OSError, ValueError):
-            found = None
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not within {timeout} s")

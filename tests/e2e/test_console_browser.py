@@ -23,21 +23,12 @@ import httpx
 import pytest
 
 from tests.conftest import require_binary
+from tests.procs import wait_until
 
 FIXTURE = Path(__file__).with_name("fixtures") / "one-bad-replica.json"
 ROOT_CAUSE = "Classifier replica 0 answers every request with a 500 error"
 
 HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
-
-
-def wait_until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 def events(run: Path) -> list[dict]:

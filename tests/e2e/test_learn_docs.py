@@ -36,8 +36,8 @@ from tests.e2e.learn_harness import (
     page,
     saved_files,
     section,
-    wait_for,
 )
+from tests.procs import wait_until as wait_for
 
 # -- every page: its shape, and every gameday command parses with the real CLI -----------
 

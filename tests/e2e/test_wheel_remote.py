@@ -18,11 +18,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.procs import wait_until
 
 FIXTURE = Path(__file__).with_name("fixtures") / "one-bad-replica.json"
 # What would tell the scenario: its name, both titles, its action, and the fault as the chaos
@@ -46,16 +47,6 @@ def events(run: Path) -> list[dict]:
     path = run / "timeline.jsonl"
     lines = path.read_text().splitlines() if path.exists() else []
     return sorted((json.loads(line) for line in lines if line.strip()), key=lambda e: e["ts"])
-
-
-def wait_until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 def paged_after_steady(timeline: list[dict]) -> bool:
