@@ -1,4 +1,5 @@
-"""Files a user gives (scenarios, SLO specs): read with bounds, refused with one line.
+"""Files a user gives (scenarios, SLO specs): read with bounds, refused with one line; and
+files written for a user (recordings, exports): never half-written, never over theirs.
 
 A file named on the command line may be anything: a device that never ends (``/dev/zero``),
 a gigabyte of text, JSON nested 100,000 levels deep (``json.loads`` overflows the stack),
@@ -8,6 +9,7 @@ the file and what is wrong, before anything else looks at the content::
 
     raw = read_bounded(path, "scenario")                  # bytes, at most MAX_BYTES
     data = load_json_file(path, "scenario")               # checked JSON
+    stats = write_into_place(out, write, "the recording", force=force)   # temp, then rename
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ import json
 import os
 import re
 import stat
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
@@ -29,7 +34,9 @@ MAX_NUMBER_DIGITS = 64  # a float has 17 significant digits; nothing needs more
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NUMBER_DIGITS", "check_json_depth", "check_output_file",
            "check_writable_folder", "load_json_file",
-           "load_yaml_documents", "read_bounded", "shorten"]
+           "load_yaml_documents", "read_bounded", "shorten", "temp_beside", "write_into_place"]
+
+T = TypeVar("T")
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 _BRACKET = re.compile(r"[\[\]{}]")
@@ -179,3 +186,41 @@ def check_output_file(path: Path, what: str) -> None:
     if path.is_symlink() or (path.exists() and not path.is_file()):
         raise ValidationError(f"{path}: not a regular file; give a file path for {what}")
     check_writable_folder(path.parent, what)
+
+
+def temp_beside(out: Path) -> Path:
+    """A temporary name in ``out``'s folder (same disk: the rename is atomic), hidden and
+    marked as ours: ``.<name>.<pid>.part``."""
+    out = Path(out)
+    return out.with_name(f".{out.name}.{os.getpid()}.part")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_into_place(out: Path, write: Callable[[Path], T], what: str,
+                     force: bool = False) -> T:
+    """Run ``write(tmp)`` on a temporary file beside ``out``, then rename it to ``out``:
+    nothing half-written is ever left at ``out`` (a failure or Ctrl-C removes the temporary
+    file), an existing ``out`` is replaced only with ``force``, and the file gets the
+    user's usual mode (umask), not a temporary file's 0600. Returns what ``write`` returns."""
+    out = Path(out)
+    if out.exists() and not force:
+        raise ValidationError(f"{out}: already exists; pass --force to replace it")
+    check_output_file(out, what)
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        result = write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, out)
+    except OSError as err:
+        raise OutputError(f"{err.filename or out}: cannot write {what} "
+                          f"({err.strerror or err})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return result

@@ -154,7 +154,10 @@ def test_nothing_is_left_behind_when_stitching_fails(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
     monkeypatch.setattr(stitch_mod, "_run_pass", boom)
-    with pytest.raises(OSError):
+    from gameday.errors import OutputError
+
+    with pytest.raises(OutputError, match=r"out\.jsonl\.gz: cannot write the stitched "
+                                          r"recording \(disk full\)"):
         stitch(plan, tmp_path / "out.jsonl.gz")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.yaml", "r.jsonl.gz"]
 

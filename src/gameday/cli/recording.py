@@ -4,17 +4,15 @@ from segments, and convert them to and from OpenMetrics text (for promtool)."""
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
-from gameday.errors import OutputError, ValidationError
+from gameday.errors import ValidationError
+from gameday.userfiles import write_into_place
 
 app = typer.Typer(help="Recordings: info, stitch a long one from segments, export to and "
                        "import from OpenMetrics text.",
@@ -33,36 +31,6 @@ def _size(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n} B"
-
-
-def _write_into_place(out: Path, force: bool, what: str, write: Callable[[Path], object]):
-    """Run ``write(tmp)`` on a temporary file beside ``out``, then rename it to ``out``:
-    nothing half-written is ever left at ``out``; an existing ``out`` needs ``force``."""
-    from gameday.userfiles import check_output_file
-
-    out = Path(out)
-    if out.exists() and not force:
-        raise ValidationError(f"{out}: already exists; pass --force to replace it")
-    check_output_file(out, what)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    os.close(fd)
-    try:
-        result = write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a recording is for sharing
-        os.replace(tmp, out)
-    except OSError as err:
-        raise OutputError(f"{err.filename or out}: cannot write {what} "
-                          f"({err.strerror or err})") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return result
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 class _Progress:
@@ -153,8 +121,8 @@ def stitch(
     progress = _Progress(f"stitching {out.name}")
     started = time.monotonic()
     try:
-        stats = _write_into_place(out, force, "the stitched recording",
-                                  lambda tmp: run_stitch(checked, tmp, progress))
+        stats = write_into_place(out, lambda tmp: run_stitch(checked, tmp, progress),
+                                 "the stitched recording", force)
     finally:
         progress.close()
     span = checked.end - checked.start
@@ -181,8 +149,8 @@ def export(
 
     source = find_recording(recording)
     started = time.monotonic()
-    stats = _write_into_place(out, force, "the OpenMetrics text",
-                              lambda tmp: write_openmetrics(source, tmp))
+    stats = write_into_place(out, lambda tmp: write_openmetrics(source, tmp),
+                             "the OpenMetrics text", force)
     typer.echo(f"wrote {out} ({_size(stats.bytes)}): {stats.families} families, "
                f"{stats.series} series, {stats.samples} samples (up included) in "
                f"{time.monotonic() - started:.1f}s; then: promtool tsdb create-blocks-from "
@@ -204,8 +172,8 @@ def import_(
     if not text.is_file():
         raise ValidationError(f"{text}: no such file")
     step = parse_duration(interval, "--interval") if interval else None
-    stats = _write_into_place(out, force, "the recording",
-                              lambda tmp: import_openmetrics(text, tmp, interval_s=step))
+    stats = write_into_place(out, lambda tmp: import_openmetrics(text, tmp, interval_s=step),
+                             "the recording", force)
     typer.echo(f"wrote {out} ({_size(out.stat().st_size)}): {stats.scrapes} scrapes, "
                f"{stats.samples} samples, interval {stats.interval_s:g}s")
 

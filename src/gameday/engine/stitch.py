@@ -43,7 +43,6 @@ header carries ``provenance``.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,7 +54,7 @@ from gameday.engine.exposition import Sample
 from gameday.engine.openmetrics import file_sha256
 from gameday.engine.recording import RecordingWriter, Scrape, read_recording
 from gameday.errors import ValidationError
-from gameday.userfiles import load_yaml_documents
+from gameday.userfiles import load_yaml_documents, write_into_place
 
 COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
 CACHE_SAMPLES = 300_000  # a looped segment up to this size is read once, not once a pass
@@ -360,14 +359,11 @@ def _emit(plan, tick, latest, max_age, pass_id, writer, counters, instances, sta
         stats.scrapes += 1
 
 
-def stitch(plan_path: Path, out: Path, progress=None) -> tuple[Plan, StitchStats]:
-    """Validate, then write to a temporary file beside ``out`` and rename it into place."""
+def stitch(plan_path: Path, out: Path, progress=None,
+           force: bool = True) -> tuple[Plan, StitchStats]:
+    """Validate, then write to a temporary file beside ``out`` and rename it into place
+    (gameday.userfiles.write_into_place)."""
     plan = validate_plan(plan_path)
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
-    try:
-        stats = run_stitch(plan, tmp, progress)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    stats = write_into_place(Path(out), lambda tmp: run_stitch(plan, tmp, progress),
+                             "the stitched recording", force)
     return plan, stats

@@ -25,6 +25,7 @@ from pathlib import Path
 from gameday.engine.recording import RecordingWriter
 from gameday.errors import GamedayError, StackError, ValidationError
 from gameday.record.schedule import ScheduledFault
+from gameday.userfiles import temp_beside
 
 log = logging.getLogger("gameday.record")
 
@@ -116,10 +117,6 @@ def provenance(opts: RecordOptions, run_id: str) -> dict:
                       "sets": list(opts.sets)}}
 
 
-def temp_path(out: Path) -> Path:
-    return out.with_name(f".{out.name}.{os.getpid()}.part")
-
-
 class RecordSession:
     def __init__(self, opts: RecordOptions, home: Path | None = None) -> None:
         self.opts = opts
@@ -172,7 +169,7 @@ class RecordSession:
 
         opts = self.opts
         out = Path(opts.out)
-        part = temp_path(out)
+        part = temp_beside(out)  # renamed at the end, as gameday.userfiles does
         writer = scraper = None
         interrupted = False
         try:
