@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_INPUTS = ("pyproject.toml", "README.md", "LICENSE", "src", "services", "experiments",
-                "slos", "runbooks", "loadtests")
+                "slos", "runbooks", "loadtests", "recordings")
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", ".*")
 
 
@@ -107,6 +107,13 @@ def test_the_installed_wheel_runs_the_demo_from_an_empty_folder(tmp_path):
     assert len(names) >= 5
     validated = run([gameday, "slo", "validate"], empty, env).stdout
     assert validated.strip() == f"ok: {len(names)} SLO(s): {', '.join(names)}"
+
+    # the shipped recordings, by name, and a backtest on one (issue 19 item 6)
+    info = run([gameday, "recording", "info", "kv-cache-exhaustion"], empty, env).stdout
+    assert "_resources/recordings/kv-cache-exhaustion.jsonl.gz" in info, info
+    backtest = run([gameday, "slo", "backtest", "--from", "kv-cache-exhaustion", "--quiet"],
+                   empty, env, timeout=300).stdout
+    assert "llm-llm-time-to-first-token" in backtest and "incident 1" in backtest, backtest
 
     demo = run([gameday, "demo"], empty, env, timeout=600)
     assert "verdict: pass" in demo.stdout, demo.stdout[-3000:]

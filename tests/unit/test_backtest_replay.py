@@ -127,3 +127,14 @@ def test_cli_backtest_unknown_name_lists_the_shipped_ones(at_root):
                                       "no-such-recording"])
     assert result.exit_code == 2
     assert "--from: no such recording 'no-such-recording'" in result.stderr
+
+
+def test_cli_backtest_without_a_spec_uses_the_specs_in_use(tmp_path, at_root):
+    """As 'gameday slo validate' does: no SPEC means the SLO specs gameday finds (here the
+    checkout's slos/), so an installed user can backtest a shipped recording at once."""
+    rec = _recording(tmp_path / "r.jsonl.gz", seconds=10, step=1.0)
+    result = CliRunner().invoke(app, ["slo", "backtest", "--from", str(rec), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "design: slos, catalog drill-12h" in result.stdout
+    for slo in ("gateway-gateway-availability", "llm-llm-time-to-first-token"):
+        assert slo in result.stdout

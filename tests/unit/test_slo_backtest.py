@@ -223,3 +223,10 @@ def test_reset_before_the_incident_ended_is_said_so_not_as_a_negative_time():
     assert reset_text(None) == "still firing at the end"
     assert reset_text(95) == "reset 1m35s after the end"
     assert reset_text(-226) == "stopped 3m46s before the incident ended"
+
+
+def test_durations_round_before_they_split():
+    from gameday.slo.backtest import fmt_s
+
+    assert [fmt_s(x) for x in (None, 0.4, 59.6, 299.6, 61, -90, 7200)] == \
+        ["-", "0s", "1m00s", "5m00s", "1m01s", "-1m30s", "2.0h"]

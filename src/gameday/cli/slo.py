@@ -369,7 +369,8 @@ def _load_catalog(name: str, spec: Path):
 
 @app.command("backtest")
 def backtest(
-    spec: Path = typer.Argument(..., help="OpenSLO spec file or folder (possibly edited)."),
+    spec: Path = typer.Argument(None, help="OpenSLO spec file or folder (possibly edited; "
+                                "default: the SLO specs in use, as 'slo validate' finds them)."),
     recordings: list[str] = typer.Option(..., "--from", help="Recording of a past run "
                                          "(<run>/recording.jsonl.gz) or the name of a "
                                          "shipped recording, repeatable."),
@@ -403,6 +404,8 @@ def backtest(
         every = parse_prometheus_duration(eval_interval, "--eval-interval")
         if every <= 0:
             raise ValidationError(f"--eval-interval: must be above 0, got {eval_interval!r}")
+    if spec is None:
+        spec = Path(relative(resources.slos_dir()))
     slos = with_objective(_load_design(spec), objective)
     results = []
     for name in catalogs or [DRILL_CATALOG]:

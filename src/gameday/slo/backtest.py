@@ -275,9 +275,10 @@ def fmt_s(seconds: float | None) -> str:
     sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
     if seconds >= 3600:
         return f"{sign}{seconds / 3600:.1f}h"
-    if seconds >= 60:
-        return f"{sign}{int(seconds // 60)}m{seconds % 60:02.0f}s"
-    return f"{sign}{seconds:.0f}s"
+    whole = round(seconds)  # 299.6 s is 5m00s, not 4m60s
+    if whole >= 60:
+        return f"{sign}{whole // 60}m{whole % 60:02d}s"
+    return f"{sign}{whole}s"
 
 
 def reset_text(reset_s: float | None) -> str:
