@@ -75,7 +75,11 @@ def test_a_cheat_scores_low_with_every_reason_in_the_report(tmp_path):
     assert "resolve_refused" in kinds and kinds.index("resolve_refused") < kinds.index(
         "recovered")
     grades = {m["lever"]: m["grade"] for m in score["mitigations"]}
-    assert grades == {"set_gateway_policy": "no effect", "clear_faults": "reverted"}, \
+    # A lever that cannot help is never "helped". Its grade is read from the error ratio
+    # before and after it: "no effect", or "worse" when the errors the bad replica still
+    # causes happened to rise by half again in its window (seen on a loaded machine).
+    wrong = grades.pop("set_gateway_policy")
+    assert wrong in ("no effect", "worse") and grades == {"clear_faults": "reverted"}, \
         score["mitigations"]
     assert score["phases"]["mitigated"] is None  # nothing that helped
     assert score["hints"]["taken"] == 2
@@ -89,7 +93,8 @@ def test_a_cheat_scores_low_with_every_reason_in_the_report(tmp_path):
     items = {i["item"]: i for i in score["points"]["items"]}
     assert items["hints"]["points"] == -10
     assert "## Verdict: REVERTED" in report and "| `clear_faults` | ok | reverted |" in report
-    assert "| `set_gateway_policy` | ok | no effect | -5 |" in report
+    cost = {"no effect": -5, "worse": -10}[wrong]  # the report shows the score's grade
+    assert f"| `set_gateway_policy` | ok | {wrong} | {cost} |" in report
     assert "2 hint(s) taken, 5 points each" in report
     assert "verdict: reverted" in out
 
