@@ -21,7 +21,8 @@ test: $(STAMP)
 	$(PY) -m pytest -q -m "not long" -n 2 --dist loadgroup --durations=15
 
 # the long end-to-end checks `make test` leaves out (marker `long`: the auto drill of every
-# scenario, ten times capacity for a minute, the scripted interactive wheel), two at a time;
+# scenario, ten times capacity for a minute, the scripted interactive wheel, the learning
+# path's drills, the web console in Chromium), two at a time;
 # CI runs it after `make test`
 test-long: $(STAMP)
 	$(PY) -m pytest -q -m long -n 2 --dist load
