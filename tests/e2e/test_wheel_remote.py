@@ -5,7 +5,8 @@ two other folders with `gameday incident ... --url URL --token-file FILE` (nothi
 folder but a copy of the responder's token). While the drill runs, nothing a responder can
 read names the hidden scenario: the timeline, the run folder's file names and text files
 (the services' fault store and their lines about faults included: sealed until the end),
-drill.json, the incident API, the drill's /metrics and every CLI output; the responder's
+drill.json, the incident API, the drill's /metrics, the web console (its page, levers,
+history and event stream with the responder's token) and every CLI output; the responder's
 token opens neither the answer key (403) nor the services' fault admin API (401). At the end
 the drill reveals it all.
 """
@@ -18,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -72,6 +74,18 @@ def readable_texts(run: Path) -> dict[str, str]:
         except (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile):
             continue  # a file being rewritten, or binary
     return out
+
+
+def read_stream(url: str, headers: dict, seconds: float) -> str:
+    """What a console's event stream sends in ``seconds``."""
+    chunks, deadline = [], time.monotonic() + seconds
+    with httpx.stream("GET", url, headers=headers, timeout=10) as resp:
+        assert resp.status_code == 200, resp.status_code
+        for chunk in resp.iter_text():
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                break
+    return "".join(chunks)
 
 
 def leaks(surfaces: dict[str, str]) -> list[str]:
@@ -134,6 +148,16 @@ def test_two_remote_responders_work_a_wheel_that_leaks_nothing_before_the_end(tm
         headers = {"Authorization": f"Bearer {(alice / 'token').read_text().strip()}"}
         api = {"GET /incident": httpx.get(f"{url}/incident", headers=headers).text,
                "GET /metrics": httpx.get(f"{url}/metrics").text}
+        # the web console as the responder opens it: the page, its levers and history, and
+        # a few seconds of its stream (state, timeline, metrics) with the responder's token
+        api["GET /console"] = httpx.get(f"{url}/console").text
+        for path in ("/console/api/levers", "/console/api/history"):
+            answer = httpx.get(f"{url}{path}", headers=headers, timeout=10)
+            assert answer.status_code == 200, (path, answer.text)
+            api[f"GET {path}"] = answer.text
+        api["GET /console/stream"] = read_stream(f"{url}/console/stream", headers, 4.0)
+        assert "event: state" in api["GET /console/stream"], api["GET /console/stream"][:500]
+        assert "event: timeline" in api["GET /console/stream"]
         key = httpx.get(f"{url}/facilitator/state", headers=headers)
         assert key.status_code == 403, key.text  # the answer key is the facilitator's
         api["GET /facilitator/state"] = key.text
