@@ -32,7 +32,6 @@ import argparse
 import gc
 import importlib.util
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -54,6 +53,11 @@ from gameday.engine import store as new_store  # noqa: E402
 from gameday.engine.chunks import CACHE  # noqa: E402
 
 OLD_COMMIT = "e919e609b2fe80cdbd3e9868070d20dcfdaa8a38"  # the list store's last version
+# Since the window indexes (engine/windowstats.py) the evaluator reads what only the compact
+# ring keeps (stale markers and counter resets by index), so rules run on the new store only;
+# the old-vs-new rule ticks (0.55x drill-12h, 0.41x google-30d, all 84 answers bit-for-bit
+# equal) were measured before that, and are kept in bench/README.md.
+EVALUATED_OLD = False
 START = 1_800_000_000.0
 
 
@@ -205,10 +209,12 @@ def synthetic(module, kind: str, n_series: int, seconds: int):
 
 
 def memory_rows(old, cases) -> tuple[list[list], list[dict]]:
+    """``cases``: (name, make, old_too); without old_too only the new store is built (the
+    rules need what only the compact ring has, see EVALUATED_OLD)."""
     rows, data = [], []
-    for name, make in cases:
+    for name, make, old_too in cases:
         per = {}
-        for label, module in (("old", old), ("new", new_store)):
+        for label, module in ((("old", old),) if old_too else ()) + (("new", new_store),):
             store, nbytes, took = measured(make(module))
             n = samples_in(store)
             per[label] = {"bytes": nbytes, "samples": n, "bytes_per_sample": nbytes / n,
@@ -220,35 +226,24 @@ def memory_rows(old, cases) -> tuple[list[list], list[dict]]:
                 per[label]["sealed_value_bytes_per_sample"] = values / points if points else 0.0
             del store
             CACHE.clear()
-        o, w = per["old"], per["new"]
-        rows.append([name, w["series"], w["samples"], o["bytes_per_sample"],
+        o, w = per.get("old"), per["new"]
+        rows.append([name, w["series"], w["samples"], o["bytes_per_sample"] if o else "-",
                      f"{w['bytes_per_sample']:.2f}", bl.pct(w["sealed_points"] / w["samples"], 0),
                      f"{w['sealed_time_bytes_per_sample']:.3f} + "
                      f"{w['sealed_value_bytes_per_sample']:.2f}",
-                     o["bytes_per_sample"] / w["bytes_per_sample"]])
+                     o["bytes_per_sample"] / w["bytes_per_sample"] if o else "-"])
         data.append({"case": name, **{f"{k}_{x}": v for k, d in per.items()
                                        for x, v in d.items()}})
-        print(f"  {name}: old {o['bytes_per_sample']:.1f} B/sample, new "
-              f"{w['bytes_per_sample']:.2f} B/sample", flush=True)
+        print(f"  {name}: old {o['bytes_per_sample']:.1f} B/sample, " if o else
+              f"  {name}: old not evaluated (EVALUATED_OLD), ", end="")
+        print(f"new {w['bytes_per_sample']:.2f} B/sample", flush=True)
     return rows, data
 
 
 # -- evaluation ticks -----------------------------------------------------------------------
-def same_answers(stores: dict, catalog: str, t: float) -> tuple[int, int]:
-    """How many rule expressions give the same vector (labels and value bits) on both."""
-    from gameday.engine.promql import evaluate
-
-    def answer(store, expr):
-        got = evaluate(store, expr, t)
-        rows = got if isinstance(got, list) else [((), got)]
-        return sorted((labels, struct.pack("<d", v)) for labels, v in rows)
-
-    rules = [r for g in slo_eval.load_groups(catalog) for r in g.rules]
-    equal = sum(answer(stores["old"], r.node) == answer(stores["new"], r.node) for r in rules)
-    return equal, len(rules)
-
-
 def tick_rows(old, scrapes, seconds: int, ticks: int, rounds: int) -> tuple[list, dict]:
+    """Rule ticks on the new store (the old one cannot be evaluated any more, see
+    EVALUATED_OLD); ingest on both."""
     stores = {}
     for label, module in (("old", old), ("new", new_store)):
         slo_eval.SampleStore = module.SampleStore
@@ -259,21 +254,15 @@ def tick_rows(old, scrapes, seconds: int, ticks: int, rounds: int) -> tuple[list
               f"{time.perf_counter() - t0:.1f} s", flush=True)
     rows, data = [], {}
     for catalog in ("drill-12h", "google-30d"):
-        costs = {"old": [], "new": []}
-        for r in range(rounds):
-            order = ("old", "new") if r % 2 == 0 else ("new", "old")
-            for label in order:
-                got, _, _ = slo_eval.time_ticks(stores[label], catalog, START, ticks,
-                                                seconds=seconds)
-                costs[label] += got
-        o, w = statistics.median(costs["old"]), statistics.median(costs["new"])
-        equal, total = same_answers(stores, catalog, START + seconds - 1)
-        print(f"  {catalog}: every rule expression evaluated on both stores at the last tick: "
-              f"{equal} of {total} answers bit-for-bit equal", flush=True)
-        rows.append([catalog, len(costs["old"]), o, w, w / o])
-        data[catalog] = {"old_median_ms": o, "new_median_ms": w, "ticks_each": len(costs["old"]),
-                         "answers_equal": equal, "answers": total}
-        print(f"  {catalog}: tick median old {o:.1f} ms, new {w:.1f} ms ({w / o:.2f}x)",
+        costs = []
+        for _ in range(rounds):
+            got, _, _ = slo_eval.time_ticks(stores["new"], catalog, START, ticks,
+                                            seconds=seconds)
+            costs += got
+        w = statistics.median(costs)
+        rows.append([catalog, len(costs), "-", w, "-"])
+        data[catalog] = {"new_median_ms": w, "ticks_each": len(costs)}
+        print(f"  {catalog}: tick median new {w:.1f} ms (old: not evaluated, EVALUATED_OLD)",
               flush=True)
     ingest = {"old": [], "new": []}
     for r in range(rounds):
@@ -309,9 +298,10 @@ def main() -> None:
     print(f"memory (deep size of the store and the decoded-chunk cache) from {recording}:",
           flush=True)
     kinds = ["constant gauge", "counter +0..5/s", "cpu seconds +0.00..0.03/s", "noisy floats"]
-    cases = [("real stack, scraped series", lambda m: replay_into(m, recording, False)),
-             ("real stack + drill-12h rule outputs", lambda m: replay_into(m, recording, True)),
-             *[(f"synthetic: {k}", lambda m, k=k: synthetic(m, k, n_synth, seconds))
+    cases = [("real stack, scraped series", lambda m: replay_into(m, recording, False), True),
+             ("real stack + drill-12h rule outputs", lambda m: replay_into(m, recording, True),
+              False),
+             *[(f"synthetic: {k}", lambda m, k=k: synthetic(m, k, n_synth, seconds), True)
                for k in kinds]]
     rows, memory = memory_rows(old, cases)
     print(bl.markdown_table(["data", "series", "samples", "old B/sample", "new B/sample",
