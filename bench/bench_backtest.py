@@ -138,7 +138,7 @@ def run_length(hours: float, folder: Path) -> dict:
     try:
         values = check_values(rec, bf, rule_files, first, last)
     finally:
-        bf.steps.append(bf.server.stop("prometheus (last)"))
+        bf.steps.append(bf.server.stop_step("prometheus (last)"))
     total = bf.total()
     return {"hours": (last - first) / 3600, "scrapes": scrapes, "levels": bf.levels,
             "gameday": vars(gameday), "promtool_steps": [vars(s) for s in bf.steps],

@@ -65,7 +65,7 @@ def test_backtest_values_equal_promtools_backfill(tmp_path):
         points = sampled_points(bf.server, times, "15s")
         found = compare(store, points, times, 15.0, REL_TOL)
     finally:
-        bf.server.stop("prometheus")
+        bf.server.stop_step("prometheus")
     names = {dict(labels)["__name__"] for labels, _ in points}
     assert {"slo:sli_error:ratio_rate5m", "slo:sli_error:ratio_rate3d",
             "slo:sli_error:ratio_rate30d", "slo:period_error_budget_remaining:ratio"} <= names

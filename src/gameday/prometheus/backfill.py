@@ -29,7 +29,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,7 +38,10 @@ from pathlib import Path
 import httpx
 import yaml
 
-from gameday.errors import GamedayError
+from gameday.errors import GamedayError, StackError
+from gameday.prometheus.childserver import ChildServer
+from gameday.prometheus.server import find_prometheus
+from gameday.stack.plan import free_port
 
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
@@ -94,43 +96,35 @@ def run_measured(name: str, argv: list[str], log: Path) -> Step:
     return Step(name, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
-class PrometheusOnBlocks:
-    """A Prometheus serving the blocks of ``data`` on a loopback port."""
+class PrometheusOnBlocks(ChildServer):
+    """A Prometheus serving the blocks of ``data`` on a free loopback port (launch and
+    readiness as every child server's; ``start_step``/``stop_step`` measure them)."""
+
+    name = "prometheus"
 
     def __init__(self, data: Path, workdir: Path) -> None:
-        self.data, self.workdir = data, workdir
+        super().__init__(workdir, port=0)
+        self.data = data
         self.config = workdir / "prometheus.yml"
         self.config.write_text("global:\n  scrape_interval: 15s\n")
-        self.proc: subprocess.Popen | None = None
-        self.url = ""
 
-    def start(self, name: str) -> Step:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        log = open(self.workdir / "prometheus.log", "ab")  # noqa: SIM115 - with the child
-        self.began = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [shutil.which("prometheus") or "prometheus", f"--config.file={self.config}",
-             f"--storage.tsdb.path={self.data}", f"--web.listen-address=127.0.0.1:{port}",
-             "--storage.tsdb.retention.time=100y", "--query.max-samples=500000000",
-             "--query.timeout=10m"], stdout=log, stderr=log)
-        while True:
-            try:
-                if httpx.get(self.url + "/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None:
-                raise BackfillError(f"prometheus exited with {self.proc.returncode}; see "
-                                    f"{self.workdir / 'prometheus.log'}")
-            if time.perf_counter() - self.began > 120:
-                raise BackfillError("prometheus: not ready after 120 s")
-            time.sleep(0.05)
-        return Step(name, time.perf_counter() - self.began, 0.0, 0.0)
+    def launch(self) -> None:
+        self.port = free_port()
+        self.spawn([find_prometheus(), f"--config.file={self.config}",
+                    f"--storage.tsdb.path={self.data}", f"--web.listen-address={self.address}",
+                    "--storage.tsdb.retention.time=100y", "--query.max-samples=500000000",
+                    "--query.timeout=10m"])
 
-    def stop(self, name: str) -> Step:
+    def start_step(self, name: str) -> Step:
+        """Launch it and wait until ready: the wall time of that."""
+        began = time.perf_counter()
+        try:
+            self.start(timeout_s=120)
+        except StackError as err:
+            raise BackfillError(str(err)) from None
+        return Step(name, time.perf_counter() - began, 0.0, 0.0)
+
+    def stop_step(self, name: str) -> Step:
         """Stop it: its whole life's CPU time and peak RSS."""
         proc, self.proc = self.proc, None
         if proc is None:
@@ -218,7 +212,7 @@ def backfill(recording: Path, rule_files: list[Path], workdir: Path, start: floa
     result.levels = len(levels)
     rules_dir = workdir / "rules"
     try:
-        result.steps.append(server.start("prometheus start"))
+        result.steps.append(server.start_step("prometheus start"))
         for n, files in enumerate(levels):
             shutil.rmtree(rules_dir, ignore_errors=True)
             rules_dir.mkdir()
@@ -232,10 +226,10 @@ def backfill(recording: Path, rule_files: list[Path], workdir: Path, start: floa
                 *sorted(str(p) for p in rules_dir.iterdir())], log))
             for block in out.iterdir():
                 block.rename(data / block.name)
-            result.steps.append(server.stop(f"prometheus (until level {n})"))
-            result.steps.append(server.start(f"prometheus restart (level {n} blocks)"))
+            result.steps.append(server.stop_step(f"prometheus (until level {n})"))
+            result.steps.append(server.start_step(f"prometheus restart (level {n} blocks)"))
     except BaseException:
-        server.stop("prometheus")
+        server.stop_step("prometheus")
         raise
     return result
 

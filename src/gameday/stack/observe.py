@@ -13,19 +13,13 @@ embedded engine), ``embedded_url`` and ``prometheus_url``. Readers use ``query_u
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 from gameday.errors import StackError
 from gameday.runfolder import Run
 from gameday.stack.events import EventLog
+from gameday.stack.plan import free_port
 from gameday.stack.process import _die_with_parent
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def rule_files(rules_dir: Path | None) -> list[Path]:
