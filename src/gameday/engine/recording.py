@@ -46,7 +46,8 @@ def _encode(value: float):
     return "+Inf" if value > 0 else "-Inf"
 
 
-def _decode(value) -> float:
+def decode_value(value) -> float:
+    """A recorded value: a number, or "NaN", "+Inf", "-Inf" for the ones JSON lacks."""
     return float(value) if not isinstance(value, str) else float(value.replace("Inf", "inf"))
 
 
@@ -114,6 +115,16 @@ class Scrape:
     target_labels: tuple[tuple[str, str], ...] = ()
 
 
+def check_header(path: Path, header) -> None:
+    """A ValidationError unless ``header`` is a recording's first line, this version."""
+    if not isinstance(header, dict) or header.get("kind") != KIND \
+            or header.get("version") != VERSION:
+        got = header if not isinstance(header, dict) else header.get("kind")
+        version = header.get("version") if isinstance(header, dict) else None
+        raise ValidationError(f"{path}: field 'kind'/'version': expected {KIND} v{VERSION}, "
+                              f"got {got!r} v{version!r}")
+
+
 def read_recording(path: Path) -> tuple[dict, Iterator[Scrape]]:
     """The header and the scrapes of a recording, in order."""
     path = Path(path)
@@ -122,9 +133,7 @@ def read_recording(path: Path) -> tuple[dict, Iterator[Scrape]]:
         header = json.loads(fh.readline())
     except (OSError, ValueError) as err:
         raise ValidationError(f"{path}: not a gameday recording ({err})") from None
-    if header.get("kind") != KIND or header.get("version") != VERSION:
-        raise ValidationError(f"{path}: field 'kind'/'version': expected {KIND} v{VERSION}, "
-                              f"got {header.get('kind')!r} v{header.get('version')!r}")
+    check_header(path, header)
 
     def scrapes() -> Iterator[Scrape]:
         with fh:
@@ -158,7 +167,7 @@ def _decode_lines(path: Path, lines: Iterator[str]) -> Iterator[Scrape]:
                     name = labels.pop("__name__")
                     labels.pop("job", None)
                     labels.pop("instance", None)
-                    samples.append(Sample(name, tuple(sorted(labels.items())), _decode(value)))
+                    samples.append(Sample(name, tuple(sorted(labels.items())), decode_value(value)))
             yield Scrape(obj["t"], job, instance, samples, tlabels)
 
 

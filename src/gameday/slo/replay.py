@@ -31,7 +31,7 @@ from typing import TextIO
 
 import promql_parser as pp
 
-from gameday.engine.recording import KIND, VERSION
+from gameday.engine.recording import check_header, decode_value
 from gameday.engine.ruleeval import RuleGroup
 from gameday.engine.store import STALE_NAN, Labels, SampleStore, make_labels, to_ms
 from gameday.errors import ValidationError
@@ -59,10 +59,6 @@ class ProgressLine:
             self.printed = elapsed
             self.stream.write(line + "\n")
         self.stream.flush()
-
-
-def _number(value) -> float:
-    return float(value) if not isinstance(value, str) else float(value.replace("Inf", "inf"))
 
 
 class Selectors:
@@ -124,11 +120,7 @@ class RecordingStream:
             self.header = json.loads(self._text.readline())
         except (OSError, ValueError, EOFError) as err:
             raise ValidationError(f"{self.path}: not a gameday recording ({err})") from None
-        if not isinstance(self.header, dict) or self.header.get("kind") != KIND \
-                or self.header.get("version") != VERSION:
-            got = self.header if not isinstance(self.header, dict) else self.header.get("kind")
-            raise ValidationError(f"{self.path}: field 'kind'/'version': expected {KIND} "
-                                  f"v{VERSION}, got {got!r}")
+        check_header(self.path, self.header)
 
     def share_read(self) -> float:
         """How much of the file has been read (0..1), by compressed bytes."""
@@ -153,7 +145,7 @@ class RecordingStream:
                     job, instance, up = targets[obj["scrape"]]
                     values = None
                     if obj["up"]:
-                        values = [(key, _number(v)) for sid, v in obj["v"]
+                        values = [(key, decode_value(v)) for sid, v in obj["v"]
                                   if (key := series[sid]) is not None]
                     yield float(obj["t"]), (job, instance), values, up
                 elif "series" in obj:
