@@ -1,4 +1,4 @@
-"""How figures are shown to people: UTC times, elapsed times, percentages.
+"""How figures are shown to people: UTC times, elapsed times, percentages, file sizes.
 
 One formatter per kind of figure, shared by the report, the postmortem draft and anything
 else that shows a run's numbers, so the same figure reads the same everywhere. ``None``
@@ -32,3 +32,12 @@ def elapsed(seconds: float | None) -> str:
 def percent(ratio: float | None, digits: int = 1) -> str:
     """``0.1234`` -> ``12.3%``."""
     return "-" if ratio is None else f"{ratio * 100:.{digits}f}%"
+
+
+def size(n: int | float) -> str:
+    """Bytes as ``512 B``, ``110.1 KiB``, ``8.9 MiB``, ``1.2 GiB``."""
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"

@@ -27,3 +27,10 @@ def test_report_and_postmortem_use_the_shared_formatters():
     for module in (facts, render):
         assert module.elapsed is elapsed and module.utc is utc and module.percent is percent
         assert not hasattr(module, "duration")
+
+
+def test_size_reads_in_binary_units():
+    from gameday.display import size
+
+    assert [size(n) for n in (512, 112_742, 9_332_000, 3 << 30)] == \
+        ["512 B", "110.1 KiB", "8.9 MiB", "3.0 GiB"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from gameday import display
 from gameday.durations import format_duration
 from gameday.record.schedule import load_schedule
 from gameday.record.session import Progress, RecordOptions, RecordSession, validate_options
@@ -84,7 +85,7 @@ def record(
     what = (f"interrupted (Ctrl-C): kept {result.recorded_s:.0f}s of the planned "
             f"{format_duration(duration_s)}" if result.interrupted
             else f"recorded {result.recorded_s:.0f}s")
-    typer.echo(f"{what}: {relative(result.out)} ({size / 1024:.0f} KiB, {result.scrapes} "
+    typer.echo(f"{what}: {relative(result.out)} ({display.size(size)}, {result.scrapes} "
                f"scrapes, {result.failed} failed, {result.series} series, "
                f"{result.faults_applied} fault(s) applied; run {result.run_id})")
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
+from gameday.display import size, utc
 from gameday.errors import ValidationError
 from gameday.userfiles import write_into_place
 
@@ -20,17 +20,7 @@ app = typer.Typer(help="Recordings: info, stitch a long one from segments, expor
 
 
 def _when(t: float | None) -> str:
-    if t is None:
-        return "-"
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
+    return "-" if t is None else f"{utc(t)} UTC"
 
 
 class _Progress:
@@ -69,7 +59,7 @@ def info(
         return
     per_scrape = facts["samples"] / max(1, facts["scrapes"] - facts["failed_scrapes"])
     lines = [
-        f"recording  {facts['path']} ({_size(facts['bytes'])}, "
+        f"recording  {facts['path']} ({size(facts['bytes'])}, "
         f"{facts['bytes'] / max(1, facts['samples']):.2f} bytes/sample)",
         f"span       {_when(facts['first_t'])} -> {_when(facts['last_t'])} "
         f"({facts['duration_s']:.0f}s)",
@@ -126,7 +116,7 @@ def stitch(
     finally:
         progress.close()
     span = checked.end - checked.start
-    typer.echo(f"wrote {out} ({_size(out.stat().st_size)}): {span:.0f}s at "
+    typer.echo(f"wrote {out} ({size(out.stat().st_size)}): {span:.0f}s at "
                f"{checked.interval:g}s from {len(checked.segments)} segment(s), "
                f"{stats.scrapes} scrapes, {stats.samples} samples, {stats.series} series, "
                f"{stats.resets} counter resets from the sources "
@@ -151,7 +141,7 @@ def export(
     started = time.monotonic()
     stats = write_into_place(out, lambda tmp: write_openmetrics(source, tmp),
                              "the OpenMetrics text", force)
-    typer.echo(f"wrote {out} ({_size(stats.bytes)}): {stats.families} families, "
+    typer.echo(f"wrote {out} ({size(stats.bytes)}): {stats.families} families, "
                f"{stats.series} series, {stats.samples} samples (up included) in "
                f"{time.monotonic() - started:.1f}s; then: promtool tsdb create-blocks-from "
                f"openmetrics {out} DIR")
@@ -174,7 +164,7 @@ def import_(
     step = parse_duration(interval, "--interval") if interval else None
     stats = write_into_place(out, lambda tmp: import_openmetrics(text, tmp, interval_s=step),
                              "the recording", force)
-    typer.echo(f"wrote {out} ({_size(out.stat().st_size)}): {stats.scrapes} scrapes, "
+    typer.echo(f"wrote {out} ({size(out.stat().st_size)}): {stats.scrapes} scrapes, "
                f"{stats.samples} samples, interval {stats.interval_s:g}s")
 
 

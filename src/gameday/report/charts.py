@@ -15,7 +15,6 @@ recovery. The x axis is seconds since the drill started (its UTC time in the lab
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
 
 import matplotlib
@@ -24,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from gameday.display import utc  # noqa: E402
 from gameday.runfolder import atomic_write  # noqa: E402
 from gameday.slo.status import window_seconds  # noqa: E402
 from gameday.slo.windows import load_catalog  # noqa: E402
@@ -64,8 +64,7 @@ class Frame:
         self.x = metrics.times - self.origin
 
     def xlabel(self) -> str:
-        at = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.origin))
-        return f"seconds since drill start ({at} UTC)"
+        return f"seconds since drill start ({utc(self.origin)} UTC)"
 
     def decorate(self, ax) -> None:
         for n, (a, b) in enumerate(fault_windows(self.run.events)):
