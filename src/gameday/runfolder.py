@@ -311,8 +311,6 @@ def sealed_dir(run: Run) -> Path:
 
 def create_run(home: Path | None = None, make_current: bool = True) -> Run:
     """A fresh run folder with its token (mode 0600), made the current run."""
-    from gameday.faults.auth import new_token, write_token_file  # FastAPI: only when needed
-
     folder = runs_dir(home)
     folder.mkdir(parents=True, exist_ok=True)
     while True:
@@ -325,7 +323,7 @@ def create_run(home: Path | None = None, make_current: bool = True) -> Run:
     run = Run(path)
     for d in (run.logs_dir, run.faults_dir, run.control_dir):
         d.mkdir()
-    write_token_file(run.token_path, new_token())
+    write_secret(run.token_path)
     if make_current:
         set_current(run)
     return run

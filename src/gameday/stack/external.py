@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from gameday.errors import StackError, ValidationError
-from gameday.runfolder import Run, create_run
+from gameday.runfolder import Run, create_run, write_secret
 from gameday.slo.names import DRILL_CATALOG
 from gameday.stack.state import ProcessState, StackState, write_state
 
@@ -133,12 +133,9 @@ class ExternalAttachment:
         self.state: StackState | None = None
 
     def start(self, ready_timeout_s: float = 60.0) -> ExternalAttachment:
-        from gameday.faults.auth import write_token_file
-
         token = read_token(self.stack, self.source)
         self.run = create_run(self.home)
-        self.run.token_path.unlink()
-        write_token_file(self.run.token_path, token)
+        write_secret(self.run.token_path, token)  # the stack's own token replaces ours
         self.state = build_state(self.stack, self.run)
         self._publish()
         self._wait_ready(ready_timeout_s)
