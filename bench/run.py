@@ -1,6 +1,6 @@
 """Run every benchmark under bench/ and print its results (see bench/README.md).
 
-    .venv/bin/python bench/run.py            # full measurement runs (about 25 minutes)
+    .venv/bin/python bench/run.py            # full measurement runs (over an hour, see below)
     .venv/bin/python bench/run.py --quick    # smoke run for CI: every bench, short
     .venv/bin/python bench/run.py --only overload,batching [--quick]
 
@@ -10,6 +10,8 @@ it runs 5 minutes of traffic, 60 s with ``--quick``.
 bench_quiet_drills.py runs 20 whole drills (about 40 minutes more); ``--quick`` runs one.
 bench_store_memory.py records 10 minutes of the live stack (about 15 minutes in all);
 ``--quick`` records 30 s.
+bench_overload.py runs three rounds (about 9 minutes); bench_backtest.py stitches and
+backtests 1, 4 and 24 h recordings beside promtool's backfill (about 7 minutes).
 A failing bench is reported and the others still run; the exit status is 1 if any failed.
 """
 
