@@ -182,7 +182,8 @@ def test_runbook_checks_and_mitigation_work_as_written_in_a_live_drill(tmp_path)
     [run] = list((tmp_path / ".gameday" / "runs").iterdir())
     score = json.loads((run / "score.json").read_text())
     [lever] = score["mitigations"]
-    assert (lever["lever"], lever["args"]) in documented and lever["grade"] == "helped", lever
+    assert (lever["lever"], lever["args"]) in documented and lever["grade"] == "helped", \
+        json.dumps(lever)
     assert score["verdict"]["result"] == "pass", score["verdict"]
     # failed batches are not retried into 5xx: the gateway answers from its cache or a guess
     assert score["requests"]["failed"] == 0 and score["requests"]["fallbacks"] > 0, \

@@ -120,3 +120,37 @@ def test_a_lever_is_credited_with_a_recovery_only_while_the_fault_is_on(tmp_path
     assert idle["grade"] == "no effect" and "nothing was burning" in idle["why"]
     assert grade(metrics, sid, "clear_faults", True, START + 66, None)["grade"] == "reverted"
     assert grade(metrics, sid, "eject_replica", False, START + 66, None)["grade"] == "failed"
+
+
+def test_a_lever_pulled_in_a_clean_lull_of_a_paging_incident_is_judged_by_the_page(tmp_path):
+    """Outlier ejection can give ten clean seconds in the middle of an incident: the page
+    that is still firing says the SLO burns, so the right lever pulled then is not 'nothing
+    was burning', and a wrong one is not credited while the page keeps firing."""
+    from gameday.report.grading import grade
+    from gameday.report.run import load_run
+    from gameday.report.score import metrics_for
+
+    metrics = metrics_for(load_run(make_run(tmp_path)))
+    sid = "gateway-gateway-availability"
+    t = START + 100  # 10 s after the burst (60-90 s): no errors before it
+
+    def paging_until(end):
+        return lambda ts: START + 64 <= ts < end
+
+    # the page still firing when pulled, the steady state back 5 s later with the fault on
+    held = grade(metrics, sid, "eject_replica", True, t, None, recovered=t + 5,
+                 fault_end=t + 60, paging=paging_until(t + 4))
+    assert held["grade"] == "helped" and held["before"] == 0.0, held
+    assert "(the page firing)" in held["why"] and "held again 5 s after it" in held["why"]
+    # no page firing and a clean window before it: nothing was burning, whatever followed
+    quiet = grade(metrics, sid, "eject_replica", True, t, None, recovered=t + 5,
+                  fault_end=t + 60, paging=paging_until(START + 95))
+    assert quiet["grade"] == "no effect" and "nothing was burning" in quiet["why"], quiet
+    # no recovery seen and the page still firing at the end of its 45 s: no credit
+    still = grade(metrics, sid, "eject_replica", True, t, None, fault_end=t + 60,
+                  paging=paging_until(t + 1000))
+    assert still["grade"] == "no effect" and "page was still firing" in still["why"], still
+    # the page stopped within its 45 s and no error came back: the burn it stopped is gone
+    stopped = grade(metrics, sid, "eject_replica", True, t, None, fault_end=t + 60,
+                    paging=paging_until(t + 20))
+    assert stopped["grade"] == "helped", stopped

@@ -13,9 +13,12 @@ filling up behind it), just before the lever and at the end of the time it had t
 - ``failed``: the call failed (the lever did not move);
 - ``reverted``: an out-of-world revert (``clear_faults``: drills only) - allowed for
   learning, never a mitigation;
-- ``helped``: the drill saw the scenario's steady-state hypothesis hold again after it
-  (before the next lever and while the fault was still on: a fault running out is not the
-  lever's doing), or the SLO was burning (before > budget), after <= before / 2 and the
+- burning: before > budget, or the page that opened the incident was firing when the lever
+  was pulled (a system that heals itself for a while, outlier ejection for 30 s say, can
+  show ten clean seconds in the middle of an incident; the page still says it burns);
+- ``helped``: the SLO was burning and the drill saw the scenario's steady-state hypothesis
+  hold again after it (before the next lever and while the fault was still on: a fault
+  running out is not the lever's doing), or it was burning, after <= before / 2 and the
   page that opened the incident was no longer firing at the end (a system that heals in
   bursts by itself, outlier ejection say, can look better for ten seconds while it still
   pages);
@@ -74,26 +77,29 @@ def grade(metrics: DrillMetrics | None, sid: str | None, lever: str, ok: bool | 
         end = min(end, fault_start)
     before = _ratio(metrics, sid, t - BEFORE_S, t)
     before_v = 0.0 if math.isnan(before) else before
+    paged = paging is not None and paging(t)
+    burning = before_v > budget or paged
+    was = f"{sid} error ratio {before_v:.3g} before" + (
+        " (the page firing)" if paged and before_v <= budget else "")
     if recovered is not None and t <= recovered and (next_t is None or recovered <= next_t) \
-            and (fault_end is None or recovered < fault_end) and before_v > budget:
+            and (fault_end is None or recovered < fault_end) and burning:
         return {"grade": "helped", "before": before_v, "after": None,
-                "why": f"{sid} error ratio {before_v:.3g} before; the scenario's steady state "
-                       f"held again {recovered - t:.0f} s after it, with the fault still on"}
+                "why": f"{was}; the scenario's steady state held again "
+                       f"{recovered - t:.0f} s after it, with the fault still on"}
     if end - (t + SETTLE_S) < TAIL_S:
         return {"grade": "undetermined", "before": None, "after": None,
                 "why": f"less than {SETTLE_S + TAIL_S:.0f} s after it before the next "
                        f"lever or the end of the drill"}
     after = _ratio(metrics, sid, end - TAIL_S, end)
     after_v = 0.0 if math.isnan(after) else after
-    shown = f"{sid} error ratio {before_v:.3g} before, {after_v:.3g} {end - t:.0f} s after"
+    shown = f"{was}, {after_v:.3g} {end - t:.0f} s after"
     if after_v >= 1.5 * before_v + budget:
         result, why = "worse", f"{shown}: the burn rose"
-    elif before_v > budget and after_v <= before_v / 2 and paging is not None \
-            and paging(end):
+    elif burning and after_v <= before_v / 2 and paging is not None and paging(end):
         result, why = "no effect", f"{shown}, but the page was still firing"
-    elif before_v > budget and after_v <= before_v / 2:
+    elif burning and after_v <= before_v / 2:
         result, why = "helped", f"{shown}: the burn fell by half or more"
-    elif before_v <= budget:
+    elif not burning:
         result, why = "no effect", f"{shown}: nothing was burning when it was pulled"
     else:
         result, why = "no effect", f"{shown}: the burn did not fall by half"
