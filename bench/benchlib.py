@@ -10,7 +10,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+# bench scripts call bl.free_port: the stack's own pick, below the ephemeral range
+from gameday.stack.plan import free_port  # noqa: E402,F401
 
 # -- statistics and formatting (pure) ---------------------------------------------------
 
@@ -202,12 +203,6 @@ def split_cpus() -> tuple[set[int], set[int]] | None:
         return None
     half = len(cpus) // 2
     return set(cpus[:half]), set(cpus[half:])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_http(url: str, timeout_s: float = 30.0, proc: subprocess.Popen | None = None) -> float:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+
+from gameday.stack.plan import free_port as plan_free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_TOKEN = "test-admin-token-0123456789"
@@ -33,9 +34,9 @@ def wait_until(check, timeout: float, what: str, every: float = 0.5):
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the ephemeral range (``gameday.stack.plan.free_port``), so no
+    outgoing connection of a parallel test takes it before the server binds."""
+    return plan_free_port()
 
 
 def auth(token: str = TEST_TOKEN) -> dict:

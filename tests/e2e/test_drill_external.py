@@ -9,19 +9,13 @@ writes the usual run folder."""
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 import yaml
 
 from tests.conftest import require_binary
 from tests.e2e.test_drill import FIXTURE, gameday, in_order, kinds, run_folder
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.procs import free_port
 
 
 @pytest.fixture

@@ -44,6 +44,18 @@ def test_free_ports_are_distinct():
     assert len(ports) == 7 and len(set(ports)) == 7
 
 
+def test_free_ports_are_below_the_range_outgoing_connections_take():
+    """A free port is never an ephemeral one, which a load generator's next connection could
+    take between the pick and the server's bind."""
+    from pathlib import Path
+
+    from gameday.stack.plan import free_port
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    spec = build_spec(free_ports=True, replicas=["classifier=4"], check_fields=False)
+    picked = [free_port() for _ in range(20)] + list(assign_ports(spec).values())
+    assert all(1024 <= p < low for p in picked), (low, picked)
+
+
 @pytest.mark.parametrize("value, message", [
     ("clasifier=3", "--replicas: unknown service 'clasifier' in 'clasifier=3'; known: "
                     "features, classifier, llm, gateway"),

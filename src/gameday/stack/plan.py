@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,9 +46,38 @@ class ProcessSpec:
         return f"http://{self.host}:{self.port}"
 
 
+def _ephemeral_low(default: int = 32768) -> int:
+    """The lowest port the kernel hands to outgoing connections (Linux; else the IANA
+    default's Linux twin)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
+def bind_free(host: str = "127.0.0.1", tries: int = 64) -> socket.socket:
+    """A socket bound to a free port below the kernel's ephemeral range, still open.
+
+    Port 0 would hand out an ephemeral port, which the next outgoing connection on this
+    machine may take between our close and the server's bind (a load generator opens
+    hundreds); the ports below that range are only ever taken by a bind. Falls back to
+    port 0 when none of ``tries`` random picks is free."""
+    low = _ephemeral_low()
+    top, bottom = min(low, 65536) - 1, max(1024, min(low, 65536) - 12_000)
+    for _ in range(tries if top > bottom else 0):
+        s = socket.socket()
+        try:
+            s.bind((host, random.randint(bottom, top)))
+            return s
+        except OSError:
+            s.close()
+    s = socket.socket()
+    s.bind((host, 0))
+    return s
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
+    with bind_free(host) as s:
         return s.getsockname()[1]
 
 
@@ -70,8 +100,7 @@ def assign_ports(spec: StackSpec) -> dict[tuple[str, int], int]:
         try:
             for svc in spec.ordered_for_ports():
                 for r in range(svc.replicas):
-                    s = socket.socket()
-                    s.bind((spec.host, 0))
+                    s = bind_free(spec.host)
                     socks.append(s)
                     ports[(svc.name, r)] = s.getsockname()[1]
         finally:
