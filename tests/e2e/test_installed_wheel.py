@@ -73,6 +73,7 @@ def make_venv(tmp: Path, wheel: Path) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.long  # make test-long (CI runs it): 85 s that make test cannot spare
 @pytest.mark.timeout(900)
 def test_the_installed_wheel_runs_the_demo_from_an_empty_folder(tmp_path):
     from gameday.slo.validate import collect_slos

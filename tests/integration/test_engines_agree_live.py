@@ -18,6 +18,7 @@ from tests.engines_live import describe, run_live
 
 
 @pytest.mark.slow
+@pytest.mark.long  # make test-long (CI runs it); test_slo_engine_agreement is in make test
 @pytest.mark.timeout(400)
 def test_both_engines_store_the_same_slo_samples_at_the_same_timestamps(tmp_path):
     require_binary("prometheus")
