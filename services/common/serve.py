@@ -60,8 +60,10 @@ def serve(name: str, settings_cls, create_app) -> None:
     except GamedayError as err:  # a setting that cannot hold: one line, exit 2
         log.error(f"cannot start {name}: {err}", extra={"error": str(err)})
         sys.exit(2)
+    # proxy_headers off: no proxy stands in front of a service, so an X-Forwarded-For from
+    # a loopback client is not believed, and every request skips that layer.
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                access_log=False, **server_limits())
+                access_log=False, proxy_headers=False, **server_limits())
 
 
 def server_limits() -> dict:

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from fastapi.middleware import Middleware
 from prometheus_client import CollectorRegistry
 
 from gameday.faults import install_faults
@@ -43,10 +42,11 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
                   max_body_size=MAX_BODY_BYTES)
     app.state.gateway = gateway
     install_faults(app, service="gateway")
-    install_telemetry(app, service="gateway", registry=registry)
+    # Shedding right inside telemetry, outside FastAPI's own layers: shed requests are
+    # counted like any other answer, and a refusal costs no framework layer.
+    install_telemetry(app, service="gateway", registry=registry,
+                      inner=lambda stack: SheddingMiddleware(stack, gateway=gateway))
     install_error_handlers(app)
-    # Innermost, inside telemetry: shed requests are counted like any other answer.
-    app.user_middleware.append(Middleware(SheddingMiddleware, gateway=gateway))
     app.include_router(routes_health.router)
     app.include_router(routes_classify.router)
     app.include_router(routes_generate.router)

@@ -96,12 +96,17 @@ class AdaptiveLimit:
         value = self.limit * PROBE_SHARE if self.probing else self.limit
         return max(floor, min(policy.max_in_flight, int(value)))
 
-    def try_enter(self, policy: AdmissionPolicy) -> bool:
+    def is_full(self, policy: AdmissionPolicy) -> bool:
+        """No room under the limit now: ``try_enter`` would refuse (so a request can be
+        refused before its body is read). A probe past its time is given up first."""
         if self._probe_start is not None:
             now = self.clock()
             if now - self._probe_start >= PROBE_MAX_WINDOWS * policy.limit_window_s:
                 self._finish_probe(policy, now, measured=None)
-        if self.in_flight >= self.current(policy):
+        return self.in_flight >= self.current(policy)
+
+    def try_enter(self, policy: AdmissionPolicy) -> bool:
+        if self.is_full(policy):
             return False
         self.in_flight += 1
         if self.in_flight > self._peak:

@@ -89,8 +89,12 @@ class SheddingMiddleware:
             return
         gw = self.gateway
         admission = gw.admission
-        if admission.is_full(gw.policy.admission):  # refused unread: the cheap path
-            await self.refuse(send, gw.policy.admission, "max_in_flight", scope["path"])
+        policy = gw.policy.admission
+        if admission.is_full(policy):  # refused unread: the cheap path
+            await self.refuse(send, policy, "max_in_flight", scope["path"])
+            return
+        if adaptive and policy.adaptive_limit and admission.limit.is_full(policy):
+            await self.refuse(send, policy, "adaptive_limit", scope["path"])  # unread too
             return
         message = await self.read_body(receive, send)
         if message is None:  # answered 408/413, or the client went away

@@ -31,11 +31,15 @@ __all__ = [
 ]
 
 
-def install_telemetry(app: FastAPI, service: str, registry: CollectorRegistry) -> HttpMetrics:
+def install_telemetry(app: FastAPI, service: str, registry: CollectorRegistry,
+                      inner=None) -> HttpMetrics:
     """Wrap ``app`` in the request-id + HTTP-metrics layer and add a /metrics route.
 
     The layer wraps the whole middleware stack (outside Starlette's error middleware) and,
     when ``install_faults`` was called too (before or after), also applies the faults.
+    ``inner(asgi_app) -> asgi_app``: a layer of the service's own, placed right inside the
+    telemetry layer and outside the framework's middleware (the gateway's load shedding: a
+    refused request is counted and timed, and costs none of the framework's layers).
     """
     # ``*_created`` samples double the series count and no SLO or dashboard reads them.
     disable_created_metrics()
@@ -53,7 +57,10 @@ def install_telemetry(app: FastAPI, service: str, registry: CollectorRegistry) -
         # that itself, one layer less on every request (bench/README.md, target 1).
         plain = (isinstance(stack, ServerErrorMiddleware) and stack.handler is None
                  and not stack.debug)
-        return HttpTelemetryMiddleware(stack.app if plain else stack, metrics=metrics,
+        wrapped = stack.app if plain else stack
+        if inner is not None:
+            wrapped = inner(wrapped)
+        return HttpTelemetryMiddleware(wrapped, metrics=metrics,
                                        routes=app.router.routes,
                                        faults=getattr(app.state, "faults", None),
                                        answers_errors=plain)
