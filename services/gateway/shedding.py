@@ -4,8 +4,8 @@ once the request's body has arrived.
 A refused request costs what the server's HTTP parser and the telemetry layer cost, and a
 pre-encoded answer: under overload most requests are refused, and each refusal that went
 through routing and JSON validation of its body took CPU from the requests being served
-(bench/README.md, target 3). When the gateway is already full, a request is refused before
-its body is read, as cheaply as ever.
+(bench/README.md, target 3). When the gateway is already full (``max_in_flight``, or the
+adaptive limit on /v1/classify), a request is refused before its body is read.
 
 A request counts against ``max_in_flight`` only once its whole body is here: the layer reads
 it first (at most ``MAX_BODY_BYTES``, within the ``body_timeout_s`` setting), then admits,
@@ -13,9 +13,10 @@ then hands the app the body it read. A client that sends its body slowly (a byte
 holds no slot while it does, and one that takes longer than ``body_timeout_s`` is answered
 408 and its connection closed; a body over the limit is answered 413. Neither is parsed.
 
-The layer sits inside the telemetry layer (``app.user_middleware``, not
-``app.add_middleware``), so shed requests are counted in ``http_requests_total`` under
-their route and get their ``x-request-id``. An admitted request leaves when its ASGI call
+The layer sits right inside the telemetry layer and outside FastAPI's own layers
+(``install_telemetry(..., inner=...)`` in app.py), so shed requests are counted in
+``http_requests_total`` under their route and get their ``x-request-id``, and a refusal
+passes through no framework layer. An admitted request leaves when its ASGI call
 returns: for a stream, when the stream ended, failed or the client went away.
 """
 
