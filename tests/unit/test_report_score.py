@@ -142,6 +142,12 @@ def test_a_lever_pulled_in_a_clean_lull_of_a_paging_incident_is_judged_by_the_pa
                  fault_end=t + 60, paging=paging_until(t + 4))
     assert held["grade"] == "helped" and held["before"] == 0.0, held
     assert "(the page firing)" in held["why"] and "held again 5 s after it" in held["why"]
+    # the steady state seen again, but the page fired again before the end: a clean spell
+    # of the system's own, not the lever's doing
+    refired = grade(metrics, sid, "eject_replica", True, t, None, recovered=t + 5,
+                    fault_end=t + 60, paging=lambda ts: START + 64 <= ts < t + 4
+                    or ts >= t + 30)
+    assert refired["grade"] != "helped", refired
     # no page firing and a clean window before it: nothing was burning, whatever followed
     quiet = grade(metrics, sid, "eject_replica", True, t, None, recovered=t + 5,
                   fault_end=t + 60, paging=paging_until(START + 95))

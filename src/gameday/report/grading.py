@@ -18,7 +18,8 @@ filling up behind it), just before the lever and at the end of the time it had t
   show ten clean seconds in the middle of an incident; the page still says it burns);
 - ``helped``: the SLO was burning and the drill saw the scenario's steady-state hypothesis
   hold again after it (before the next lever and while the fault was still on: a fault
-  running out is not the lever's doing), or it was burning, after <= before / 2 and the
+  running out is not the lever's doing; and the page not firing again by the next lever or
+  the end), or it was burning, after <= before / 2 and the
   page that opened the incident was no longer firing at the end (a system that heals in
   bursts by itself, outlier ejection say, can look better for ten seconds while it still
   pages);
@@ -81,8 +82,12 @@ def grade(metrics: DrillMetrics | None, sid: str | None, lever: str, ok: bool | 
     burning = before_v > budget or paged
     was = f"{sid} error ratio {before_v:.3g} before" + (
         " (the page firing)" if paged and before_v <= budget else "")
+    # the page firing again before the next lever or the end: that recovery did not hold
+    # (a clean spell of the system's own, outlier ejection's 30 s say, is not the lever's)
+    held = paging is None or not paging(min(next_t if next_t is not None else math.inf,
+                                            metrics.end))
     if recovered is not None and t <= recovered and (next_t is None or recovered <= next_t) \
-            and (fault_end is None or recovered < fault_end) and burning:
+            and (fault_end is None or recovered < fault_end) and burning and held:
         return {"grade": "helped", "before": before_v, "after": None,
                 "why": f"{was}; the scenario's steady state held again "
                        f"{recovered - t:.0f} s after it, with the fault still on"}
