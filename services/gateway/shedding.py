@@ -60,6 +60,15 @@ def body_refusal(status: int, detail: str) -> tuple[list, bytes]:
     return headers, body
 
 
+def declared_over(headers) -> bool:
+    """The request's Content-Length says more than ``MAX_BODY_BYTES`` (the server has
+    already answered 400 to a malformed or repeated one)."""
+    for name, value in headers:
+        if name == b"content-length":
+            return value.isdigit() and int(value) > MAX_BODY_BYTES
+    return False
+
+
 def replaying(message: dict, receive):
     """A receive that gives the app the body read before, then the server's own messages
     (a streaming answer listens there for the client going away)."""
@@ -96,6 +105,9 @@ class SheddingMiddleware:
             return
         if adaptive and policy.adaptive_limit and admission.limit.is_full(policy):
             await self.refuse(send, policy, "adaptive_limit", scope["path"])  # unread too
+            return
+        if declared_over(scope["headers"]):  # no use waiting for a body we would refuse
+            await self.answer(send, 413, f"request body over {MAX_BODY_BYTES} bytes")
             return
         message = await self.read_body(receive, send)
         if message is None:  # answered 408/413, or the client went away
