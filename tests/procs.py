@@ -11,7 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from gameday.stack.plan import free_port as plan_free_port
+# a free port below the ephemeral range, so no outgoing connection of a parallel test
+# takes it before the server binds: the stack's own pick
+from gameday.stack.plan import free_port  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_TOKEN = "test-admin-token-0123456789"
@@ -31,12 +33,6 @@ def wait_until(check, timeout: float, what: str, every: float = 0.5):
             return found
         time.sleep(every)
     raise AssertionError(f"{what}: not within {timeout} s")
-
-
-def free_port() -> int:
-    """A free port below the ephemeral range (``gameday.stack.plan.free_port``), so no
-    outgoing connection of a parallel test takes it before the server binds."""
-    return plan_free_port()
 
 
 def auth(token: str = TEST_TOKEN) -> dict:

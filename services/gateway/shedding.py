@@ -27,8 +27,6 @@ import json
 import time
 from functools import lru_cache
 
-from starlette.exceptions import HTTPException
-
 from gameday_services.common.limits import MAX_BODY_BYTES
 from gameday_services.gateway.metrics import SHED_REASONS
 from gameday_services.gateway.state import Gateway
@@ -36,6 +34,7 @@ from gameday_services.gateway.state import Gateway
 # The admitted routes, and whether the adaptive limit applies to each (it learns from
 # classify latencies; a stream's duration is the llm's generation time, not queueing).
 GUARDED = {"/v1/classify": True, "/v1/generate": False}
+OVER_LIMIT = f"request body over {MAX_BODY_BYTES} bytes"  # the 413's detail
 
 
 @lru_cache(maxsize=32)
@@ -107,7 +106,7 @@ class SheddingMiddleware:
             await self.refuse(send, policy, "adaptive_limit", scope["path"])  # unread too
             return
         if declared_over(scope["headers"]):  # no use waiting for a body we would refuse
-            await self.answer(send, 413, f"request body over {MAX_BODY_BYTES} bytes")
+            await self.answer(send, 413, OVER_LIMIT)
             return
         message = await self.read_body(receive, send)
         if message is None:  # answered 408/413, or the client went away
@@ -140,7 +139,7 @@ class SheddingMiddleware:
                         return None
                     if len(message.get("body", b"")) <= MAX_BODY_BYTES:
                         return message
-                    await self.answer(send, 413, f"request body over {MAX_BODY_BYTES} bytes")
+                    await self.answer(send, 413, OVER_LIMIT)
                     return None
                 chunks, size = [], 0
                 while True:
@@ -149,8 +148,7 @@ class SheddingMiddleware:
                     chunk = message.get("body", b"")
                     size += len(chunk)
                     if size > MAX_BODY_BYTES:
-                        await self.answer(send, 413, "request body over "
-                                          f"{MAX_BODY_BYTES} bytes")
+                        await self.answer(send, 413, OVER_LIMIT)
                         return None
                     chunks.append(chunk)
                     if not message.get("more_body", False):
@@ -159,11 +157,6 @@ class SheddingMiddleware:
         except TimeoutError:
             await self.answer(send, 408, "request body not received within "
                               f"{self.body_timeout_s:g} s")
-            return None
-        except HTTPException as err:  # the app's own body limit (a declared length over it)
-            if err.status_code != 413:
-                raise
-            await self.answer(send, 413, f"request body over {MAX_BODY_BYTES} bytes")
             return None
         return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 

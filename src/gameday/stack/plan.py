@@ -63,7 +63,7 @@ def bind_free(host: str = "127.0.0.1", tries: int = 64) -> socket.socket:
     hundreds); the ports below that range are only ever taken by a bind. Falls back to
     port 0 when none of ``tries`` random picks is free."""
     low = _ephemeral_low()
-    top, bottom = min(low, 65536) - 1, max(1024, min(low, 65536) - 12_000)
+    top, bottom = low - 1, max(1024, low - 12_000)
     for _ in range(tries if top > bottom else 0):
         s = socket.socket()
         try:
