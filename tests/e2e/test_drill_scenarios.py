@@ -78,7 +78,8 @@ def test_auto_drill_detects_mitigates_and_recovers(tmp_path, path):
     score = json.loads((run / "score.json").read_text())
     assert score["verdict"]["result"] in ("pass", "fail")  # written; times checked above
     # the documented lever is graded by what it did, and it helped
-    assert any(m["grade"] == "helped" for m in score["mitigations"]), score["mitigations"]
+    assert any(m["grade"] == "helped" for m in score["mitigations"]), \
+        json.dumps(score["mitigations"], indent=1)
     # the postmortem draft passes lint (prompts aside) and states nothing unexpanded
     draft = (run / "postmortem.md").read_text()
     errors = [f for f in lint_text(draft, allow_prompts=True) if f.level == "error"]

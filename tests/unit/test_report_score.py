@@ -122,41 +122,54 @@ def test_a_lever_is_credited_with_a_recovery_only_while_the_fault_is_on(tmp_path
     assert grade(metrics, sid, "eject_replica", False, START + 66, None)["grade"] == "failed"
 
 
-def test_a_lever_pulled_in_a_clean_lull_of_a_paging_incident_is_judged_by_the_page(tmp_path):
-    """Outlier ejection can give ten clean seconds in the middle of an incident: the page
-    that is still firing says the SLO burns, so the right lever pulled then is not 'nothing
-    was burning', and a wrong one is not credited while the page keeps firing."""
-    from gameday.report.grading import grade
+def test_a_lever_pulled_in_a_clean_lull_of_an_alerting_incident_is_judged_by_its_alerts(
+        tmp_path):
+    """Outlier ejection can give ten clean seconds in the middle of an incident: an alert
+    still firing on the SLO says it burns, so the right lever pulled then is not 'nothing
+    was burning'; a wrong one is not credited when the errors come back and page again."""
+    from gameday.report.grading import AlertState, grade
     from gameday.report.run import load_run
     from gameday.report.score import metrics_for
 
-    metrics = metrics_for(load_run(make_run(tmp_path)))
+    def alerts(*spans, name="page"):
+        return AlertState([c for a, b in spans for c in ((START + a, name, True),
+                                                         (START + b, name, False))])
+
+    # errors 60-90 s, a clean spell, errors again from 112 s (the spell ends, as ejection's
+    # 30 s do); the lever at 100 s, with nothing failing in the 10 s before it
+    (tmp_path / "relapse").mkdir()
+    (tmp_path / "fixed").mkdir()
+    relapse = metrics_for(load_run(make_run(tmp_path / "relapse",
+                                            bursts=((60, 90), (112, 150)))))
+    metrics = metrics_for(load_run(make_run(tmp_path / "fixed")))
     sid = "gateway-gateway-availability"
-    t = START + 100  # 10 s after the burst (60-90 s): no errors before it
+    t = START + 100
 
-    def paging_until(end):
-        return lambda ts: START + 64 <= ts < end
+    def judge(data, recovered=t + 5, **alerting):
+        return grade(data, sid, "eject_replica", True, t, None, recovered=recovered,
+                     fault_end=t + 60, **alerting)
 
-    # the page still firing when pulled, the steady state back 5 s later with the fault on
-    held = grade(metrics, sid, "eject_replica", True, t, None, recovered=t + 5,
-                 fault_end=t + 60, paging=paging_until(t + 4))
+    # the page still firing when pulled, the steady state back 5 s later with the fault on,
+    # and the page a few seconds behind the fix (its windows catching up), errors gone
+    held = judge(metrics, paging=alerts((64, 108)), alerting=alerts((64, 108)))
     assert held["grade"] == "helped" and held["before"] == 0.0, held
     assert "(the page firing)" in held["why"] and "held again 5 s after it" in held["why"]
-    # the steady state seen again, but the page fired again before the end: a clean spell
-    # of the system's own, not the lever's doing
-    refired = grade(metrics, sid, "eject_replica", True, t, None, recovered=t + 5,
-                    fault_end=t + 60, paging=lambda ts: START + 64 <= ts < t + 4
-                    or ts >= t + 30)
-    assert refired["grade"] != "helped", refired
-    # no page firing and a clean window before it: nothing was burning, whatever followed
-    quiet = grade(metrics, sid, "eject_replica", True, t, None, recovered=t + 5,
-                  fault_end=t + 60, paging=paging_until(START + 95))
+    # a ticket firing says the same as a page (a slow burn opens with a ticket)
+    ticket = judge(metrics, alerting=alerts((64, 200), name="ticket"))
+    assert ticket["grade"] == "helped" and "(the ticket firing)" in ticket["why"], ticket
+    # the steady state seen again, but the errors came back and paged before the end:
+    # a clean spell of the system's own, not the lever's doing
+    for page in (alerts((64, 103), (114, 200)), alerts((64, 200))):
+        refired = judge(relapse, paging=page, alerting=page)
+        assert refired["grade"] != "helped", refired
+    # no alert firing and a clean window before it: nothing was burning, whatever followed
+    quiet = judge(metrics, paging=alerts((64, 95)), alerting=alerts((64, 95)))
     assert quiet["grade"] == "no effect" and "nothing was burning" in quiet["why"], quiet
     # no recovery seen and the page still firing at the end of its 45 s: no credit
-    still = grade(metrics, sid, "eject_replica", True, t, None, fault_end=t + 60,
-                  paging=paging_until(t + 1000))
+    still = judge(metrics, recovered=None, paging=alerts((64, 1000)),
+                  alerting=alerts((64, 1000)))
     assert still["grade"] == "no effect" and "page was still firing" in still["why"], still
     # the page stopped within its 45 s and no error came back: the burn it stopped is gone
-    stopped = grade(metrics, sid, "eject_replica", True, t, None, fault_end=t + 60,
-                    paging=paging_until(t + 20))
+    stopped = judge(metrics, recovered=None, paging=alerts((64, 120)),
+                    alerting=alerts((64, 120)))
     assert stopped["grade"] == "helped", stopped

@@ -15,12 +15,14 @@ RPS = 20
 BUCKETS = ("0.05", "0.1", "0.3", "1.0", "+Inf")
 
 
-def write_recording(path: Path, seconds: int = DURATION) -> None:
+def write_recording(path: Path, seconds: int = DURATION,
+                    bursts: tuple = ((FAULT_START, FAULT_END),)) -> None:
+    """``bursts``: (start, end) offsets in seconds with half the requests failing."""
     writer = RecordingWriter(path, started_at=START, interval_s=1.0)
     ok = bad = guess = 0.0
     hist = dict.fromkeys(BUCKETS, 0.0)
     for i in range(seconds):
-        burst = FAULT_START <= i < FAULT_END
+        burst = any(a <= i < b for a, b in bursts)
         if burst:  # half 503, half answered with a guess
             bad += RPS / 2
             guess += RPS / 2
@@ -70,7 +72,8 @@ EVENTS = [
     (85, "mitigation", {"who": "auto-responder", "lever": "faults.clear", "ok": True}),
     (FAULT_END, "fault_end", {"service": "classifier"}),
     (100, "recovered", {"who": "drill"}),
-    (130, "alert_resolved", {"alert": "GatewayAvailabilityBudgetBurn", "severity": "page"}),
+    (130, "alert_resolved", {"alert": "GatewayAvailabilityBudgetBurn", "severity": "page",
+                             "slo_id": "gateway-gateway-availability"}),
     (DURATION - 1, "run_end", {}),
 ]
 
@@ -89,10 +92,10 @@ def write_timeline(path: Path, events=EVENTS) -> None:
 
 
 def make_run(tmp_path: Path, events=EVENTS, drill: dict | None = DRILL,
-             seconds: int = DURATION) -> Path:
+             seconds: int = DURATION, bursts: tuple = ((FAULT_START, FAULT_END),)) -> Path:
     run = tmp_path / "20270115-080000-test"
     run.mkdir()
-    write_recording(run / "recording.jsonl.gz", seconds)
+    write_recording(run / "recording.jsonl.gz", seconds, bursts)
     write_timeline(run / "timeline.jsonl", events)
     if drill is not None:
         (run / "drill.json").write_text(json.dumps(drill))

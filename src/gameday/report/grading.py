@@ -13,16 +13,18 @@ filling up behind it), just before the lever and at the end of the time it had t
 - ``failed``: the call failed (the lever did not move);
 - ``reverted``: an out-of-world revert (``clear_faults``: drills only) - allowed for
   learning, never a mitigation;
-- burning: before > budget, or the page that opened the incident was firing when the lever
-  was pulled (a system that heals itself for a while, outlier ejection for 30 s say, can
-  show ten clean seconds in the middle of an incident; the page still says it burns);
+- burning: before > budget, or an alert on that SLO (page or ticket) was firing when the
+  lever was pulled (a system that heals itself for a while, outlier ejection for 30 s say,
+  can show ten clean seconds in the middle of an incident; the alert still says it burns);
 - ``helped``: the SLO was burning and the drill saw the scenario's steady-state hypothesis
   hold again after it (before the next lever and while the fault was still on: a fault
-  running out is not the lever's doing; and the page not firing again by the next lever or
-  the end), or it was burning, after <= before / 2 and the
-  page that opened the incident was no longer firing at the end (a system that heals in
-  bursts by itself, outlier ejection say, can look better for ten seconds while it still
-  pages);
+  running out is not the lever's doing), and the recovery held: not both the SLO's page
+  firing after it and the SLO burning at RELAPSE_BURN x or more from the recovery to the
+  next lever or the end (a page still firing a few seconds after a real fix is its windows
+  catching up; errors back at a page's burn are a clean spell of the system's own ending);
+  or it was burning, after <= before / 2 and the SLO's page was not firing at the end (a
+  system that heals in bursts by itself, outlier ejection say, can look better for ten
+  seconds while it still pages);
 - ``worse``: after >= 1.5 x before + budget (burn up by at least 1x);
 - ``undetermined``: less than 20 s between the lever and the next one or the end (no
   10 s of signal that the lever could have changed);
@@ -39,6 +41,7 @@ from .metrics import DrillMetrics
 
 REVERTS = {"clear_faults"}  # out-of-world: removes the fault instead of mitigating it
 BEFORE_S, SETTLE_S, ACT_S, TAIL_S = 10.0, 10.0, 45.0, 10.0
+RELAPSE_BURN = 6.0  # the lower burn factor a page fires at (14.4x and 6x in every catalog)
 
 
 def signal_slo(metrics: DrillMetrics, names: list[str]) -> str | None:
@@ -59,9 +62,9 @@ def _ratio(metrics: DrillMetrics, sid: str, a: float, b: float) -> float:
 def grade(metrics: DrillMetrics | None, sid: str | None, lever: str, ok: bool | None,
           t: float, next_t: float | None, recovered: float | None = None,
           fault_end: float | None = None, fault_start: float | None = None,
-          paging=None) -> dict:
-    """``{"grade", "before", "after", "why"}`` for one lever pulled at ``t``; ``paging(ts)``
-    says whether the page that opened the incident was firing at ``ts``."""
+          paging: AlertState | None = None, alerting: AlertState | None = None) -> dict:
+    """``{"grade", "before", "after", "why"}`` for one lever pulled at ``t``; ``paging``:
+    the SLO's page alert over time, ``alerting``: any of its alerts (page or ticket)."""
     if lever in REVERTS:
         return {"grade": "reverted", "before": None, "after": None,
                 "why": f"{lever} removes the injected fault (drills only): a revert, not a "
@@ -78,16 +81,13 @@ def grade(metrics: DrillMetrics | None, sid: str | None, lever: str, ok: bool | 
         end = min(end, fault_start)
     before = _ratio(metrics, sid, t - BEFORE_S, t)
     before_v = 0.0 if math.isnan(before) else before
-    paged = paging is not None and paging(t)
-    burning = before_v > budget or paged
+    alerted = alerting is not None and alerting(t)
+    burning = before_v > budget or alerted
     was = f"{sid} error ratio {before_v:.3g} before" + (
-        " (the page firing)" if paged and before_v <= budget else "")
-    # the page firing again before the next lever or the end: that recovery did not hold
-    # (a clean spell of the system's own, outlier ejection's 30 s say, is not the lever's)
-    held = paging is None or not paging(min(next_t if next_t is not None else math.inf,
-                                            metrics.end))
+        f" ({alerting.names(t)} firing)" if alerted and before_v <= budget else "")
     if recovered is not None and t <= recovered and (next_t is None or recovered <= next_t) \
-            and (fault_end is None or recovered < fault_end) and burning and held:
+            and (fault_end is None or recovered < fault_end) and burning \
+            and _held(metrics, sid, recovered, min(next_t or math.inf, metrics.end), paging):
         return {"grade": "helped", "before": before_v, "after": None,
                 "why": f"{was}; the scenario's steady state held again "
                        f"{recovered - t:.0f} s after it, with the fault still on"}
@@ -111,9 +111,20 @@ def grade(metrics: DrillMetrics | None, sid: str | None, lever: str, ok: bool | 
     return {"grade": result, "before": before_v, "after": after_v, "why": why}
 
 
+def _held(metrics: DrillMetrics, sid: str, recovered: float, until: float,
+          paging: AlertState | None) -> bool:
+    """Did the recovery hold until ``until``: not both the page firing after it and the SLO
+    burning at RELAPSE_BURN x or more over (recovered, until]?"""
+    if paging is None or not paging.firing_within(recovered, until):
+        return True
+    since = _ratio(metrics, sid, recovered, until)
+    return math.isnan(since) or since < RELAPSE_BURN * metrics.slos[sid].budget
+
+
 def grade_all(metrics: DrillMetrics | None, sid: str | None, mitigations: list[dict],
               recovered: float | None = None, fault_end: float | None = None,
-              fault_start: float | None = None, paging=None) -> list[dict]:
+              fault_start: float | None = None, paging: AlertState | None = None,
+              alerting: AlertState | None = None) -> list[dict]:
     """Every mitigation (score.json's, in time order) with its grade fields added;
     ``recovered``: when the drill saw the steady state again; ``fault_end``: when the
     injected fault ended (cleared or ran out)."""
@@ -123,25 +134,43 @@ def grade_all(metrics: DrillMetrics | None, sid: str | None, mitigations: list[d
         later = [x for x in times[i + 1:] if isinstance(x, int | float) and x > m["ts"]]
         out.append({**m, **grade(metrics, sid, str(m.get("lever")), m.get("ok"), m["ts"],
                                  min(later) if later else None, recovered, fault_end,
-                                 fault_start, paging)})
+                                 fault_start, paging, alerting)})
     return out
 
 
-def firing_at(events, alert: str | None):
-    """``paging(ts)``: was ``alert`` (page severity) firing at ``ts``, by the timeline's
-    alert_firing / alert_resolved events? None when there is no such alert."""
-    if not alert:
-        return None
-    changes = [(e.ts, e.kind == "alert_firing") for e in events
-               if e.kind in ("alert_firing", "alert_resolved") and e.get("alert") == alert
-               and (e.get("severity") or "page") == "page"]
+class AlertState:
+    """An SLO's alerts over time, from (ts, name, firing) changes in time order:
+    ``state(ts)`` is whether any of them was firing at ``ts``."""
 
-    def paging(ts: float) -> bool:
-        state = False
-        for when, firing in changes:
+    def __init__(self, changes: list[tuple[float, str, bool]]):
+        self.changes = sorted(changes, key=lambda c: c[0])
+
+    def _firing(self, ts: float) -> set[str]:
+        on: set[str] = set()
+        for when, name, firing in self.changes:
             if when > ts:
                 break
-            state = firing
-        return state
+            (on.add if firing else on.discard)(name)
+        return on
 
-    return paging
+    def __call__(self, ts: float) -> bool:
+        return bool(self._firing(ts))
+
+    def names(self, ts: float) -> str:
+        """The alerts firing at ``ts``, for a reason's text: 'the page', 'the ticket'."""
+        return " and ".join(f"the {n}" for n in sorted(self._firing(ts)))
+
+    def firing_within(self, a: float, b: float) -> bool:
+        """Firing at some moment in (a, b]."""
+        return self(a) or any(a < when <= b and firing for when, _, firing in self.changes)
+
+
+def firing_at(events, slo_id: str | None, severity: str | None = None) -> AlertState | None:
+    """The alerts on ``slo_id`` (of ``severity``, or any) by the timeline's alert_firing /
+    alert_resolved events; None when there is no such SLO."""
+    if not slo_id:
+        return None
+    return AlertState([(e.ts, str(e.get("severity") or "page"), e.kind == "alert_firing")
+                       for e in events if e.kind in ("alert_firing", "alert_resolved")
+                       and e.get("slo_id") == slo_id
+                       and (severity is None or (e.get("severity") or "page") == severity)])

@@ -67,11 +67,11 @@ def compute_score(run_path: Path, metrics: DrillMetrics | None = None,
     answer = run.drill.get("answer_key") if isinstance(run.drill.get("answer_key"), dict) \
         else {}
     ends = [e for _, e in fault_windows(run.events) if e is not None]
-    opened = _detecting(run, impact)
+    sid = _signal_slo(run, metrics, answer)
     graded = [dict(m, cost=LEVER_COST.get(m["grade"], 0)) for m in
-              grade_all(metrics, _signal_slo(run, metrics, answer), _mitigations(run),
-                        phases.get("recovered"), min(ends) if ends else None, impact,
-                        firing_at(run.events, (opened or {}).get("alert")))]
+              grade_all(metrics, sid, _mitigations(run), phases.get("recovered"),
+                        min(ends) if ends else None, impact,
+                        firing_at(run.events, sid, "page"), firing_at(run.events, sid))]
     # only a lever that helped mitigates; a call that moved nothing is not a mitigation
     phases["mitigated"] = next((m["ts"] for m in graded if m["grade"] == "helped"
                                 and (impact is None or m["ts"] >= impact)), None)
