@@ -16,6 +16,7 @@ from gameday_services.gateway.calls import Upstream
 from gameday_services.gateway.fallbacks import Fallbacks
 from gameday_services.gateway.metrics import UPSTREAMS, GatewayMetrics
 from gameday_services.gateway.policy import Policy
+from gameday_services.gateway.pool import PooledTransport
 from gameday_services.gateway.settings import Settings
 from gameday_services.gateway.upstreams import ReplicaPool
 from gameday_services.gateway.window import Clock
@@ -82,12 +83,12 @@ class Gateway:
     async def start(self) -> None:
         """One shared client per upstream, with connection limits."""
         skip_missing_sniffio()
-        limits = httpx.Limits(max_connections=self.settings.max_connections,
-                              max_keepalive_connections=self.settings.max_connections // 2)
         mounts = {prefix: t for prefix, t in self.transports.items()}
         for upstream in self.upstreams.values():
-            upstream.client = httpx.AsyncClient(limits=limits, mounts=mounts,
-                                                follow_redirects=False, trust_env=False)
+            # the slots bound the calls in flight, so the pool never holds more connections
+            upstream.client = httpx.AsyncClient(
+                transport=PooledTransport(max_idle=self.settings.max_connections),
+                mounts=mounts, follow_redirects=False, trust_env=False)
             upstream.slots = asyncio.Semaphore(self.settings.max_connections)
         self.started_at = time.monotonic()
 

@@ -108,7 +108,7 @@ def test_with_slots_no_call_waits_in_the_pool_and_every_slot_comes_back():
     assert answer == (200, {"ok": True})
 
 
-def test_llm_streams_given_up_leave_no_call_waiting_in_the_pool_and_every_slot_back():
+def test_llm_streams_given_up_open_no_more_connections_than_slots_and_give_every_slot_back():
     """The same for the llm path, whose streams hold a slot until they close."""
     from prometheus_client import CollectorRegistry
 
@@ -126,8 +126,15 @@ def test_llm_streams_given_up_leave_no_call_waiting_in_the_pool_and_every_slot_b
         gw = Gateway(settings, GatewayMetrics(CollectorRegistry()))
         async with server:
             await gw.start()
-            pool = gw.llm.client._transport._pool
-            waiting, watcher = watch_queue(pool)
+            pool = gw.llm.client._transport.pool  # the gateway's own: no queue in it
+            waiting: list[int] = []  # connections open, sampled every 5 ms
+
+            async def watch():
+                while True:
+                    waiting.append(pool.connections)
+                    await asyncio.sleep(0.005)
+
+            watcher = asyncio.ensure_future(watch())
             for _ in range(3):
                 calls = [asyncio.ensure_future(open_generation(gw, gw.policy, {}, {}))
                          for _ in range(20)]
@@ -146,8 +153,8 @@ def test_llm_streams_given_up_leave_no_call_waiting_in_the_pool_and_every_slot_b
             await gw.stop()
         return results, max(waiting), first, held_while_open, free
 
-    results, most_waiting, first, held_while_open, free = asyncio.run(main())
+    results, most_open, first, held_while_open, free = asyncio.run(main())
     assert all(isinstance(r, UpstreamFailure | asyncio.CancelledError) for r in results)
-    assert most_waiting == 0
+    assert 1 <= most_open <= 2  # never more connections than slots
     assert first == b'{"ok":true}'
     assert (held_while_open, free) == (1, 2)
