@@ -309,7 +309,7 @@ def ramp_capacity(url: str, ramp_s: float, quick: bool, threshold_s: float) -> l
 
 def run(duration: float, ramp_s: float, quick: bool, rounds: int = 3,
         only: list[str] | None = None) -> dict:
-    from gameday.load.capacity import default_slo_file, find_knee, slo_threshold_s
+    from gameday.load.capacity import default_slo_file, find_slo_limit, slo_threshold_s
     from gameday.stack.local import Stack
     from gameday.stack.spec import build_spec
 
@@ -323,7 +323,7 @@ def run(duration: float, ramp_s: float, quick: bool, rounds: int = 3,
         run_driver(url, 1.0, users=8)  # warm-up
         ramp = ramp_capacity(url, ramp_s, quick, threshold_s)
         steps = rep.knee_steps(ramp)
-        knee = find_knee(steps, threshold_ms)
+        knee = find_slo_limit(steps, threshold_ms)  # clients unpaced: no per-user knee
         capacity = rep.capacity_from_ramp(ramp, threshold_ms)
         tuned = rep.tuned_in_flight(steps, threshold_ms)
         modes = admission_modes(tuned, quick)
@@ -332,7 +332,7 @@ def run(duration: float, ramp_s: float, quick: bool, rounds: int = 3,
         fast_s = max(0.1, 2 * ramp[0]["ok_p99_ms"] / 1000)
         print(f"capacity (ramp peak goodput within {threshold_ms:g} ms): {capacity:.0f}/s; "
               f"1x = {rep.BASE_SHARE:.0%} of it = {capacity * rep.BASE_SHARE:.0f} rps; "
-              f"knee of p99 {bl.fmt(knee['knee_rps'], 0)} rps; tuned max_in_flight {tuned}",
+              f"p99 over the SLO at {bl.fmt(knee['slo_rps'], 0)} rps; tuned max_in_flight {tuned}",
               flush=True)
         by_round: list[dict] = []
         lags: dict = {m: {} for m in modes}

@@ -98,10 +98,12 @@ def test_capacity_reports_steps_and_a_result_with_numbers(stack):
     first = report["steps"][0]
     assert first["users"] == 5 and first["requests"] > 0 and first["rps"] > 0
     assert first["p50_ms"] > 0 and first["p99_ms"] >= first["p50_ms"]
-    if report["crossed"] and report["knee_rps"] is not None:
-        assert report["knee_rps"] > 0
+    if report["crossed"] and report["slo_rps"] is not None:
+        assert report["slo_rps"] > 0
     else:
         assert report["reason"]
+    assert report["knee_rps"] is None or report["knee_rps"] > 0
+    assert report["knee_reason"]
     out = Path(report["out_dir"])
     assert (out / STEPS_FILE).is_file() and (out / "locust_stats.csv").is_file()
 

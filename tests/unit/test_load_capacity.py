@@ -20,25 +20,51 @@ def step(users, rps, p99):
             "requests": int(rps * 8), "failures": 0}
 
 
-def test_knee_is_interpolated_between_the_last_good_and_first_bad_step():
+def test_slo_limit_is_interpolated_between_the_last_good_and_first_bad_step():
     steps = [step(5, 50, 40), step(10, 100, 100), step(15, 140, 500)]
     knee = find_knee(steps, 300)
     assert knee["crossed"] is True and knee["at_users"] == 15
-    assert knee["knee_rps"] == pytest.approx(120.0)  # halfway from 100 ms to 500 ms
+    assert knee["slo_rps"] == pytest.approx(120.0)  # halfway from 100 ms to 500 ms
     assert "100 ms at 10 users" in knee["reason"]
 
 
-def test_no_knee_when_p99_stays_under_the_threshold():
+def test_no_slo_limit_when_p99_stays_under_the_threshold():
     knee = find_knee([step(5, 50, 40), step(10, 95, 80)], 300)
-    assert knee["knee_rps"] is None and knee["crossed"] is False
+    assert knee["slo_rps"] is None and knee["crossed"] is False
     assert knee["max_rps"] == 95
     assert "up to 10 users" in knee["reason"]
 
 
 def test_over_the_threshold_from_the_first_step():
     knee = find_knee([step(5, 50, 900)], 300)
-    assert knee["knee_rps"] is None and knee["crossed"] is True
+    assert knee["slo_rps"] is None and knee["crossed"] is True
     assert "first step" in knee["reason"]
+    assert knee["knee_rps"] is None and "fewer than two steps" in knee["knee_reason"]
+
+
+def test_the_knee_is_where_throughput_stops_following_the_users():
+    """10 req/s per user up to 65 users, then the stack tops out near 680 req/s while p99
+    stays under the SLO (the users wait for their answers): a knee without an SLO limit."""
+    steps = [step(5, 50, 50), step(35, 349, 90), step(65, 627, 150), step(80, 680, 170),
+             step(95, 696, 200)]
+    knee = find_knee(steps, 300)
+    assert knee["knee_users"] == 80 and knee["slo_rps"] is None
+    # per user 9.65 at 65 users, 8.5 at 80: 9.0 (90% of 10.0) is 56% of the way
+    assert knee["knee_rps"] == pytest.approx(627 + (9.646 - 9.0) / (9.646 - 8.5) * 53, abs=0.2)
+    assert "9.6 at 65 users to 8.5 at 80 users" in knee["knee_reason"]
+
+
+def test_a_dip_that_recovers_is_not_the_knee():
+    steps = [step(5, 50, 50), step(20, 150, 90), step(35, 349, 90), step(50, 430, 150),
+             step(65, 470, 200)]
+    knee = find_knee(steps, 300)
+    assert knee["knee_users"] == 50  # 20 users got 7.5 each, but 35 got 10 again
+    assert "10.0 at 35 users to 8.6 at 50 users" in knee["knee_reason"]
+
+
+def test_no_knee_while_every_step_keeps_up():
+    knee = find_knee([step(5, 50, 40), step(10, 99, 45), step(15, 148, 60)], 300)
+    assert knee["knee_rps"] is None and "kept up with the users up to 15 users" in knee["knee_reason"]
 
 
 def test_threshold_comes_from_the_classify_latency_slo():

@@ -139,7 +139,8 @@ def capacity(
     out: Path = OUT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Add classify users step by step until p99 crosses the latency SLO; report the knee."""
+    """Add classify users step by step until p99 crosses the latency SLO; report the knee
+    (throughput stops following the users) and the SLO limit (p99 over the threshold)."""
     step_s = parse_duration(step_time, where="--step-time")
     plan = cap.validate_plan(cap.CapacityPlan(
         start_users=start_users, step_users=step_users, step_s=step_s,
@@ -166,10 +167,15 @@ def capacity(
     console = make_console()
     console.print(steps_table(report["steps"], report["threshold_ms"]))
     if report["knee_rps"] is not None:
-        console.print(f"knee: about {report['knee_rps']:g} req/s (p99 crosses "
+        console.print(f"knee: about {report['knee_rps']:g} req/s, where throughput stops "
+                      f"following the users: {report['knee_reason']}")
+    else:
+        console.print(f"no knee found: {report['knee_reason']}")
+    if report["slo_rps"] is not None:
+        console.print(f"SLO limit: about {report['slo_rps']:g} req/s (p99 crosses "
                       f"{report['threshold_ms']:g} ms of SLO {slo_name!r}; {report['reason']})")
     else:
-        console.print(f"no knee found: {report['reason']}")
+        console.print(f"no SLO limit found: {report['reason']}")
     console.print(f"files in {relative(handle.out_dir)}/")
 
 

@@ -1,8 +1,12 @@
 """Capacity search: classify load in steps until p99 crosses the gateway's latency SLO.
 
-The threshold is the ``le`` bucket bound of the classify latency SLO (slos/gateway.yaml);
-the knee is the request rate at which p99 crosses it, interpolated between the last step
-under the threshold and the first one over it.
+Two rates come out of the steps, each interpolated between the two steps around it:
+- the knee, where throughput stops following the users: a step's requests per user fall
+  below ``FOLLOW_SHARE`` of the first step's (the users ask for the same rate, the stack
+  serves less of it; what they ask for waits in queues from there on);
+- the SLO limit, where p99 crosses the ``le`` bound of the classify latency SLO
+  (slos/gateway.yaml). Locust's users wait for each answer, so past the knee latency grows
+  with the users (Little's law) and the SLO limit can lie well above it.
 """
 
 from __future__ import annotations
@@ -95,20 +99,62 @@ def read_steps(path: Path) -> list[dict]:
     return steps
 
 
+FOLLOW_SHARE = 0.9
+
+
+def per_user(step: dict) -> float:
+    return step["rps"] / step["users"] if step.get("users") else 0.0
+
+
+def find_saturation(steps: list[dict], share: float = FOLLOW_SHARE) -> dict:
+    """The knee: after the last step whose rps per user is at least ``share`` of the first
+    step's, when a later step (all later steps) fall below it. A dip that recovers at the next
+    step (a noisy neighbour for ten seconds) is not the knee.
+
+    Returns ``knee_rps`` (interpolated on the per-user rate), ``knee_users`` (the first step
+    under it for good) and ``knee_reason``; ``knee_rps`` is None when the last step still
+    kept up, or when fewer than two steps were measured."""
+    measured = [s for s in steps if s.get("users") and s.get("requests")]
+    if len(measured) < 2:
+        return {"knee_rps": None, "knee_users": None,
+                "knee_reason": "fewer than two steps measured"}
+    base = per_user(measured[0])
+    floor = share * base
+    last_up = max(i for i, s in enumerate(measured) if i == 0 or per_user(s) >= floor)
+    if last_up == len(measured) - 1:
+        return {"knee_rps": None, "knee_users": None,
+                "knee_reason": f"throughput kept up with the users up to "
+                               f"{measured[-1]['users']} users ({measured[-1]['rps']:g} req/s)"}
+    prev, step = measured[last_up], measured[last_up + 1]
+    before, now = per_user(prev), per_user(step)
+    part = (before - floor) / (before - now) if before > now else 1.0
+    knee = prev["rps"] + part * (step["rps"] - prev["rps"])
+    return {"knee_rps": round(knee, 1), "knee_users": step["users"],
+            "knee_reason": f"req/s per user fell from {before:.1f} at {prev['users']} users "
+                           f"to {now:.1f} at {step['users']} users; the first step got "
+                           f"{base:.1f} and the knee is at {share:.0%} of it"}
+
+
 def find_knee(steps: list[dict], threshold_ms: float) -> dict:
-    """Where p99 first goes over ``threshold_ms``: the knee's rps (interpolated) and why."""
+    """The knee (``find_saturation``) and the SLO limit: where p99 first goes over
+    ``threshold_ms`` (``slo_rps`` interpolated, ``crossed``, ``at_users``, ``reason``)."""
+    return {**find_saturation(steps), **find_slo_limit(steps, threshold_ms)}
+
+
+def find_slo_limit(steps: list[dict], threshold_ms: float) -> dict:
+    """Where p99 first goes over ``threshold_ms``: the rps there (interpolated) and why."""
     last_ok = None
     for step in steps:
         p99 = step.get("p99_ms")
         if p99 is not None and p99 > threshold_ms:
             if last_ok is None:
-                return {"knee_rps": None, "crossed": True, "at_users": step["users"],
+                return {"slo_rps": None, "crossed": True, "at_users": step["users"],
                         "reason": f"p99 {p99:g} ms already over {threshold_ms:g} ms at the "
                                   f"first step ({step['users']} users, {step['rps']:g} rps)"}
             p0, p1 = last_ok["p99_ms"], p99
             share = (threshold_ms - p0) / (p1 - p0) if p1 > p0 else 1.0
-            knee = last_ok["rps"] + share * (step["rps"] - last_ok["rps"])
-            return {"knee_rps": round(knee, 1), "crossed": True, "at_users": step["users"],
+            limit = last_ok["rps"] + share * (step["rps"] - last_ok["rps"])
+            return {"slo_rps": round(limit, 1), "crossed": True, "at_users": step["users"],
                     "reason": f"p99 went from {p0:g} ms at {last_ok['users']} users to "
                               f"{p1:g} ms at {step['users']} users"}
         if p99 is not None:
@@ -116,7 +162,7 @@ def find_knee(steps: list[dict], threshold_ms: float) -> dict:
     best = max((s["rps"] for s in steps), default=0.0)
     why = "no step measured" if not steps else (
         f"p99 stayed within {threshold_ms:g} ms up to {steps[-1]['users']} users")
-    return {"knee_rps": None, "crossed": False, "at_users": None, "max_rps": best, "reason": why}
+    return {"slo_rps": None, "crossed": False, "at_users": None, "max_rps": best, "reason": why}
 
 
 def start_capacity(plan: CapacityPlan, threshold_s: float, host: str | None = None,
