@@ -180,3 +180,40 @@ def test_a_scenario_can_ask_for_its_stack(tmp_path):
     bad = write_experiment(tmp_path, "bad", {**EXTENSION, "stack": {"gpus": 1}})
     with pytest.raises(ValidationError, match=r"stack: unknown field\(s\) gpus"):
         parse_scenario(bad)
+
+
+def test_a_page_reports_the_burn_its_alert_saw_not_a_lagging_recording(tmp_path):
+    """Prometheus gives every rule group its own phase: the group recording
+    slo:current_burn_rate:ratio can run just before the alert's group sees a sudden burn.
+    The page reads the rule's expression over the SLI ratios the alert read, so it says
+    the burn that paged (here 80x), not the previous evaluation's 0x."""
+    from gameday.drill.alerts import burn_rate_reader
+    from gameday.engine.embedded import EmbeddedEngine
+    from gameday.resources import rule_files, rules_dir
+
+    engine = EmbeddedEngine(rule_files(rules_dir("drill-12h")))
+    base = {"__name__": "http_request_duration_seconds", "service": "gateway",
+            "route": "/v1/classify", "method": "POST"}
+    fast = total = 0
+    for second in range(0, 21):
+        total += 100
+        fast += 100 if second < 15 else 20  # from 15 s on, 80% of answers are slow
+        engine.store.append({**base, "__name__": "http_request_duration_seconds_bucket",
+                             "le": "0.3"}, 1000.0 + second, fast)
+        engine.store.append({**base, "__name__": "http_request_duration_seconds_count"},
+                            1000.0 + second, total)
+    groups = {g.name.split("-")[2]: g for g in engine.groups if g.name.endswith(
+        "gateway-gateway-classify-latency")}
+    for t in (1013.0, 1014.0):
+        groups["meta"].evaluate(engine.store, t - 0.5)  # its phase: just before the others
+        groups["sli"].evaluate(engine.store, t)
+    groups["sli"].evaluate(engine.store, 1020.0)  # the burn is here
+    engine.last_tick = 1020.0
+
+    class Api:  # what the controller's query client answers: instant queries at last_tick
+        def query(self, expr):
+            return [type("Sample", (), {"value": v}) for _, v in engine.query(expr)]
+
+    slo = "gateway-gateway-classify-latency"
+    assert burn_rate_reader(Api())(slo) == 0.0  # the series: 0x from before the burn
+    assert burn_rate_reader(Api(), "drill-12h")(slo) == pytest.approx(80.0)

@@ -104,9 +104,42 @@ def poll_alerts(api) -> list[ActiveAlert]:
     return [a for a in (from_prometheus(x) for x in api.alerts()) if a is not None]
 
 
-def burn_rate_reader(api) -> Callable[[str], float | None]:
+CURRENT_BURN = "slo:current_burn_rate:ratio"
+
+
+def current_burn_exprs(rule_files) -> dict[str, str]:
+    """SLO id -> the expression of its ``slo:current_burn_rate:ratio`` recording rule."""
+    from gameday.engine.ruleeval import load_rule_file
+
+    exprs = {}
+    for path in rule_files:
+        for group in load_rule_file(path):
+            for rule in group.rules:
+                if rule.kind == "record" and rule.name == CURRENT_BURN \
+                        and rule.labels.get("sloth_id"):
+                    exprs[rule.labels["sloth_id"]] = rule.expr
+    return exprs
+
+
+def burn_rate_reader(api, catalog: str | None = None) -> Callable[[str], float | None]:
+    """The burn rate of an SLO now, as its page reports it.
+
+    With the ``catalog`` whose rules the stack runs, the ``slo:current_burn_rate:ratio``
+    recording rule's expression is evaluated, reading the SLI ratios the alert itself read:
+    the rule's own output series comes from a group with its own phase (Prometheus's, kept
+    by the embedded engine) and can lag the alert's group by up to one interval, which at
+    the first page of a sudden burn still says 0x. Without the rule, the series is read."""
+    from gameday.errors import GamedayError
+    from gameday.resources import rule_files, rules_dir
+
+    try:
+        exprs = current_burn_exprs(rule_files(rules_dir(catalog))) if catalog else {}
+    except GamedayError:  # no generated rules here
+        exprs = {}
+
     def read(slo_id: str) -> float | None:
-        samples = api.query(f'slo:current_burn_rate:ratio{{sloth_id="{slo_id}"}}')
+        expr = exprs.get(slo_id) or f'{CURRENT_BURN}{{sloth_id="{slo_id}"}}'
+        samples = api.query(expr)
         return round(samples[0].value, 2) if samples else None
 
     return read

@@ -170,7 +170,7 @@ class Drill:
         if url is None:
             raise StackError("the stack has no query API (is the monitor off?)")
         self.api = PrometheusAPI(url)
-        self.book = AlertBook(self.emit, burn_rate_reader(self.api))
+        self.book = AlertBook(self.emit, burn_rate_reader(self.api, self._catalog()))
 
     def _act(self, action: str, body: dict, caller: Caller) -> tuple[int, dict]:
         if self.incident is None:

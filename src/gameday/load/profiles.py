@@ -12,6 +12,7 @@ PROFILES = {
     "ramp": "ramp.py",
     "spike": "spike.py",
     "soak": "soak.py",
+    "surge": "surge.py",  # classify-only users: the overload drill's demand
     "mix": "gateway_mix.py",  # Locust's own -u/-t, no shape
 }
 CAPACITY_FILE = "capacity.py"
