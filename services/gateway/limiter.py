@@ -33,6 +33,13 @@ smoothing) and TCP Vegas / BBR (a minimum latency as the no-load estimate, re-pr
   measures a backlog, then the backlog draining, then the stack. A probe without
   ``WINDOW_MIN_SAMPLES`` answers after ``PROBE_MAX_WINDOWS`` windows' time gives up (the
   next arrival ends it) and counts as unsettled;
+- slow start: once a probe has settled the no-load estimate (a backlog draining keeps it
+  moving) and until the first window whose mean is over the allowed latency, a window
+  where the limit was the bound doubles it (TCP's slow start; BBR's startup): a limit
+  turned on below capacity reaches the load within a few windows instead of growing by
+  ``smoothing * sqrt(limit)`` a window, which at 80% of capacity shed about a tenth of the
+  first ten seconds (bench/README.md, section 3). Turned on in an overload, the first
+  window after the probe queues and the gradient takes over at once;
 - the limit stays between ``limit_min`` and ``max_in_flight`` (the hard ceiling).
 """
 
@@ -85,6 +92,8 @@ class AdaptiveLimit:
         self._probe_start: float | None = None
         self._probe_after = 0.0  # the first window is followed by a probe at once
         self._soon = 0
+        self._probed = False  # a probe has settled the no-load latency (not a backlog's)
+        self._slow_start = True  # until the first window that queues after that probe
 
     @property
     def probing(self) -> bool:
@@ -143,7 +152,11 @@ class AdaptiveLimit:
         if self._peak + math.sqrt(self.limit) >= self.limit:  # the limit was the bound
             allowed = allowed_latency(self.no_load_s, policy.limit_tolerance,
                                       policy.limit_target_latency_s)
-            limit = next_limit(self.limit, recent, allowed, policy.limit_smoothing)
+            if self._slow_start and self._probed and recent <= allowed:
+                limit = 2 * self.limit  # no queue yet: double, as TCP's slow start does
+            else:
+                self._slow_start = self._slow_start and not self._probed
+                limit = next_limit(self.limit, recent, allowed, policy.limit_smoothing)
             floor = min(policy.limit_min, policy.max_in_flight)
             self.limit = max(float(floor), min(float(policy.max_in_flight), limit))
         self._reset_window(now)
@@ -171,5 +184,6 @@ class AdaptiveLimit:
             self._probe_after = PROBE_SOON_WINDOWS * policy.limit_window_s
             self._soon += 1
         self._probe_start = None
+        self._probed = self._probed or settled
         self._next_probe = None  # the next window schedules the next probe
         self._reset_window(now)

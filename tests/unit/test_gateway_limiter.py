@@ -221,3 +221,30 @@ def test_fast_answers_under_a_saturating_load_raise_the_limit_to_the_ceiling():
     policy = POLICY.model_copy(update={"max_in_flight": 64})
     simulate(limit, clock, 60.0, offered=1000, latency_of=lambda n: 0.02, policy=policy)
     assert limit.current(policy) == 64 and math.isclose(limit.limit, 64)
+
+
+def test_a_limit_turned_on_below_capacity_admits_the_load_within_a_few_windows():
+    """40 clients on a server whose knee is 50 in flight: nothing needs shedding. The limit
+    starts at 20, measures the no-load latency (a window, then a probe), then doubles while
+    latency shows no queue, so the load is admitted whole after about a second instead of
+    after twenty windows of sqrt growth; it stops growing at twice what the load uses."""
+    clock = Clock()
+    limit = AdaptiveLimit(clock)
+    trace = simulate(limit, clock, 10.0, offered=40, latency_of=server(rate=2000))
+    admitted_all = next(t for t, _, now in trace if now >= 40)
+    assert admitted_all < 1.5
+    assert all(now >= 40 for t, _, now in trace if t > admitted_all + 0.5)
+    assert 40 <= limit.limit <= 2 * (40 + math.sqrt(80))
+    assert limit.no_load_s == pytest.approx(BASE_S, rel=0.05)
+
+
+def test_slow_start_ends_at_the_first_window_that_queues():
+    """At a steady overload the doubling stops where latency first goes over the allowed
+    value (here after one doubling: 20 in flight is twice the knee, latency just at the
+    allowed 2 x no-load); from there the gradient holds the knee as without slow start."""
+    clock = Clock()
+    limit = AdaptiveLimit(clock)
+    trace = simulate(limit, clock, 30.0, offered=1000, latency_of=server())
+    assert max(estimate for _, estimate, _ in trace) <= 2 * START_LIMIT + math.sqrt(40)
+    late = [estimate for t, estimate, _ in trace if t > 15]
+    assert min(late) >= KNEE and sum(late) / len(late) <= 30
