@@ -152,10 +152,11 @@ class AdaptiveLimit:
         if self._peak + math.sqrt(self.limit) >= self.limit:  # the limit was the bound
             allowed = allowed_latency(self.no_load_s, policy.limit_tolerance,
                                       policy.limit_target_latency_s)
-            if self._slow_start and self._probed and recent <= allowed:
+            if self._slow_start and self._probed:
+                self._slow_start = recent <= allowed  # the first queue ends it for good
+            if self._slow_start and self._probed:
                 limit = 2 * self.limit  # no queue yet: double, as TCP's slow start does
             else:
-                self._slow_start = self._slow_start and not self._probed
                 limit = next_limit(self.limit, recent, allowed, policy.limit_smoothing)
             floor = min(policy.limit_min, policy.max_in_flight)
             self.limit = max(float(floor), min(float(policy.max_in_flight), limit))

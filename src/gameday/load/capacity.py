@@ -24,6 +24,7 @@ from .target import stack_targets
 
 STEPS_FILE = "capacity_steps.jsonl"
 CLASSIFY_ROUTE = "/v1/classify"
+FOLLOW_SHARE = 0.9  # the knee: req/s per user below this share of the first step's, for good
 
 
 @dataclass(frozen=True)
@@ -99,17 +100,14 @@ def read_steps(path: Path) -> list[dict]:
     return steps
 
 
-FOLLOW_SHARE = 0.9
-
-
 def per_user(step: dict) -> float:
     return step["rps"] / step["users"] if step.get("users") else 0.0
 
 
 def find_saturation(steps: list[dict], share: float = FOLLOW_SHARE) -> dict:
-    """The knee: after the last step whose rps per user is at least ``share`` of the first
-    step's, when a later step (all later steps) fall below it. A dip that recovers at the next
-    step (a noisy neighbour for ten seconds) is not the knee.
+    """The knee: between the last step whose rps per user is at least ``share`` of the
+    first step's and the step after it (every later step is under). A dip that recovers at
+    the next step (a noisy neighbour for ten seconds) is not the knee.
 
     Returns ``knee_rps`` (interpolated on the per-user rate), ``knee_users`` (the first step
     under it for good) and ``knee_reason``; ``knee_rps`` is None when the last step still
@@ -120,7 +118,7 @@ def find_saturation(steps: list[dict], share: float = FOLLOW_SHARE) -> dict:
                 "knee_reason": "fewer than two steps measured"}
     base = per_user(measured[0])
     floor = share * base
-    last_up = max(i for i, s in enumerate(measured) if i == 0 or per_user(s) >= floor)
+    last_up = max(i for i, s in enumerate(measured) if per_user(s) >= floor)  # 0 at least
     if last_up == len(measured) - 1:
         return {"knee_rps": None, "knee_users": None,
                 "knee_reason": f"throughput kept up with the users up to "
