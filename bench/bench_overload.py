@@ -11,10 +11,15 @@ classify latency SLO (slos/gateway.yaml, read with gameday.load.capacity.slo_thr
 How:
 1. The real stack (``Stack(build_spec(free_ports=True))``: features, classifier x2, llm,
    gateway, with the embedded SLO engine scraping) in this process.
-2. Capacity: a closed-loop ramp (1, 2, 4, ... concurrent clients, each sending as soon as it
-   has its answer); capacity is the ramp's peak goodput among the steps whose p99 is within
-   the threshold (bench/overload_report.py). 1x is 80% of that capacity (a load a service
-   is sized for, below the knee); 2x and 4x are 1.6 and 3.2 times the capacity.
+2. Capacity, measured again at the start of every round (this host's speed drifts by a
+   third within a minute: bench/README.md, section 3): a closed-loop ramp (1, 2, 4, ...
+   concurrent clients, each sending as soon as it has its answer); the capacity is the
+   ramp's peak goodput among the steps whose p99 is within the threshold
+   (bench/overload_report.py). 1x is 80% of that capacity (a load a service is sized for,
+   below the knee); 2x and 4x are 1.6 and 3.2 times the capacity. Beside it, the open-loop
+   capacity: open-loop steps at 50%-100% of the capacity with nothing shed, the highest
+   goodput whose p99 is within the threshold (what independent users can send); goodput is
+   shown as a share of both, the verdicts are against the capacity.
 3. Open-loop load (requests sent at a fixed rate whatever the answers, as independent users
    do) at 1x, 2x, 4x, for each admission mode, switched at runtime with PATCH
    /admin/policy: ``off`` (max_in_flight 100000, the highest the policy accepts: nothing is
@@ -23,8 +28,8 @@ How:
    ``adaptive`` (admission.adaptive_limit on with its defaults, max_in_flight 256 as its
    ceiling; nothing taken from the ramp). In rounds (3 by default): each round runs every
    mode, each mode's 1x, 2x and 4x back to back, the modes rotated between rounds. Every
-   run is printed, a table of every round, then the medians; goodput is shown as a share
-   of the capacity, the same denominator for every mode and load.
+   run is printed with the host's speed just before it (``benchlib.host_loop_ms``), a
+   table of every round, then the medians.
 4. During each run the bench polls the gateway's ``gateway_concurrency_limit`` every
    ``POLL_S``; the adaptive mode's trace and its p99 over time are charted
    (bench/results/overload-adaptive.png) and kept in bench/results/overload.json.
@@ -59,6 +64,9 @@ CLIENT_TIMEOUT_S = 5.0
 MAX_CONNECTIONS = 2000
 ENTITIES = 1000
 POLL_S = 0.25  # the limit gauge is read this often during a run
+# the open-loop steps, as shares of the round's closed-loop capacity (quick: three)
+OPEN_SHARES = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
+OPEN_SHARES_QUICK = (0.6, 0.8, 1.0)
 CHART = "overload-adaptive.png"
 
 
@@ -307,9 +315,53 @@ def ramp_capacity(url: str, ramp_s: float, quick: bool, threshold_s: float) -> l
     return ramp
 
 
+def ramp_open(gateway: str, token: str, url: str, peak: float, step_s: float,
+              threshold_s: float, fast_s: float, quick: bool) -> list[dict]:
+    """Open-loop steps at rising shares of the closed-loop ``peak`` with nothing shed, until
+    p99 passes the threshold: the rate independent users can send within the SLO."""
+    set_admission(gateway, token, {"max_in_flight": OFF_MAX_IN_FLIGHT, "adaptive_limit": False})
+    steps = []
+    for share in (OPEN_SHARES_QUICK if quick else OPEN_SHARES):
+        settle(gateway, token, 0.5, fast_s=fast_s)
+        res = run_driver(url, step_s, rate=peak * share)
+        step = {"offered": peak * share, "duration_s": step_s,
+                **rep.summarize(res["results"], step_s, threshold_s)}
+        steps.append(step)
+        print(f"  open {peak * share:7.1f}/s ({share:.0%} of the peak): goodput "
+              f"{step['goodput']:7.1f}/s, p99 {step['ok_p99_ms']:7.1f} ms", flush=True)
+        if step["ok_p99_ms"] > threshold_s * 1000:
+            break
+    return steps
+
+
+def measure_capacity(gateway: str, token: str, url: str, ramp_s: float, quick: bool,
+                     threshold_s: float) -> dict:
+    """A round's capacities: the closed-loop ramp (its peak within the SLO is the capacity,
+    its last step within the SLO the tuned cap), then the open-loop steps."""
+    from gameday.load.capacity import find_slo_limit
+
+    threshold_ms = threshold_s * 1000
+    set_admission(gateway, token, {"max_in_flight": OFF_MAX_IN_FLIGHT, "adaptive_limit": False})
+    settle(gateway, token, 0.5)
+    ramp = ramp_capacity(url, ramp_s, quick, threshold_s)
+    steps = rep.knee_steps(ramp)
+    closed = rep.capacity_from_ramp(ramp, threshold_ms)
+    # "fast" between runs: 100 ms, or twice the unloaded p99 on a machine busy elsewhere
+    fast_s = max(0.1, 2 * ramp[0]["ok_p99_ms"] / 1000)
+    open_ramp = ramp_open(gateway, token, url, closed, ramp_s, threshold_s, fast_s, quick)
+    cap = {"closed": closed, "open": rep.capacity_from_ramp(open_ramp, threshold_ms),
+           "tuned": rep.tuned_in_flight(steps, threshold_ms), "fast_s": fast_s,
+           "knee": find_slo_limit(steps, threshold_ms),  # clients unpaced: no per-user knee
+           "ramp": ramp, "open_ramp": open_ramp}
+    print(f"capacity (closed-loop ramp peak within {threshold_ms:g} ms): {closed:.0f}/s; "
+          f"1x = {rep.BASE_SHARE:.0%} of it = {closed * rep.BASE_SHARE:.0f} rps; open-loop "
+          f"capacity {cap['open']:.0f}/s; tuned max_in_flight {cap['tuned']}", flush=True)
+    return cap
+
+
 def run(duration: float, ramp_s: float, quick: bool, rounds: int = 3,
         only: list[str] | None = None) -> dict:
-    from gameday.load.capacity import default_slo_file, find_slo_limit, slo_threshold_s
+    from gameday.load.capacity import default_slo_file, slo_threshold_s
     from gameday.stack.local import Stack
     from gameday.stack.spec import build_spec
 
@@ -321,68 +373,67 @@ def run(duration: float, ramp_s: float, quick: bool, rounds: int = 3,
         gateway, token = stack.url("gateway"), stack.token
         url = f"{gateway}/v1/classify"
         run_driver(url, 1.0, users=8)  # warm-up
-        ramp = ramp_capacity(url, ramp_s, quick, threshold_s)
-        steps = rep.knee_steps(ramp)
-        knee = find_slo_limit(steps, threshold_ms)  # clients unpaced: no per-user knee
-        capacity = rep.capacity_from_ramp(ramp, threshold_ms)
-        tuned = rep.tuned_in_flight(steps, threshold_ms)
-        modes = admission_modes(tuned, quick)
-        modes = {m: a for m, a in modes.items() if not only or m in only}
-        # "fast" between runs: 100 ms, or twice the unloaded p99 on a machine busy elsewhere
-        fast_s = max(0.1, 2 * ramp[0]["ok_p99_ms"] / 1000)
-        print(f"capacity (ramp peak goodput within {threshold_ms:g} ms): {capacity:.0f}/s; "
-              f"1x = {rep.BASE_SHARE:.0%} of it = {capacity * rep.BASE_SHARE:.0f} rps; "
-              f"p99 over the SLO at {bl.fmt(knee['slo_rps'], 0)} rps; tuned max_in_flight {tuned}",
-              flush=True)
         by_round: list[dict] = []
-        lags: dict = {m: {} for m in modes}
-        traces: dict = {m: {} for m in modes}  # mode -> load -> [per round [(s, limit)]]
-        latencies: dict = {m: {} for m in modes}  # mode -> load -> [per round [(s, p99)]]
+        capacities: list[dict] = []
+        admissions: list[dict] = []
+        lags: dict = {}
+        traces: dict = {}  # mode -> load -> [per round [(s, limit)]]
+        latencies: dict = {}  # mode -> load -> [per round [(s, p99)]]
         loads = (1, 4) if quick else LOADS
         stopped = None
         for k in range(rounds):
+            print(f"round {k + 1}:", flush=True)
+            cap = measure_capacity(gateway, token, url, ramp_s, quick, threshold_s)
+            modes = admission_modes(cap["tuned"], quick)
+            modes = {m: a for m, a in modes.items() if not only or m in only}
             rows: dict = {m: {} for m in modes}
             for mode in bl.rotated(list(modes), k):
                 for load in loads:
                     set_admission(gateway, token, modes[mode])
-                    if not settle(gateway, token, 0.5 if quick else 2.0, fast_s=fast_s):
+                    if not settle(gateway, token, 0.5 if quick else 2.0,
+                                  fast_s=cap["fast_s"]):
                         stopped = (f"stopped in round {k + 1} before {load}x {mode}: the "
                                    f"gateway gave no 3 model answers in a row within "
-                                   f"{fast_s * 1000:.0f} ms each within "
+                                   f"{cap['fast_s'] * 1000:.0f} ms each within "
                                    f"30 s of the last run; logs and upstreams in "
                                    f"{keep_evidence(stack, gateway, token)}")
                         print(f"  {stopped}", flush=True)
                         break
-                    rate = capacity * rep.BASE_SHARE * load
+                    host_ms = bl.host_loop_ms()
+                    rate = cap["closed"] * rep.BASE_SHARE * load
                     with LimitPoller(gateway) as poller:
                         res = run_driver(url, duration, rate=rate)
-                    r = rows[mode][load] = rep.summarize(res["results"], duration, threshold_s)
+                    r = rows[mode][load] = rep.with_capacity(
+                        {**rep.summarize(res["results"], duration, threshold_s),
+                         "host_loop_ms": host_ms}, cap)
                     trace = poller.relative(res["t0"])
-                    traces[mode].setdefault(str(load), []).append(trace)
-                    latencies[mode].setdefault(str(load), []).append(
+                    traces.setdefault(mode, {}).setdefault(str(load), []).append(trace)
+                    latencies.setdefault(mode, {}).setdefault(str(load), []).append(
                         rep.latency_buckets(res["results"]))
-                    lags[mode].setdefault(load, []).append(res["lag_p99_ms"])
+                    lags.setdefault(mode, {}).setdefault(load, []).append(res["lag_p99_ms"])
                     print(f"  round {k + 1} {load}x {mode:>8}: goodput {r['goodput']:7.1f}/s "
-                          f"({rep.share(r, capacity):4.0%} of capacity), admitted p99 "
-                          f"{r['admitted_p99_ms']:7.1f} ms, shed {r['shed_429']}, errors "
-                          f"{r['errors']}, fallbacks {r['fallbacks']}, generator lag p99 "
-                          f"{res['lag_p99_ms']:.0f} ms, limit {rep.limit_range(trace)}",
+                          f"({r['share']:4.0%} of capacity, {r['open_share']:4.0%} of the "
+                          f"open-loop capacity), admitted p99 {r['admitted_p99_ms']:7.1f} ms, "
+                          f"shed {r['shed_429']}, errors {r['errors']}, fallbacks "
+                          f"{r['fallbacks']}, generator lag p99 {res['lag_p99_ms']:.0f} ms, "
+                          f"limit {rep.limit_range(trace)}, host loop {host_ms:.0f} ms",
                           flush=True)
                 if stopped:
                     break
             if stopped:
                 break  # the unfinished round is left out
             by_round.append(rows)
+            capacities.append(cap)
+            admissions.append(modes)
     loadavg["end"] = os.getloadavg()
     if not by_round:
         raise SystemExit(f"bench_overload: no round completed; {stopped}")
-    return {"threshold_ms": threshold_ms, "slo": slo_name, "ramp": ramp, "knee": knee,
-            "capacity_rps": capacity, "base_share": rep.BASE_SHARE, "admission": modes,
-            "max_in_flight": {m: a["max_in_flight"] for m, a in modes.items()},
+    return {"threshold_ms": threshold_ms, "slo": slo_name, "capacities": capacities,
+            "base_share": rep.BASE_SHARE, "admission": admissions,
             "rounds": by_round, "rows": rep.median_rows(by_round),
             "generator_lag_p99_ms": lags, "limit_trace": traces,
             "latency_p99_trace": latencies, "loadavg": loadavg,
-            "verdicts": rep.verdicts(by_round, capacity, threshold_ms),
+            "verdicts": rep.verdicts(by_round, threshold_ms),
             "duration_s": duration, "stopped": stopped}
 
 

@@ -112,6 +112,20 @@ def rotated(items: list, k: int) -> list:
     return items[k:] + items[:k]
 
 
+def host_loop_ms(iterations: int = 300_000, repeat: int = 3) -> float:
+    """Milliseconds a fixed pure-Python loop takes here now (median of ``repeat``): the
+    host's speed at the moment, printed beside results measured on a shared machine whose
+    speed drifts (bench/README.md, section 3)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        x = 0
+        for i in range(iterations):
+            x += i
+        times.append((time.perf_counter() - t0) * 1000)
+    return median(times)
+
+
 def save_json(name: str, data: dict) -> Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / name

@@ -1,9 +1,12 @@
 """bench_overload's arithmetic, tables and chart (pure: no stack, no network).
 
-Capacity is measured, not assumed: the ramp's peak goodput among the steps whose p99 is
-within the latency threshold. Loads are multiples of 1x = ``BASE_SHARE`` of that capacity
-(a load a service is sized for, below the knee), and goodput is reported as a share of the
-capacity, the same denominator for every mode and load.
+Capacity is measured, not assumed, at the start of every round (the host's speed drifts:
+bench/README.md, section 3): the closed-loop ramp's peak goodput among the steps whose p99
+is within the latency threshold. Loads are multiples of 1x = ``BASE_SHARE`` of that
+capacity (a load a service is sized for, below the knee), and goodput is reported as a
+share of the round's capacity, the same denominator for every mode and load of a round.
+Beside it, the open-loop capacity at the SLO (the highest rate independent users can send
+with nothing shed and p99 within the threshold) and the share of that.
 """
 
 from __future__ import annotations
@@ -42,6 +45,13 @@ def knee_steps(ramp: list[dict]) -> list[dict]:
             for s in ramp]
 
 
+def with_capacity(row: dict, capacity: dict) -> dict:
+    """A run's summary with its round's capacities and its goodput's share of each."""
+    return {**row, "capacity": capacity["closed"], "open_capacity": capacity["open"],
+            "share": bl.ratio(row["goodput"], capacity["closed"]),
+            "open_share": bl.ratio(row["goodput"], capacity["open"])}
+
+
 def capacity_from_ramp(ramp: list[dict], threshold_ms: float) -> float:
     """The ramp's peak goodput among the steps with p99 within the threshold (among all
     steps when none is)."""
@@ -55,18 +65,15 @@ def tuned_in_flight(steps: list[dict], threshold_ms: float) -> int:
     return max(under) if under else 1
 
 
-def share(row: dict, capacity: float) -> float:
-    return bl.ratio(row["goodput"], capacity)
-
-
 def median_rows(rounds: list[dict]) -> dict:
-    """Per mode and load, the median over rounds of every number of the summaries."""
+    """Per mode and load, the median over rounds of every number the summaries share."""
     out: dict = {}
     for mode in rounds[0]:
         out[mode] = {}
         for load in rounds[0][mode]:
             cells = [rnd[mode][load] for rnd in rounds if load in rnd.get(mode, {})]
-            out[mode][load] = {k: bl.median([c[k] for c in cells]) for k in cells[0]}
+            out[mode][load] = {k: bl.median([c[k] for c in cells]) for k in cells[0]
+                               if all(k in c for c in cells)}
     return out
 
 
@@ -74,19 +81,21 @@ def _at(by_load: dict, load: int) -> dict | None:
     return by_load.get(load) or by_load.get(str(load))
 
 
-def verdicts(rounds: list[dict], capacity: float, threshold_ms: float) -> dict:
-    """Per mode: at 2x and 4x, goodput >= 90% of capacity and p99 of admitted under the
-    threshold in every round (loads a run did not have are left out); for ``adaptive``
-    also its median goodput at 4x against ``tuned``'s."""
+def verdicts(rounds: list[dict], threshold_ms: float) -> dict:
+    """Per mode: at 2x and 4x, goodput >= 90% of its round's capacity and p99 of admitted
+    under the threshold in every round (loads a run did not have are left out); the worst
+    share of the open-loop capacity beside it; for ``adaptive`` also its median goodput at
+    4x against ``tuned``'s."""
     out: dict = {}
     for mode in rounds[0]:
         cells = [(load, _at(rnd[mode], load)) for rnd in rounds for load in (2, 4)
                  if mode in rnd and _at(rnd[mode], load)]
         if not cells:
             continue
-        worst = min(share(r, capacity) for _, r in cells)
+        worst = min(r["share"] for _, r in cells)
         worst_p99 = max(r["admitted_p99_ms"] for _, r in cells)
         out[mode] = {"worst_share": worst, "worst_p99_ms": worst_p99,
+                     "worst_open_share": min(r["open_share"] for _, r in cells),
                      "met": worst >= TARGET_SHARE and worst_p99 <= threshold_ms}
     if "adaptive" in out and "tuned" in out:
         med = {m: bl.median([_at(rnd[m], 4)["goodput"] for rnd in rounds
@@ -109,47 +118,61 @@ def limit_range(trace: list | None) -> str:
     return f"{min(values):g}-{max(values):g}" if values else "-"
 
 
-def round_table(rounds: list[dict], admission: dict, capacity: float,
+def round_table(rounds: list[dict], admission: list[dict],
                 traces: dict | None = None) -> str:
-    """Every run of every round: one row each."""
+    """Every run of every round: one row each (``admission[k]``: round k's modes)."""
     rows = []
     for k, rnd in enumerate(rounds):
         for mode, by_load in rnd.items():
             for load, r in sorted(by_load.items(), key=lambda kv: int(kv[0])):
                 trace = ((traces or {}).get(mode) or {}).get(str(load)) or []
-                rows.append([k + 1, mode_label(mode, admission[mode]), f"{load}x",
-                             r["rps"], r["goodput"], bl.pct(share(r, capacity), 0),
-                             r["admitted_p99_ms"], r["shed_429"], r["fallbacks"],
-                             r["errors"], limit_range(trace[k] if k < len(trace) else None)])
+                rows.append([k + 1, mode_label(mode, admission[k][mode]), f"{load}x",
+                             r["rps"], r["goodput"], bl.pct(r["share"], 0),
+                             bl.pct(r["open_share"], 0), r["admitted_p99_ms"], r["shed_429"],
+                             r["fallbacks"], r["errors"],
+                             limit_range(trace[k] if k < len(trace) else None),
+                             r.get("host_loop_ms", "-")])
     return bl.markdown_table(["round", "admission (max_in_flight)", "load", "sent/s",
-                              "goodput/s", "of capacity", "p99 admitted ms", "shed 429",
-                              "fallbacks", "errors", "limit polled"], rows)
+                              "goodput/s", "of capacity", "of open-loop capacity",
+                              "p99 admitted ms", "shed 429", "fallbacks", "errors",
+                              "limit polled", "host loop ms"], rows)
 
 
-def median_table(rows: dict, admission: dict, capacity: float) -> str:
+def median_table(rows: dict, admission: dict) -> str:
     out = []
     for mode, by_load in rows.items():
         for load, r in sorted(by_load.items(), key=lambda kv: int(kv[0])):
             out.append([mode_label(mode, admission[mode]), f"{load}x", r["rps"], r["goodput"],
-                        bl.pct(share(r, capacity), 0), r["admitted_p99_ms"], r["shed_429"],
-                        r["fallbacks"], r["errors"]])
+                        bl.pct(r["share"], 0), bl.pct(r["open_share"], 0),
+                        r["admitted_p99_ms"], r["shed_429"], r["fallbacks"], r["errors"]])
     return bl.markdown_table(["admission (max_in_flight)", "load", "sent/s", "goodput/s",
-                              "of capacity", "p99 admitted ms", "shed 429", "fallbacks",
-                              "errors"], out)
+                              "of capacity", "of open-loop capacity", "p99 admitted ms",
+                              "shed 429", "fallbacks", "errors"], out)
+
+
+def capacity_table(capacities: list[dict]) -> str:
+    """Each round's capacities, tuned cap and 1x."""
+    rows = [[k + 1, c["closed"], c["open"], bl.pct(bl.ratio(c["open"], c["closed"]), 0),
+             c["tuned"], c["closed"] * BASE_SHARE] for k, c in enumerate(capacities)]
+    return bl.markdown_table(["round", "capacity/s (closed-loop ramp peak within the SLO)",
+                              "open-loop capacity/s (nothing shed, p99 within the SLO)",
+                              "open of closed", "tuned max_in_flight", "1x rps"], rows)
 
 
 def report(res: dict) -> str:
-    capacity, threshold = res["capacity_rps"], res["threshold_ms"]
-    lines = [f"capacity {capacity:.0f} good answers/s (ramp peak within {threshold:g} ms); "
-             f"1x = {bl.pct(BASE_SHARE, 0)} of it = {capacity * BASE_SHARE:.0f} rps; "
-             f"'of capacity' = goodput / {capacity:.0f}",
-             "", "Every round:", round_table(res["rounds"], res["admission"], capacity,
+    threshold = res["threshold_ms"]
+    lines = [f"capacity, measured at the start of every round: the closed-loop ramp's peak "
+             f"goodput within {threshold:g} ms; 1x = {bl.pct(BASE_SHARE, 0)} of it; 'of "
+             f"capacity' = goodput / the round's capacity",
+             capacity_table(res["capacities"]),
+             "", "Every round:", round_table(res["rounds"], res["admission"],
                                              res.get("limit_trace")),
-             "", f"Medians of {len(res['rounds'])} round(s):",
-             median_table(res["rows"], res["admission"], capacity), ""]
+             "", f"Medians of {len(res['rounds'])} round(s) (tuned: the last round's cap):",
+             median_table(res["rows"], res["admission"][-1]), ""]
     for mode, v in res["verdicts"].items():
         head = (f"{mode}: at 2x and 4x, goodput at least {bl.pct(v['worst_share'], 0)} of "
-                f"capacity and p99 of admitted at most {v['worst_p99_ms']:.0f} ms in every round")
+                f"capacity ({bl.pct(v['worst_open_share'], 0)} of the open-loop capacity) "
+                f"and p99 of admitted at most {v['worst_p99_ms']:.0f} ms in every round")
         if mode == "off":  # no shedding: the point is to show the collapse
             lines.append(f"{head}: collapse {'NOT shown' if v['met'] else 'shown'}")
             continue

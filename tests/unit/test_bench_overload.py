@@ -9,6 +9,7 @@ from tests.unit.test_bench_smoke import load
 
 ROW = {"goodput": 0.0, "admitted_p99_ms": 100.0, "rps": 1, "shed_429": 0, "fallbacks": 0,
        "errors": 0}
+CAPACITY = {"closed": 100.0, "open": 80.0}
 
 
 def test_summary_counts_good_answers_and_admitted_latency():
@@ -34,49 +35,73 @@ def test_capacity_is_the_ramp_peak_goodput_within_the_threshold():
     assert m.tuned_in_flight(steps, 300.0) == 2 and m.tuned_in_flight(steps, 10.0) == 1
 
 
-def rnd(adaptive: dict, tuned: dict | None = None) -> dict:
-    out = {"adaptive": {load: {**ROW, "goodput": float(g), "admitted_p99_ms": float(p)}
-                        for load, (g, p) in adaptive.items()}}
+def rnd(adaptive: dict, tuned: dict | None = None, capacity: dict = CAPACITY) -> dict:
+    m = load("overload_report")
+
+    def rows(by_load: dict) -> dict:
+        return {n: m.with_capacity({**ROW, "goodput": float(g), "admitted_p99_ms": float(p)},
+                                   capacity) for n, (g, p) in by_load.items()}
+
+    out = {"adaptive": rows(adaptive)}
     if tuned:
-        out["tuned"] = {load: {**ROW, "goodput": float(g), "admitted_p99_ms": float(p)}
-                        for load, (g, p) in tuned.items()}
+        out["tuned"] = rows(tuned)
     return out
+
+
+def test_each_run_carries_its_rounds_capacities_and_both_shares():
+    m = load("overload_report")
+    r = m.with_capacity({**ROW, "goodput": 72.0}, {"closed": 90.0, "open": 80.0})
+    assert (r["capacity"], r["open_capacity"]) == (90.0, 80.0)
+    assert r["share"] == pytest.approx(0.8) and r["open_share"] == pytest.approx(0.9)
 
 
 def test_verdicts_need_every_round_at_2x_and_4x_against_capacity():
     m = load("overload_report")
     good = rnd({1: (80, 50), 2: (95, 150), 4: (92, 200)}, {1: (80, 60), 2: (93, 250),
                                                            4: (90, 280)})
-    v = m.verdicts([good, good], capacity=100.0, threshold_ms=300.0)
+    v = m.verdicts([good, good], threshold_ms=300.0)
     assert v["adaptive"]["met"] and v["adaptive"]["worst_share"] == pytest.approx(0.92)
+    assert v["adaptive"]["worst_open_share"] == pytest.approx(0.92 / 0.8)
     assert v["adaptive"]["matches_tuned"] and v["tuned"]["met"]
     # one round at 4x under 90% of capacity fails the target, whatever the median
     bad = rnd({1: (80, 50), 2: (95, 150), 4: (85, 200)}, {1: (80, 60), 2: (93, 250),
                                                           4: (90, 280)})
-    v = m.verdicts([good, bad, good], capacity=100.0, threshold_ms=300.0)
+    v = m.verdicts([good, bad, good], threshold_ms=300.0)
     assert not v["adaptive"]["met"] and v["adaptive"]["worst_share"] == pytest.approx(0.85)
     assert v["adaptive"]["matches_tuned"]  # the median 4x goodput, 92 against 90
+    # each round against its own capacity: 85/s in a round whose capacity was 90/s holds
+    slower = rnd({2: (95, 150), 4: (85, 200)}, capacity={"closed": 90.0, "open": 80.0})
+    v = m.verdicts([good, slower], threshold_ms=300.0)
+    assert v["adaptive"]["met"] and v["adaptive"]["worst_share"] == pytest.approx(0.92)
     slow = rnd({2: (95, 150), 4: (95, 350)})
-    assert not m.verdicts([slow], 100.0, 300.0)["adaptive"]["met"]  # p99 over the threshold
-    assert "matches_tuned" not in m.verdicts([slow], 100.0, 300.0)["adaptive"]
+    assert not m.verdicts([slow], 300.0)["adaptive"]["met"]  # p99 over the threshold
+    assert "matches_tuned" not in m.verdicts([slow], 300.0)["adaptive"]
 
 
 def test_report_prints_every_round_shares_of_capacity_and_the_verdicts():
     m = load("overload_report")
     rounds = [rnd({1: (80, 50), 4: (92, 200)}, {1: (80, 60), 4: (95, 280)}),
-              rnd({1: (78, 50), 4: (91, 210)}, {1: (79, 60), 4: (96, 290)})]
-    admission = {"adaptive": {"max_in_flight": 256, "adaptive_limit": True},
-                 "tuned": {"max_in_flight": 16, "adaptive_limit": False}}
+              rnd({1: (78, 50), 4: (91, 210)}, {1: (79, 60), 4: (96, 290)},
+                  capacity={"closed": 95.0, "open": 90.0})]
+    rounds[0]["adaptive"][4]["host_loop_ms"] = 21.5
+    admission = [{"adaptive": {"max_in_flight": 256, "adaptive_limit": True},
+                  "tuned": {"max_in_flight": cap, "adaptive_limit": False}} for cap in (16, 8)]
+    capacities = [{**CAPACITY, "tuned": 16}, {"closed": 95.0, "open": 90.0, "tuned": 8}]
     traces = {"adaptive": {"4": [[(0.0, 20.0), (0.25, 14.0)], [(0.0, 18.0), (1.0, None)]]}}
-    res = {"capacity_rps": 100.0, "threshold_ms": 300.0, "rounds": rounds,
+    res = {"capacities": capacities, "threshold_ms": 300.0, "rounds": rounds,
            "admission": admission, "rows": m.median_rows(rounds), "limit_trace": traces,
-           "verdicts": m.verdicts(rounds, 100.0, 300.0)}
+           "verdicts": m.verdicts(rounds, 300.0)}
     text = m.report(res)
-    assert "1x = 80% of it = 80 rps" in text
-    assert "| 2 | adaptive (<=256) | 4x | 1 | 91.0 | 91% | 210.0 | 0 | 0 | 0 | 18-18 |" in text
-    assert "| 1 | adaptive (<=256) | 4x | 1 | 92.0 | 92% | 200.0 | 0 | 0 | 0 | 14-20 |" in text
-    assert "| tuned (16) | 4x | 1.0 | 95.5 | 96% | 285.0 |" in text  # the medians
-    assert "adaptive: at 2x and 4x, goodput at least 91% of capacity" in text
+    assert "| 1 | 100.0 | 80.0 | 80% | 16 | 80.0 |" in text  # each round's capacities
+    assert "| 2 | 95.0 | 90.0 | 95% | 8 | 76.0 |" in text
+    assert ("| 2 | adaptive (<=256) | 4x | 1 | 91.0 | 96% | 101% | 210.0 | 0 | 0 | 0 | 18-18 "
+            "| - |") in text
+    assert ("| 1 | adaptive (<=256) | 4x | 1 | 92.0 | 92% | 115% | 200.0 | 0 | 0 | 0 | 14-20 "
+            "| 21.5 |") in text
+    assert "| 1 | tuned (16) | 4x |" in text and "| 2 | tuned (8) | 4x |" in text
+    assert "| tuned (8) | 4x | 1.0 | 95.5 |" in text  # the medians
+    assert ("adaptive: at 2x and 4x, goodput at least 92% of capacity (101% of the open-loop "
+            "capacity)") in text
     assert "adaptive vs tuned at 4x (median goodput): 91.5/s vs 95.5/s: MISSED" in text
 
 
