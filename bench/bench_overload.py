@@ -33,8 +33,9 @@ How:
 4. During each run the bench polls the gateway's ``gateway_concurrency_limit`` every
    ``POLL_S``; the adaptive mode's trace and its p99 over time are charted
    (bench/results/overload-adaptive.png) and kept in bench/results/overload.json.
-The load generator is a separate process (aiohttp on uvloop: about half the CPU per request
-of httpx, which matters when it shares 2 cores with the stack).
+The load generator is a separate process on uvloop: raw asyncio HTTP/1.1 connections
+(bench/loadgen.py), because what it costs per request is taken from the stack it shares 2
+cores with.
 
 Run: .venv/bin/python bench/bench_overload.py [--quick] [--duration 10] [--rounds 3]
 """
@@ -45,7 +46,6 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -55,6 +55,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as bl  # noqa: E402
+import loadgen as lg  # noqa: E402
 import overload_report as rep  # noqa: E402
 
 LOADS = (1, 2, 4)
@@ -70,67 +71,45 @@ OPEN_SHARES_QUICK = (0.6, 0.8, 1.0)
 CHART = "overload-adaptive.png"
 
 
-# -- the load generator (a separate process) ----------------------------------------------
-
-FALLBACKS = (b"cached_answer", b"most_frequent_class")
-
-
-async def _one(session, url: str, due: float, out: list, t0: float) -> None:
-    """One request; appends (status, seconds since due, fallback?, due - t0)."""
-    import aiohttp
-
-    loop = asyncio.get_running_loop()
-    body = {"entity_id": f"e{random.randrange(ENTITIES):04d}"}
-    try:
-        async with session.post(url, json=body) as resp:
-            data = await resp.read()
-            out.append((resp.status, loop.time() - due, any(f in data for f in FALLBACKS),
-                        due - t0))
-    except (aiohttp.ClientError, TimeoutError, OSError):
-        out.append((0, loop.time() - due, False, due - t0))
-
+# -- the load generator (a separate process; bench/loadgen.py) ---------------------------
 
 async def drive_open(url: str, rate: float, duration: float) -> dict:
     """Send ``rate`` requests/s for ``duration`` s whatever the answers; every outcome."""
-    import aiohttp
-
     loop = asyncio.get_running_loop()
     out: list = []
     lags = []
-    conn = aiohttp.TCPConnector(limit=MAX_CONNECTIONS)
-    timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_S)
-    async with aiohttp.ClientSession(connector=conn, timeout=timeout) as session:
-        n = int(rate * duration)
-        t0 = loop.time() + 0.05
-        wall_t0 = time.time() + 0.05
-        tasks = []
-        for i in range(n):
-            due = t0 + i / rate
-            now = loop.time()
-            if due > now:
-                await asyncio.sleep(due - now)
-            lags.append(loop.time() - due)
-            tasks.append(loop.create_task(_one(session, url, due, out, t0)))
-        await asyncio.gather(*tasks)
+    client = lg.Client(url, MAX_CONNECTIONS, CLIENT_TIMEOUT_S)
+    n = int(rate * duration)
+    t0 = loop.time() + 0.05
+    wall_t0 = time.time() + 0.05
+    tasks = []
+    for i in range(n):
+        due = t0 + i / rate
+        now = loop.time()
+        if due > now:
+            await asyncio.sleep(due - now)
+        lags.append(loop.time() - due)
+        tasks.append(loop.create_task(lg.one(client, due, out, t0, ENTITIES)))
+    await asyncio.gather(*tasks)
+    client.close()
     return {"mode": "open", "rate": rate, "duration_s": duration, "results": out,
             "lag_p99_ms": bl.percentile(lags, 99) * 1000, "t0": wall_t0}
 
 
 async def drive_closed(url: str, users: int, duration: float) -> dict:
     """``users`` clients, each sending its next request when it has its answer."""
-    import aiohttp
-
     loop = asyncio.get_running_loop()
     out: list = []
     t0 = loop.time()
     end = t0 + duration
-    conn = aiohttp.TCPConnector(limit=MAX_CONNECTIONS)
-    timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_S)
-    async with aiohttp.ClientSession(connector=conn, timeout=timeout) as session:
-        async def user(k: int) -> None:
-            while loop.time() < end:
-                await _one(session, url, loop.time(), out, t0)
-        await asyncio.gather(*(user(k) for k in range(users)))
+    client = lg.Client(url, MAX_CONNECTIONS, CLIENT_TIMEOUT_S)
+
+    async def user() -> None:
+        while loop.time() < end:
+            await lg.one(client, loop.time(), out, t0, ENTITIES)
+
+    await asyncio.gather(*(user() for _ in range(users)))
+    client.close()
     return {"mode": "closed", "users": users, "duration_s": duration, "results": out}
 
 

@@ -32,7 +32,12 @@ smoothing) and TCP Vegas / BBR (a minimum latency as the no-load estimate, re-pr
   ``PROBE_SOON_MAX`` times in a row): a limit turned on in the middle of an overload first
   measures a backlog, then the backlog draining, then the stack. A probe without
   ``WINDOW_MIN_SAMPLES`` answers after ``PROBE_MAX_WINDOWS`` windows' time gives up (the
-  next arrival ends it) and counts as unsettled;
+  next arrival ends it) and counts as unsettled. A limit that has fallen to
+  ``PROBE_DROP`` (half) of its value when the last probe ended is probed at once: when
+  something other than the gateway's own queue slows every request (the CPU the refusals
+  take at 4x, a slower upstream), cutting the limit does not bring latency back, and
+  against the old no-load latency the limit would slide to its floor for a whole probe
+  interval;
 - slow start: once a probe has settled the no-load estimate (a backlog draining keeps it
   moving) and until the first window whose mean is over the allowed latency, a window
   where the limit was the bound doubles it (TCP's slow start; BBR's startup): a limit
@@ -60,6 +65,7 @@ PROBE_MAX_WINDOWS = 8  # a probe without enough answers after this many windows'
 PROBE_SETTLED = 2.0  # a probe within this factor of the estimate before it: settled
 PROBE_SOON_WINDOWS = 8  # an unsettled probe is repeated after this many windows,
 PROBE_SOON_MAX = 4  # at most this many times in a row
+PROBE_DROP = 0.5  # the limit at this share of its value after the last probe: probe again
 
 
 def allowed_latency(no_load_s: float, tolerance: float, ceiling_s: float) -> float:
@@ -93,6 +99,7 @@ class AdaptiveLimit:
         self._probe_after = 0.0  # the first window is followed by a probe at once
         self._soon = 0
         self._probed = False  # a probe has settled the no-load latency (not a backlog's)
+        self._limit_at_probe: float | None = None  # the limit when the last probe ended
         self._slow_start = True  # until the first window that queues after that probe
 
     @property
@@ -161,7 +168,9 @@ class AdaptiveLimit:
             floor = min(policy.limit_min, policy.max_in_flight)
             self.limit = max(float(floor), min(float(policy.max_in_flight), limit))
         self._reset_window(now)
-        if now >= self._next_probe:
+        dropped = (self._limit_at_probe is not None
+                   and self.limit <= PROBE_DROP * self._limit_at_probe)
+        if now >= self._next_probe or dropped:
             self._probe_start = now
 
     def _end_probe_window(self, policy: AdmissionPolicy, now: float) -> None:
@@ -185,6 +194,7 @@ class AdaptiveLimit:
             self._probe_after = PROBE_SOON_WINDOWS * policy.limit_window_s
             self._soon += 1
         self._probe_start = None
+        self._limit_at_probe = self.limit
         self._probed = self._probed or settled
         self._next_probe = None  # the next window schedules the next probe
         self._reset_window(now)

@@ -6,6 +6,7 @@ import math
 import pytest
 
 from gameday_services.gateway.limiter import (
+    PROBE_DROP,
     PROBE_SHARE,
     START_LIMIT,
     WINDOW_MIN_SAMPLES,
@@ -191,18 +192,38 @@ def test_a_limit_turned_on_during_an_overload_finds_the_stack_behind_the_backlog
 
 def test_a_slower_model_version_does_not_pin_a_stale_minimum():
     """The model gets 3x slower (same knee, a third of the throughput): against the old
-    no-load latency the limit falls to its floor; the next probe measures the new one and
-    the limit climbs back above the knee."""
+    no-load latency the limit falls; once it has halved since the last probe, a probe
+    measures the new no-load latency (seconds later, not a probe interval later) and the
+    limit climbs back above the knee."""
     clock = Clock()
     limit = AdaptiveLimit(clock)
     simulate(limit, clock, 20.0, offered=1000, latency_of=server())
+    before = limit.limit
     slow = server(BASE_S * 3, RATE / 3)
     trace = simulate(limit, clock, 12.0, offered=1000, latency_of=slow)
-    assert min(estimate for _, estimate, _ in trace) < KNEE  # the stale minimum bites
+    assert min(estimate for _, estimate, _ in trace) <= PROBE_DROP * before + 1  # it bit
+    assert limit.no_load_s == pytest.approx(BASE_S * 3, rel=0.05)  # within 12 s, not 30
     trace = simulate(limit, clock, 60.0, offered=1000, latency_of=slow)
-    assert limit.no_load_s == pytest.approx(BASE_S * 3, rel=0.05)
     late = [estimate for t, estimate, _ in trace if t > trace[-1][0] - 20]
     assert min(late) >= KNEE
+
+
+def test_latency_the_limit_cannot_cut_does_not_slide_it_below_the_knee():
+    """At 4x the refusals' CPU adds the same wait to every admitted request whatever the
+    limit (here 100 ms, four times the no-load latency). Cutting the limit does not bring
+    latency back; once the limit has halved since the last probe, a probe measures the new
+    floor and the limit climbs back, instead of sliding on to half the knee (5.5 in this
+    simulation without the early probe) until the next 30 s probe."""
+    clock = Clock()
+    limit = AdaptiveLimit(clock)
+    simulate(limit, clock, 20.0, offered=1000, latency_of=server())
+    normal = server()
+    start = clock.now
+    trace = simulate(limit, clock, 25.0, offered=1000, latency_of=lambda n: normal(n) + 0.1)
+    assert min(estimate for _, estimate, _ in trace) >= KNEE
+    assert limit.no_load_s == pytest.approx(BASE_S + 0.1, rel=0.05)
+    late = [estimate for t, estimate, _ in trace if t > start + 10]
+    assert min(late) >= 1.5 * KNEE
 
 
 def test_max_in_flight_stays_the_ceiling():
