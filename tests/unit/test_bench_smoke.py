@@ -17,7 +17,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 NAMES = ["benchlib", "run", "bench_middleware", "bench_http_overhead", "bench_batching",
          "bench_overload", "bench_footprint", "bench_slo_eval", "bench_stack_startup",
          "bench_drill", "bench_quiet_drills", "bench_engine_agreement", "bench_store_memory",
-         "bench_backtest"]
+         "bench_backtest", "loadgen", "overload_report"]
 
 
 def load(name: str):
