@@ -16,7 +16,12 @@ smoothing) and TCP Vegas / BBR (a minimum latency as the no-load estimate, re-pr
 - each window: ``gradient = clamp(allowed / recent, 0.5, 1)``, with
   ``allowed = max(no_load, min(limit_tolerance * no_load, limit_target_latency_s))``;
   ``new = limit * gradient + sqrt(limit)`` (the queue allowance); the limit moves a
-  ``limit_smoothing`` share of the way to ``new``. At a steady overload it settles where
+  ``limit_smoothing`` share of the way to ``new``, or all the way from the
+  ``HEAVY_WINDOWS``-th window in a row with the gradient at its floor (a mean at least
+  twice the allowed): one or two such windows may be a stall of the host (the requests
+  admitted during a stall finish in the next window too), three in a row are a surge
+  meeting a limit left high, which smoothing would take seconds to bring down while every
+  admitted request queues. At a steady overload it settles where
   ``recent = allowed / (1 - 1/sqrt(limit))``: a little above the knee, never below it,
   since below the knee latency stays near the no-load latency and the limit grows;
 - a window whose peak of requests in flight stayed below ``limit - sqrt(limit)`` changes
@@ -66,6 +71,7 @@ PROBE_SETTLED = 2.0  # a probe within this factor of the estimate before it: set
 PROBE_SOON_WINDOWS = 8  # an unsettled probe is repeated after this many windows,
 PROBE_SOON_MAX = 4  # at most this many times in a row
 PROBE_DROP = 0.5  # the limit at this share of its value after the last probe: probe again
+HEAVY_WINDOWS = 3  # windows in a row with the gradient at its floor: a surge, not a stall
 
 
 def allowed_latency(no_load_s: float, tolerance: float, ceiling_s: float) -> float:
@@ -100,6 +106,7 @@ class AdaptiveLimit:
         self._soon = 0
         self._probed = False  # a probe has settled the no-load latency (not a backlog's)
         self._limit_at_probe: float | None = None  # the limit when the last probe ended
+        self._heavy = 0  # windows in a row whose mean was at least twice the allowed
         self._slow_start = True  # until the first window that queues after that probe
 
     @property
@@ -161,10 +168,13 @@ class AdaptiveLimit:
                                       policy.limit_target_latency_s)
             if self._slow_start and self._probed:
                 self._slow_start = recent <= allowed  # the first queue ends it for good
+            heavy = recent * GRADIENT_MIN >= allowed  # the gradient at its floor
+            self._heavy = self._heavy + 1 if heavy else 0
             if self._slow_start and self._probed:
                 limit = 2 * self.limit  # no queue yet: double, as TCP's slow start does
-            else:
-                limit = next_limit(self.limit, recent, allowed, policy.limit_smoothing)
+            else:  # heavy windows in a row are a surge, not an outlier: the whole step
+                smoothing = 1.0 if self._heavy >= HEAVY_WINDOWS else policy.limit_smoothing
+                limit = next_limit(self.limit, recent, allowed, smoothing)
             floor = min(policy.limit_min, policy.max_in_flight)
             self.limit = max(float(floor), min(float(policy.max_in_flight), limit))
         self._reset_window(now)
@@ -195,6 +205,7 @@ class AdaptiveLimit:
             self._soon += 1
         self._probe_start = None
         self._limit_at_probe = self.limit
+        self._heavy = 0
         self._probed = self._probed or settled
         self._next_probe = None  # the next window schedules the next probe
         self._reset_window(now)

@@ -212,18 +212,58 @@ def test_latency_the_limit_cannot_cut_does_not_slide_it_below_the_knee():
     """At 4x the refusals' CPU adds the same wait to every admitted request whatever the
     limit (here 100 ms, four times the no-load latency). Cutting the limit does not bring
     latency back; once the limit has halved since the last probe, a probe measures the new
-    floor and the limit climbs back, instead of sliding on to half the knee (5.5 in this
-    simulation without the early probe) until the next 30 s probe."""
+    floor and the limit climbs back, instead of sliding on to 4 (where the gradient's floor
+    and the queue allowance meet) for 11 s, until the next 30 s probe, as it did in this
+    simulation without the early probe."""
     clock = Clock()
     limit = AdaptiveLimit(clock)
     simulate(limit, clock, 20.0, offered=1000, latency_of=server())
     normal = server()
     start = clock.now
     trace = simulate(limit, clock, 25.0, offered=1000, latency_of=lambda n: normal(n) + 0.1)
-    assert min(estimate for _, estimate, _ in trace) >= KNEE
+    assert min(estimate for _, estimate, _ in trace) >= 0.9 * KNEE
     assert limit.no_load_s == pytest.approx(BASE_S + 0.1, rel=0.05)
     late = [estimate for t, estimate, _ in trace if t > start + 10]
     assert min(late) >= 1.5 * KNEE
+
+
+def saturated_limit() -> tuple[AdaptiveLimit, Clock]:
+    """A limit that has held a steady overload for 20 s (no-load measured, slow start over)."""
+    clock = Clock()
+    limit = AdaptiveLimit(clock)
+    simulate(limit, clock, 20.0, offered=1000, latency_of=server())
+    return limit, clock
+
+
+def test_a_surge_meeting_a_limit_left_high_is_cut_within_a_second():
+    """A quiet hour left the limit at 80 (eight times the knee; at 1x the bench saw it
+    reach 80): the surge's first two heavy windows move smoothed steps (they could be a
+    stall of the host), the third in a row takes the whole gradient step, so the limit is
+    near the knee's steady value within four windows, not the 3.75 s smoothing alone took."""
+    limit, clock = saturated_limit()
+    steady = limit.limit
+    limit.limit = 80.0
+    start = clock.now
+    trace = simulate(limit, clock, 5.0, offered=1000, latency_of=server())
+    cut = next(t for t, estimate, _ in trace if estimate <= 1.25 * steady) - start
+    assert cut <= 1.0
+    late = [estimate for t, estimate, _ in trace if t > start + 2]
+    assert min(late) >= KNEE and max(late) <= 1.25 * steady
+
+
+def test_a_stall_of_the_host_moves_the_limit_smoothed_steps_only():
+    """Every answer 10x slower for one window: the requests admitted during it finish in
+    the next window too, two heavy windows, each a smoothed step."""
+    limit, clock = saturated_limit()
+    before = limit.limit
+    normal = server()
+    stall = clock.now + POLICY.limit_window_s  # one window's answers 10x slower
+    trace = simulate(limit, clock, 1.0, offered=1000,
+                     latency_of=lambda n: normal(n) * (10 if clock.now < stall else 1))
+    lowest = min(estimate for _, estimate, _ in trace)
+    # two smoothed steps at the gradient's floor, not a whole one (0.5 x 25 + 5 = 17.6)
+    assert lowest >= next_limit(next_limit(before, 1.0, 0.05, 0.2), 1.0, 0.05, 0.2) - 1e-9
+    assert trace[-1][1] > lowest  # and growing back
 
 
 def test_max_in_flight_stays_the_ceiling():
