@@ -63,12 +63,21 @@ class Scraper:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _client: httpx.Client | None = None
 
     def scrape_once(self, t: float | None = None) -> list[Scrape]:
-        """Scrape every target now; store (and record) the results; return them."""
+        """Scrape every target now; store (and record) the results; return them.
+
+        The connections are kept alive from one scrape to the next, as Prometheus keeps
+        them: a new connection per scrape waits for the target to accept it, and a target
+        whose event loop is busy with a surge (the gateway under 240 clients) took 0.6-1.1 s
+        to answer on a new connection, past the timeout, against 0.2-0.6 s on a kept one;
+        with every scrape failing, no SLO alert could fire during the surge."""
         t = time.time() if t is None else t
-        with httpx.Client(timeout=self.timeout_s) as client, \
-                ThreadPoolExecutor(max_workers=max(1, len(self.targets))) as pool:
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout_s, trust_env=False)
+        client = self._client
+        with ThreadPoolExecutor(max_workers=max(1, len(self.targets))) as pool:
             results = list(pool.map(lambda tg: self._fetch(client, tg), self.targets))
         scrapes = []
         with self.lock:
@@ -120,5 +129,8 @@ class Scraper:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(self.interval_s + self.timeout_s + 2)
+        if self._client is not None:
+            self._client.close()
+            self._client = None
         if self.recording is not None:
             self.recording.close()

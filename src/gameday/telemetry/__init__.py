@@ -67,8 +67,12 @@ def install_telemetry(app: FastAPI, service: str, registry: CollectorRegistry,
 
     app.build_middleware_stack = build_with_telemetry
 
+    # async, on the event loop: a sync route waits for a worker thread, then for the loop
+    # again, and under overload each wait is a turn of a loop busy with every request in
+    # flight (the gateway under 240 clients: 0.6-1.1 s a scrape instead of 0.7-2.3 s).
+    # Rendering takes a few milliseconds of the loop once a scrape.
     @app.get("/metrics", include_in_schema=False)
-    def prometheus_metrics() -> Response:
+    async def prometheus_metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     scrape = app.router.routes[-1]
