@@ -297,8 +297,8 @@ def ramp_capacity(url: str, ramp_s: float, quick: bool, threshold_s: float) -> l
 def ramp_open(gateway: str, token: str, url: str, peak: float, step_s: float,
               threshold_s: float, fast_s: float, quick: bool) -> list[dict]:
     """Open-loop steps at rising shares of the closed-loop ``peak`` with nothing shed, until
-    p99 passes the threshold: the rate independent users can send within the SLO."""
-    set_admission(gateway, token, {"max_in_flight": OFF_MAX_IN_FLIGHT, "adaptive_limit": False})
+    p99 passes the threshold: the rate independent users can send within the SLO. The
+    caller has turned shedding off."""
     steps = []
     for share in (OPEN_SHARES_QUICK if quick else OPEN_SHARES):
         settle(gateway, token, 0.5, fast_s=fast_s)

@@ -32,21 +32,21 @@ class Exchange(asyncio.Protocol):
         self.client = client
         self.transport: asyncio.Transport | None = None
         self.buf = b""
-        self.job: tuple | None = None  # (due, future)
+        self.fut: asyncio.Future | None = None  # the answer awaited on this connection
         self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport) -> None:
         self.transport = transport
 
-    def send(self, request: bytes, due: float, fut: asyncio.Future) -> None:
-        self.job = (due, fut)
+    def send(self, request: bytes, fut: asyncio.Future) -> None:
+        self.fut = fut
         self.timer = self.client.loop.call_later(self.client.timeout_s, self.abort)
         self.transport.write(request)
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
         end = self.buf.find(HEAD_END)
-        if end < 0 or self.job is None:
+        if end < 0 or self.fut is None:
             return
         head = self.buf[:end].lower()
         start = head.find(b"content-length:")
@@ -63,8 +63,7 @@ class Exchange(asyncio.Protocol):
         self.finish(status, body, close=b"connection: close" in head)
 
     def finish(self, status: int, body: bytes, close: bool = False) -> None:
-        due, fut = self.job
-        self.job = None
+        fut, self.fut = self.fut, None
         if self.timer is not None:
             self.timer.cancel()
         if not fut.done():
@@ -75,14 +74,13 @@ class Exchange(asyncio.Protocol):
             self.client.release(self)
 
     def abort(self) -> None:  # the client timeout: the connection is given up
-        if self.job is not None:
+        if self.fut is not None:
             self.transport.abort()
 
     def connection_lost(self, exc) -> None:
         self.client.lost(self)
-        if self.job is not None:
-            due, fut = self.job
-            self.job = None
+        if self.fut is not None:
+            fut, self.fut = self.fut, None
             if self.timer is not None:
                 self.timer.cancel()
             if not fut.done():
@@ -100,18 +98,18 @@ class Client:
         self.loop = asyncio.get_running_loop()
         self.idle: list[Exchange] = []
         self.open = 0
-        self.waiting: deque = deque()  # (request, due, future) for a free connection
+        self.waiting: deque = deque()  # (request, future) for a free connection
 
     def request_bytes(self, body: bytes) -> bytes:
         return (f"POST {self.path} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\n"
                 f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
                 ).encode() + body
 
-    async def post(self, body: bytes, due: float) -> tuple[int, bytes]:
+    async def post(self, body: bytes) -> tuple[int, bytes]:
         fut = self.loop.create_future()
         request = self.request_bytes(body)
         if self.idle:
-            self.idle.pop().send(request, due, fut)
+            self.idle.pop().send(request, fut)
         elif self.open < self.max_connections:
             self.open += 1
             try:
@@ -120,15 +118,15 @@ class Client:
             except OSError:
                 self.open -= 1
                 return 0, b""
-            conn.send(request, due, fut)
+            conn.send(request, fut)
         else:
-            self.waiting.append((request, due, fut))
+            self.waiting.append((request, fut))
         return await fut
 
     def release(self, conn: Exchange) -> None:
         if self.waiting:
-            request, due, fut = self.waiting.popleft()
-            conn.send(request, due, fut)
+            request, fut = self.waiting.popleft()
+            conn.send(request, fut)
         else:
             self.idle.append(conn)
 
@@ -148,6 +146,6 @@ def entity_body(entities: int) -> bytes:
 
 async def one(client: Client, due: float, out: list, t0: float, entities: int) -> None:
     """One request; appends (status, seconds since due, fallback?, due - t0)."""
-    status, body = await client.post(entity_body(entities), due)
+    status, body = await client.post(entity_body(entities))
     out.append((status, client.loop.time() - due, any(f in body for f in FALLBACKS),
                 due - t0))
