@@ -109,7 +109,11 @@ function leverArguments() {
 }
 
 // -- the role's view --------------------------------------------------------------------
+// A list that has not changed is left as it is: replacing the options (or a row's button)
+// on every state update would close a dropdown the user has open and lose their pick.
 function options(select, values) {
+  const have = [...select.options].map((o) => o.value);
+  if (have.length === values.length && have.every((v, i) => v === values[i])) return;
   const current = select.value;
   select.replaceChildren(...values.map((v) => { const o = make("option", v); o.value = v; return o; }));
   if (values.includes(current)) select.value = current;
@@ -136,11 +140,20 @@ function renderState(s) {
 function renderPages(pages, burnNow) {
   state.pages = pages;
   const body = $("pages").querySelector("tbody");
+  const cells = (p) => {
+    const now = burnNow[p.slo_id];
+    return [p.alert, p.severity, p.slo_id, fmt(p.burn_rate, 1) + "x",
+      now ? fmt(now.burn, 1) + "x (" + now.window + ")" : "-"];
+  };
+  const keys = pages.map((p) => [p.alert, p.severity, p.slo_id, p.runbook_url || ""].join("\n"));
+  if (body.dataset.keys === JSON.stringify(keys)) {  // the same pages: new figures in place
+    pages.forEach((p, i) => cells(p).forEach((v, j) => text(body.rows[i].cells[j], v)));
+    return;
+  }
+  body.dataset.keys = JSON.stringify(keys);
   body.replaceChildren(...pages.map((p) => {
     const tr = make("tr");
-    const now = burnNow[p.slo_id];
-    for (const v of [p.alert, p.severity, p.slo_id, fmt(p.burn_rate, 1) + "x",
-      now ? fmt(now.burn, 1) + "x (" + now.window + ")" : "-"]) tr.appendChild(make("td", v));
+    for (const v of cells(p)) tr.appendChild(make("td", v));
     const td = make("td");
     if (p.runbook_url) {
       const b = make("button", "open");
