@@ -18,6 +18,7 @@ import logging
 import random
 import time
 
+import gevent
 import locust.stats
 from locust import FastHttpUser, between, constant_pacing, events, task
 
@@ -80,8 +81,32 @@ def known_label(user: FastHttpUser, entity_id: str) -> int | None:
     return label
 
 
+RETRY_AFTER_MAX_S = 10.0  # a longer ask is waited this long at most
+
+
+def retry_after_s(status: int, value: str | None) -> float | None:
+    """The wait a refusal (429 or 503 with a Retry-After in seconds) asks for, at most
+    ``RETRY_AFTER_MAX_S``; None when it asks for none."""
+    if status not in (429, 503) or not value:
+        return None
+    try:
+        wait = float(value)
+    except ValueError:  # an HTTP date: not what the gateway sends
+        return None
+    return min(RETRY_AFTER_MAX_S, wait) if wait > 0 else None
+
+
 class _GatewayClient(FastHttpUser):
+    """A client of the gateway that, refused with 429/503 and a Retry-After, waits that long
+    before its next request, as client libraries do: users shed by the gateway come back a
+    second later, not a tenth of one, so shedding lowers the load the gateway has to refuse."""
+
     abstract = True
+
+    def back_off(self, resp) -> None:
+        wait = retry_after_s(resp.status_code, resp.headers.get("retry-after"))
+        if wait is not None:
+            gevent.sleep(wait)
 
     def entity(self) -> str:
         n = getattr(self.environment.parsed_options, "entities", 1000)
@@ -92,6 +117,7 @@ class _GatewayClient(FastHttpUser):
                               name="classify", catch_response=True) as resp:
             if resp.status_code != 200:
                 resp.failure(f"HTTP {resp.status_code}")
+        self.back_off(resp)
 
 
 class ClassifyUser(_GatewayClient):
@@ -129,6 +155,7 @@ class GatewayUser(_GatewayClient):
                               name="classify canary", catch_response=True) as resp:
             if resp.status_code != 200:
                 resp.failure(f"HTTP {resp.status_code}")
+        self.back_off(resp)
 
     @task(2)
     def generate(self) -> None:
@@ -139,15 +166,16 @@ class GatewayUser(_GatewayClient):
                               catch_response=True) as resp:
             if resp.status_code != 200:
                 resp.failure(f"HTTP {resp.status_code}")
-                return
-            try:
-                tokens, error = read_stream(resp, lambda: self._first_token(start))
-            except Exception as err:  # connection reset mid-stream and the like
-                tokens, error = 0, f"stream broke: {err!r}"
-            if error:
-                resp.failure(error)
-            elif tokens == 0:
-                resp.failure("stream ended without a token")
+            else:
+                try:
+                    tokens, error = read_stream(resp, lambda: self._first_token(start))
+                except Exception as err:  # connection reset mid-stream and the like
+                    tokens, error = 0, f"stream broke: {err!r}"
+                if error:
+                    resp.failure(error)
+                elif tokens == 0:
+                    resp.failure("stream ended without a token")
+        self.back_off(resp)
 
     def _first_token(self, start: float) -> None:
         self.environment.events.request.fire(

@@ -47,9 +47,10 @@ def warn_if_exposed(host: str) -> bool:
     return True
 
 
-def serve(name: str, settings_cls, create_app) -> None:
+def serve(name: str, settings_cls, create_app, loop: str = "auto") -> None:
     """``python -m gameday_services.<name>``: build the settings, configure logs, serve until
-    stopped."""
+    stopped. ``loop``: uvicorn's event loop ("auto": uvloop when installed; the gateway
+    runs "asyncio", see services/gateway/__main__.py)."""
     settings = settings_cls()
     configure_logging(name, replica=settings.replica, level=settings.log_level)
     # httpx logs every request at INFO (the gateway's upstream calls): noise in JSON logs.
@@ -63,7 +64,7 @@ def serve(name: str, settings_cls, create_app) -> None:
     # proxy_headers off: no proxy stands in front of a service, so an X-Forwarded-For from
     # a loopback client is not believed, and every request skips that layer.
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                access_log=False, proxy_headers=False, **server_limits())
+                access_log=False, proxy_headers=False, loop=loop, **server_limits())
 
 
 def server_limits() -> dict:

@@ -20,6 +20,7 @@ import httpx
 
 from gameday_services.gateway.admission import AdaptiveThrottle
 from gameday_services.gateway.breaker import CircuitBreaker
+from gameday_services.gateway.lograte import LogRate
 from gameday_services.gateway.metrics import GatewayMetrics
 from gameday_services.gateway.policy import Policy
 from gameday_services.gateway.retry import (
@@ -32,6 +33,7 @@ from gameday_services.gateway.upstreams import Replica, ReplicaPool
 from gameday_services.gateway.window import Clock
 
 log = logging.getLogger("services.gateway")
+FAILURE_LOGS = LogRate()  # a line per upstream and failure kind a second
 T = TypeVar("T")
 
 # Failure kinds: timeout, connect_error, error (an upstream answer that is not usable)
@@ -235,8 +237,10 @@ class Upstream:
         except UpstreamFailure as failure:
             ok = failure.upstream_healthy
             self.metrics.observe_attempt(self.name, failure.kind, time.perf_counter() - start)
-            log.info("upstream attempt failed", extra={
-                "upstream": self.name, "replica": replica.url, "failure": failure.describe()})
+            if (skipped := FAILURE_LOGS.take((self.name, failure.kind))) is not None:
+                log.info("upstream attempt failed", extra={
+                    "upstream": self.name, "replica": replica.url,
+                    "failure": failure.describe(), "not_logged": skipped})
             raise
         finally:
             replica.outstanding -= 1

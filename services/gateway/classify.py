@@ -10,11 +10,13 @@ from urllib.parse import quote
 
 from gameday_services.gateway.calls import UpstreamFailure, request_json
 from gameday_services.gateway.fallbacks import Prediction
+from gameday_services.gateway.lograte import LogRate
 from gameday_services.gateway.policy import FEATURE_COUNT, Policy
 from gameday_services.gateway.state import Gateway
 from gameday_services.gateway.upstreams import Replica
 
 log = logging.getLogger("services.gateway")
+FALLBACK_LOGS = LogRate()  # a line per kind a second (services/gateway/lograte.py)
 
 
 class UnknownEntity(Exception):
@@ -133,7 +135,9 @@ async def run_classify(gw: Gateway, entity_id: str, label: int | None,
         features = gw.fallbacks.features.vector(fallbacks)
         reasons.append("default_features")
         gw.metrics.fallbacks.labels("default_features").inc()
-        log.info("fallback: default features", extra={"failure": failure.describe()})
+        if (skipped := FALLBACK_LOGS.take("default_features")) is not None:
+            log.info("fallback: default features",
+                     extra={"failure": failure.describe(), "not_logged": skipped})
 
     try:
         prediction = await predict(gw, policy, features, label, headers)
@@ -144,7 +148,9 @@ async def run_classify(gw: Gateway, entity_id: str, label: int | None,
         prediction, kind = found
         prediction = replace(prediction, replica=None)
         gw.metrics.fallbacks.labels(kind).inc()
-        log.info("fallback: %s", kind, extra={"failure": failure.describe()})
+        if (skipped := FALLBACK_LOGS.take(kind)) is not None:
+            log.info("fallback: %s", kind,
+                     extra={"failure": failure.describe(), "not_logged": skipped})
         return prediction, reasons + [kind]
 
     if not reasons and prediction.cls >= 0:  # -1: the model output NaN

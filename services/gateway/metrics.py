@@ -69,6 +69,11 @@ class GatewayMetrics:
             "Requests in flight the gateway admits on /v1/classify now: the adaptive limit "
             "when admission.adaptive_limit is on, else admission.max_in_flight.",
             registry=registry)
+        self.loop_lag = Gauge(
+            "gateway_event_loop_lag_seconds",
+            "How late the gateway's event loop ran its last 50 ms timer: work queued in "
+            "front of the loop, which requests in flight do not show.",
+            registry=registry)
         self.classify_answers = Counter(
             "gateway_classify_answers",
             "Classify requests answered, client errors aside, by who answered: model, "

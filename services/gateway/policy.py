@@ -99,6 +99,11 @@ class AdmissionPolicy(Section):
                            description="The adaptive limit never goes below this.")
     limit_window_s: float = Field(0.25, ge=0.01, le=60,
                                   description="Shortest window between two adjustments.")
+    limit_max_loop_lag_s: float = Field(
+        0.05, gt=0, le=10,
+        description="With the adaptive limit on, classify requests are refused with a "
+                    "probability rising from 0 at this event-loop lag to 1 at twice it "
+                    "(services/gateway/looplag.py).")
     adaptive_throttling: bool = False
     throttle_k: float = Field(2.0, ge=1, le=10)
     throttle_window_s: float = Field(60.0, ge=1, le=3600)

@@ -102,7 +102,8 @@ class SheddingMiddleware:
         if admission.is_full(policy):  # refused unread: the cheap path
             await self.refuse(send, policy, "max_in_flight", scope["path"])
             return
-        if adaptive and policy.adaptive_limit and admission.limit.is_full(policy):
+        if adaptive and policy.adaptive_limit and (admission.limit.is_full(policy)
+                                                   or gw.loop_lag.should_shed(policy)):
             await self.refuse(send, policy, "adaptive_limit", scope["path"])  # unread too
             return
         if declared_over(scope["headers"]):  # no use waiting for a body we would refuse

@@ -14,6 +14,7 @@ import httpx
 from gameday_services.gateway.admission import Admission
 from gameday_services.gateway.calls import Upstream
 from gameday_services.gateway.fallbacks import Fallbacks
+from gameday_services.gateway.looplag import LoopLag
 from gameday_services.gateway.metrics import UPSTREAMS, GatewayMetrics
 from gameday_services.gateway.policy import Policy
 from gameday_services.gateway.pool import PooledTransport
@@ -53,6 +54,8 @@ class Gateway:
         self.start_policy = settings.policy()
         self.policy: Policy = self.start_policy
         self.admission = Admission()
+        self.loop_lag = LoopLag(rng=rng)
+        metrics.loop_lag.set_function(lambda: self.loop_lag.lag_s)
         metrics.concurrency_limit.set_function(
             lambda: self.admission.current_limit(self.policy.admission))
         self.fallbacks = Fallbacks(clock)
@@ -90,9 +93,11 @@ class Gateway:
                 transport=PooledTransport(max_idle=self.settings.max_connections),
                 mounts=mounts, follow_redirects=False, trust_env=False)
             upstream.slots = asyncio.Semaphore(self.settings.max_connections)
+        self.loop_lag.start()
         self.started_at = time.monotonic()
 
     async def stop(self) -> None:
+        await self.loop_lag.stop()
         for upstream in self.upstreams.values():
             if upstream.client is not None:
                 await upstream.client.aclose()

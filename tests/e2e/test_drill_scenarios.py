@@ -51,7 +51,7 @@ def test_auto_drill_detects_mitigates_and_recovers(tmp_path, path):
     # impact: the first fault, or the load surge of a scenario that only adds traffic
     impact = "fault_start" if "fault_start" in seen else "load_surge"
     assert in_order(seen, ["steady_state", impact, "alert_firing", "ack", "mitigation",
-                           "recovered", "resolve", "run_end"]), seen
+                           "recovered", "resolve", "run_end"]), f"{seen}\n{tail}"
     steady = next(e for e in events if e["kind"] == "steady_state")
     assert steady["ok"] is True, steady
     fault = next(e for e in events if e["kind"] == impact)

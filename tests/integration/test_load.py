@@ -137,3 +137,60 @@ def test_distributed_master_and_two_workers(stack, tmp_path):
     entries = by_name(json.loads((tmp_path / "master.json").read_text()))
     assert entries["classify"]["num_requests"] > 0
     assert entries["generate TTFT"]["num_requests"] > 0
+
+
+class Refusing:
+    """A loopback server answering every request 429, with ``retry_after`` or without one;
+    it counts the requests it got."""
+
+    def __init__(self, retry_after: str | None) -> None:
+        import http.server
+        import threading
+
+        outer = self
+        self.count = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):  # noqa: N802
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                outer.count += 1
+                body = b'{"detail":"shed","reason":"adaptive_limit"}'
+                self.send_response(429)
+                if retry_after is not None:
+                    self.send_header("retry-after", retry_after)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("retry_after, most_per_user_s", [("1", 2.0), (None, None)])
+def test_refused_users_wait_the_retry_after_before_asking_again(stack, retry_after,
+                                                                 most_per_user_s):
+    """Surge users (10 requests/s each) refused with Retry-After: 1 come back a second later,
+    as client libraries do; refused without one, they keep their pace."""
+    server = Refusing(retry_after)
+    try:
+        result = gameday(stack, "load", "run", "--profile", "surge", "--users", "4",
+                         "--duration", "6s", "--host", server.url, "--run", stack.run.id)
+    finally:
+        server.close()
+    assert result.returncode in (0, 1), result.stderr + result.stdout  # every request failed
+    per_user_s = server.count / 4 / 6
+    if most_per_user_s is not None:
+        assert 0 < per_user_s <= most_per_user_s, server.count
+    else:
+        assert per_user_s >= 4, server.count  # the pacing (10/s), give or take start-up
