@@ -23,7 +23,7 @@ test: $(STAMP)
 # the long end-to-end checks `make test` leaves out (marker `long`: the auto drill of every
 # scenario, ten times capacity for a minute, the scripted interactive wheel, the learning
 # path's drills, the web console in Chromium, the installed wheel's demo, both engines on
-# the live stack), two at a time;
+# the live stack, five quiet minutes then an outage on the live SLOs), two at a time;
 # CI runs it after `make test`
 test-long: $(STAMP)
 	$(PY) -m pytest -q -m long -n 2 --dist load

@@ -103,7 +103,10 @@ FAULT_S = 60
 AVAILABILITY = "gateway-gateway-availability"
 
 
+# Seven minutes on one worker (five quiet, one fault, its clearing): the `long` suite, so
+# `make test` stays under 20 minutes; CI runs both.
 @pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.timeout(900)
 def test_quiet_minutes_page_nothing_then_a_classifier_outage_pages_and_clears(tmp_path):
     """Steady load; five quiet minutes; then every classifier replica answers 500 for 60 s.
