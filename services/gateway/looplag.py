@@ -52,10 +52,10 @@ class LoopLag:
         self.lag_s = max(0.0, late_s)
 
     def should_shed(self, policy: AdmissionPolicy) -> bool:
-        """With the adaptive limit on: refuse this request because the loop is late."""
-        if not policy.adaptive_limit or self.lag_s <= policy.limit_max_loop_lag_s:
-            return False
-        return self.rng.random() < shed_probability(self.lag_s, policy.limit_max_loop_lag_s)
+        """Refuse this request because the loop is late (asked only with the adaptive limit
+        on: services/gateway/shedding.py)."""
+        p = shed_probability(self.lag_s, policy.limit_max_loop_lag_s)
+        return p > 0 and self.rng.random() < p
 
     async def run(self) -> None:
         while True:
