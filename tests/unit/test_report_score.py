@@ -173,3 +173,61 @@ def test_a_lever_pulled_in_a_clean_lull_of_an_alerting_incident_is_judged_by_its
     stopped = judge(metrics, recovered=None, paging=alerts((64, 120)),
                     alerting=alerts((64, 120)))
     assert stopped["grade"] == "helped", stopped
+
+
+def test_errors_stopped_by_the_gateway_pool_are_not_credited_to_a_lever_off_the_pool(
+        tmp_path):
+    """Seen in CI: outlier detection ejects the failing replica for 30 s, 60 s, ... and its
+    errors stop until it is let back. A lever that cannot change the pool (a feature-store
+    timeout) pulled just before such a spell is not credited with it, by the burn falling
+    or by the steady state coming back; a lever on the pool still is."""
+    from gameday.report.grading import grade
+    from gameday.report.run import load_run
+    from gameday.report.score import metrics_for
+    from tests.unit.test_report_support import BAD_REPLICA, GOOD_REPLICA
+
+    # errors 60-72 s; outlier detection has the bad replica out from 72 s to 132 s
+    run = load_run(make_run(tmp_path, bursts=((60, 72),), ejected=((72, 132),)))
+    metrics = metrics_for(run)
+    assert metrics.out_of_pool([BAD_REPLICA, GOOD_REPLICA], START + 80, START + 81) == \
+        [BAD_REPLICA]
+    assert metrics.out_of_pool([BAD_REPLICA], START + 40, START + 70) == []
+    sid = "gateway-gateway-availability"
+    timeout = {"policy": {"timeouts": {"features_s": 0.4}}}
+    balancing = {"policy": {"balancing": {"base_ejection_s": 300}}}
+
+    def judge(lever, args, faulted=(BAD_REPLICA,), **kw):
+        return grade(metrics, sid, lever, True, START + 68, START + 91, fault_end=START + 91,
+                     args=args, faulted=list(faulted), **kw)
+
+    # the burn fell to nothing in (81, 91], the 10 s before the next lever
+    fell = judge("set_gateway_policy", timeout)
+    assert fell["grade"] == "no effect", fell
+    assert f"faulted replica {BAD_REPLICA} out of its pool" in fell["why"], fell
+    # the steady state came back at 80 s with the replica out by outlier detection
+    back = judge("set_gateway_policy", timeout, recovered=START + 80)
+    assert back["grade"] == "no effect" and "held again 12 s after it, but" in back["why"]
+    # levers on the pool: ejecting by hand, outlier detection's own settings
+    for lever, args in (("eject_replica", {"upstream": "classifier", "replica": 0}),
+                        ("set_gateway_policy", balancing)):
+        assert judge(lever, args)["grade"] == "helped", lever
+        assert judge(lever, args, recovered=START + 80)["grade"] == "helped", lever
+    # the good replica was never out: nothing hid the faulted one's errors
+    assert judge("set_gateway_policy", timeout, faulted=(GOOD_REPLICA,))["grade"] == "helped"
+    # no stack to say which replica was faulted: judged by the burn alone, as before
+    assert judge("set_gateway_policy", timeout, faulted=())["grade"] == "helped"
+
+
+def test_the_faulted_replicas_are_read_from_the_timeline_and_stack_json():
+    from gameday.report.grading import faulted_endpoints
+    from gameday.timeline import parse_event
+
+    stack = {"processes": [{"id": "classifier-0", "url": "http://127.0.0.1:1"},
+                           {"id": "classifier-1", "url": "http://127.0.0.1:2"},
+                           {"id": "features-0", "url": "http://127.0.0.1:3"}]}
+    events = [parse_event(e, "test") for e in (
+        {"ts": 1.0, "kind": "fault_start", "processes": ["classifier-1"]},
+        {"ts": 2.0, "kind": "fault_start", "processes": "bad"},
+        {"ts": 3.0, "kind": "mitigation", "processes": ["features-0"]})]
+    assert faulted_endpoints(events, stack) == ["http://127.0.0.1:2"]
+    assert faulted_endpoints(events, {}) == [] and faulted_endpoints(events, None) == []

@@ -15,9 +15,13 @@ RPS = 20
 BUCKETS = ("0.05", "0.1", "0.3", "1.0", "+Inf")
 
 
+BAD_REPLICA, GOOD_REPLICA = "http://127.0.0.1:9101", "http://127.0.0.1:9102"
+
+
 def write_recording(path: Path, seconds: int = DURATION,
-                    bursts: tuple = ((FAULT_START, FAULT_END),)) -> None:
-    """``bursts``: (start, end) offsets in seconds with half the requests failing."""
+                    bursts: tuple = ((FAULT_START, FAULT_END),), ejected: tuple = ()) -> None:
+    """``bursts``: (start, end) offsets in seconds with half the requests failing;
+    ``ejected``: (start, end) offsets with BAD_REPLICA out of the gateway's pool."""
     writer = RecordingWriter(path, started_at=START, interval_s=1.0)
     ok = bad = guess = 0.0
     hist = dict.fromkeys(BUCKETS, 0.0)
@@ -49,6 +53,10 @@ def write_recording(path: Path, seconds: int = DURATION,
                                   (("answer", "error"), ("replica", "0")), bad))
         samples += [Sample("http_request_duration_seconds_bucket",
                            tuple(sorted(base + (("le", le),))), hist[le]) for le in BUCKETS]
+        out = any(a <= i < b for a, b in ejected)
+        samples += [Sample("gateway_upstream_ejected", (("endpoint", url),
+                                                         ("upstream", "classifier")), value)
+                    for url, value in ((BAD_REPLICA, 1.0 if out else 0.0), (GOOD_REPLICA, 0.0))]
         writer.write_scrape(START + i, "gateway", "127.0.0.1:8080", {"replica": "0"}, samples)
     writer.close()
 
@@ -92,10 +100,11 @@ def write_timeline(path: Path, events=EVENTS) -> None:
 
 
 def make_run(tmp_path: Path, events=EVENTS, drill: dict | None = DRILL,
-             seconds: int = DURATION, bursts: tuple = ((FAULT_START, FAULT_END),)) -> Path:
+             seconds: int = DURATION, bursts: tuple = ((FAULT_START, FAULT_END),),
+             ejected: tuple = ()) -> Path:
     run = tmp_path / "20270115-080000-test"
     run.mkdir()
-    write_recording(run / "recording.jsonl.gz", seconds, bursts)
+    write_recording(run / "recording.jsonl.gz", seconds, bursts, ejected)
     write_timeline(run / "timeline.jsonl", events)
     if drill is not None:
         (run / "drill.json").write_text(json.dumps(drill))

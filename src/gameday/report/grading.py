@@ -28,7 +28,13 @@ filling up behind it), just before the lever and at the end of the time it had t
 - ``worse``: after >= 1.5 x before + budget (burn up by at least 1x);
 - ``undetermined``: less than 20 s between the lever and the next one or the end (no
   10 s of signal that the lever could have changed);
-- ``no effect``: anything else, including a lever pulled while nothing was burning.
+- ``no effect``: anything else, including a lever pulled while nothing was burning, and a
+  lever that did not act on the gateway's pool whose recovery, or fall in the burn, came
+  while the gateway had a faulted replica out of its pool (``gateway_upstream_ejected``):
+  outlier detection ejects a failing replica by itself for 30 s, 60 s, ... and its errors
+  stop until it is let back, whatever was pulled meanwhile. A lever acts on the pool when
+  it ejects, un-ejects, restarts, scales, kills, pauses or resumes a replica, or sets the
+  gateway's ``balancing`` policy (outlier detection's own settings).
 
 Only a lever graded ``helped`` sets the mitigation time.
 """
@@ -40,6 +46,8 @@ import math
 from .metrics import DrillMetrics
 
 REVERTS = {"clear_faults"}  # out-of-world: removes the fault instead of mitigating it
+POOL_LEVERS = {"eject_replica", "uneject_replica", "restart_service", "scale_service",
+               "kill_service", "pause_service", "resume_service"}
 BEFORE_S, SETTLE_S, ACT_S, TAIL_S = 10.0, 10.0, 45.0, 10.0
 RELAPSE_BURN = 6.0  # the lower burn factor a page fires at (14.4x and 6x in every catalog)
 
@@ -53,6 +61,31 @@ def signal_slo(metrics: DrillMetrics, names: list[str]) -> str | None:
     return None
 
 
+def acts_on_pool(lever: str, args) -> bool:
+    """Can the lever change which replicas the gateway sends to (module docstring)?"""
+    if lever in POOL_LEVERS:
+        return True
+    args = args if isinstance(args, dict) else {}
+    policy = args.get("policy")
+    return lever == "set_gateway_policy" and (
+        bool(args.get("replace")) or isinstance(policy, dict) and "balancing" in policy)
+
+
+def _hidden(metrics: DrillMetrics, faulted: list[str], lever: str, args, a: float,
+            b: float) -> str:
+    """'' when the lever acts on the pool or no faulted replica was out of the gateway's
+    pool in [a, b]; else the replicas that were, for a reason's text."""
+    if not faulted or acts_on_pool(lever, args):
+        return ""
+    return ", ".join(metrics.out_of_pool(faulted, a, b))
+
+
+def _pool_why(pool: str) -> str:
+    return (f"the gateway had the faulted replica {pool} out of its pool then (outlier "
+            f"detection, or an earlier lever): that stopped its errors, and this lever does "
+            f"not act on the pool")
+
+
 def _ratio(metrics: DrillMetrics, sid: str, a: float, b: float) -> float:
     """The SLO's error ratio over (a, b] from its events; NaN when nothing happened."""
     use = metrics.budget_use(sid, a, b)
@@ -62,9 +95,11 @@ def _ratio(metrics: DrillMetrics, sid: str, a: float, b: float) -> float:
 def grade(metrics: DrillMetrics | None, sid: str | None, lever: str, ok: bool | None,
           t: float, next_t: float | None, recovered: float | None = None,
           fault_end: float | None = None, fault_start: float | None = None,
-          paging: AlertState | None = None, alerting: AlertState | None = None) -> dict:
-    """``{"grade", "before", "after", "why"}`` for one lever pulled at ``t``; ``paging``:
-    the SLO's page alert over time, ``alerting``: any of its alerts (page or ticket)."""
+          paging: AlertState | None = None, alerting: AlertState | None = None,
+          args=None, faulted: list[str] | None = None) -> dict:
+    """``{"grade", "before", "after", "why"}`` for one lever pulled at ``t`` with ``args``;
+    ``paging``: the SLO's page alert over time, ``alerting``: any of its alerts (page or
+    ticket); ``faulted``: the URLs of the replicas the fault was injected on."""
     if lever in REVERTS:
         return {"grade": "reverted", "before": None, "after": None,
                 "why": f"{lever} removes the injected fault (drills only): a revert, not a "
@@ -88,9 +123,13 @@ def grade(metrics: DrillMetrics | None, sid: str | None, lever: str, ok: bool | 
     if recovered is not None and t <= recovered and (next_t is None or recovered <= next_t) \
             and (fault_end is None or recovered < fault_end) and burning \
             and _held(metrics, sid, recovered, min(next_t or math.inf, metrics.end), paging):
+        held = f"{was}; the scenario's steady state held again {recovered - t:.0f} s after it"
+        pool = _hidden(metrics, faulted or [], lever, args, recovered - 1, recovered)
+        if pool:
+            return {"grade": "no effect", "before": before_v, "after": None,
+                    "why": f"{held}, but {_pool_why(pool)}"}
         return {"grade": "helped", "before": before_v, "after": None,
-                "why": f"{was}; the scenario's steady state held again "
-                       f"{recovered - t:.0f} s after it, with the fault still on"}
+                "why": f"{held}, with the fault still on"}
     if end - (t + SETTLE_S) < TAIL_S:
         return {"grade": "undetermined", "before": None, "after": None,
                 "why": f"less than {SETTLE_S + TAIL_S:.0f} s after it before the next "
@@ -98,8 +137,12 @@ def grade(metrics: DrillMetrics | None, sid: str | None, lever: str, ok: bool | 
     after = _ratio(metrics, sid, end - TAIL_S, end)
     after_v = 0.0 if math.isnan(after) else after
     shown = f"{was}, {after_v:.3g} {end - t:.0f} s after"
+    pool = _hidden(metrics, faulted or [], lever, args, end - TAIL_S, end) \
+        if burning and after_v <= before_v / 2 else ""
     if after_v >= 1.5 * before_v + budget:
         result, why = "worse", f"{shown}: the burn rose"
+    elif pool:
+        result, why = "no effect", f"{shown}, but {_pool_why(pool)}"
     elif burning and after_v <= before_v / 2 and paging is not None and paging(end):
         result, why = "no effect", f"{shown}, but the page was still firing"
     elif burning and after_v <= before_v / 2:
@@ -124,18 +167,29 @@ def _held(metrics: DrillMetrics, sid: str, recovered: float, until: float,
 def grade_all(metrics: DrillMetrics | None, sid: str | None, mitigations: list[dict],
               recovered: float | None = None, fault_end: float | None = None,
               fault_start: float | None = None, paging: AlertState | None = None,
-              alerting: AlertState | None = None) -> list[dict]:
+              alerting: AlertState | None = None,
+              faulted: list[str] | None = None) -> list[dict]:
     """Every mitigation (score.json's, in time order) with its grade fields added;
     ``recovered``: when the drill saw the steady state again; ``fault_end``: when the
-    injected fault ended (cleared or ran out)."""
+    injected fault ended (cleared or ran out); ``faulted``: the URLs of the replicas the
+    fault was on (``faulted_endpoints``)."""
     out = []
     times = [m.get("ts") for m in mitigations]
     for i, m in enumerate(mitigations):
         later = [x for x in times[i + 1:] if isinstance(x, int | float) and x > m["ts"]]
         out.append({**m, **grade(metrics, sid, str(m.get("lever")), m.get("ok"), m["ts"],
                                  min(later) if later else None, recovered, fault_end,
-                                 fault_start, paging, alerting)})
+                                 fault_start, paging, alerting, m.get("args"), faulted)})
     return out
+
+
+def faulted_endpoints(events, stack: dict) -> list[str]:
+    """The URLs (stack.json's) of the replicas the timeline's faults were injected on."""
+    ids = {str(p) for e in events if e.kind == "fault_start"
+           for p in (e.get("processes") or []) if isinstance(e.get("processes"), list)}
+    procs = stack.get("processes") if isinstance(stack, dict) else None
+    return [str(p["url"]) for p in procs or [] if isinstance(p, dict)
+            and str(p.get("id")) in ids and isinstance(p.get("url"), str)]
 
 
 class AlertState:

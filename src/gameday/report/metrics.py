@@ -6,7 +6,9 @@ Two sources, one pass each:
   series, its error budget and period. Recorded series are read point by point from the
   store (no 5-minute lookback: a series that stops is a gap, not a flat line).
 - the raw counters of the gateway, as increases per second (counter resets handled):
-  requests, 5xx, fallback answers, and the latency histogram buckets of ``/v1/classify``.
+  requests, 5xx, fallback answers, and the latency histogram buckets of ``/v1/classify``;
+  and its ``gateway_upstream_ejected`` gauge per replica (endpoint URL), held from one
+  scrape to the next: which replicas were out of its pool, second by second.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from gameday.slo.model import SLO
 from gameday.slo.status import window_seconds
 
 GATEWAY = "gateway"
+EJECTED = "gateway_upstream_ejected"  # 1 while a replica (label endpoint) is out of the pool
 # answers that are not fallbacks: the live model's, and the 5xx the gateway also counts
 # as answer="error" (those are failed requests, counted from http_requests_total)
 GOOD_ANSWERS = re.compile(r"model|model_degraded|error")
@@ -65,6 +68,13 @@ class DrillMetrics:
     buckets: dict[float, np.ndarray]  # classify latency: le -> observations per step
     engine: EmbeddedEngine | None = None  # the replayed recording, for event counts
     models: dict[str, SLO] = field(default_factory=dict)  # SLO id -> spec (its indicator)
+    ejected: dict[str, np.ndarray] = field(default_factory=dict)  # endpoint URL -> 1 when out
+
+    def out_of_pool(self, endpoints, a: float, b: float) -> list[str]:
+        """Those of ``endpoints`` (replica URLs) the gateway had out of its pool at some
+        second in [a, b], in the order given."""
+        i, j = self.index(a), self.index(b) + 1
+        return [e for e in endpoints if e in self.ejected and self.ejected[e][i:j].any()]
 
     @property
     def times(self) -> np.ndarray:
@@ -138,8 +148,9 @@ def load_metrics(recording: Path, rule_files: list[Path], step: float = 1.0) -> 
     grid = {k: _pad(v, n) for k, v in counters.bins.items() if isinstance(k, str)}
     buckets = {k[1]: _pad(v, n) for k, v in counters.bins.items() if isinstance(k, tuple)}
     models = {m.id: m for m in load_slos_for_rules(rule_files) if m.id in slos}
+    ejected = {url: _hold(points, n) > 0.5 for url, points in counters.ejected.items()}
     return DrillMetrics(start, step, n, slos, grid["requests"], grid["failed"],
-                        grid["fallbacks"], buckets, engine, models)
+                        grid["fallbacks"], buckets, engine, models, ejected)
 
 
 def _replay(engine: EmbeddedEngine, recording: Path, step: float, counters: Counters) -> dict:
@@ -189,6 +200,18 @@ def _pad(values: dict[int, float], n: int) -> np.ndarray:
     return out
 
 
+def _hold(points: dict[int, float], n: int) -> np.ndarray:
+    """A gauge's value at each step: the last scrape's at or before it (0 before the first)."""
+    out = np.full(n, np.nan)
+    for i, v in points.items():
+        if 0 <= i < n:
+            out[i] = v
+    known = np.where(np.isnan(out), 0, np.arange(n))
+    np.maximum.accumulate(known, out=known)  # index of the last scrape at or before each
+    held = out[known]
+    return np.where(np.isnan(held), 0.0, held)
+
+
 def _slo_series(engine: EmbeddedEngine, start: float, step: float, n: int) -> dict:
     slos: dict[str, SLOSeries] = {}
     store = engine.store
@@ -228,6 +251,7 @@ class Counters:
     def __init__(self, step: float) -> None:
         self.step, self.start, self.last = step, 0.0, 0.0
         self.bins: dict = {"requests": {}, "failed": {}, "fallbacks": {}}
+        self.ejected: dict[str, dict[int, float]] = {}  # endpoint -> step -> gauge value
         self._previous: dict[tuple, float] = {}
         self._targets: set[tuple[str, str]] = set()
 
@@ -239,6 +263,11 @@ class Counters:
         known = (scrape.job, scrape.instance) in self._targets
         self._targets.add((scrape.job, scrape.instance))
         for s in scrape.samples:
+            if s.name == EJECTED and not math.isnan(s.value):
+                endpoint = dict(s.labels).get("endpoint")
+                if endpoint:
+                    self.ejected.setdefault(endpoint, {})[i] = s.value
+                continue
             keys = _bin(scrape.job, s)
             if keys is None:
                 continue

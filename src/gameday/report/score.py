@@ -19,7 +19,7 @@ from gameday.runfolder import Run, write_json
 from gameday.slo.consumption import format_consumed
 from gameday.timeline import fault_windows, phase_times
 
-from .grading import firing_at, grade_all, signal_slo
+from .grading import faulted_endpoints, firing_at, grade_all, signal_slo
 from .metrics import DrillMetrics, load_metrics
 from .points import HINT_COST, LEVER_COST, award
 from .points import verdict as points_verdict
@@ -71,7 +71,8 @@ def compute_score(run_path: Path, metrics: DrillMetrics | None = None,
     graded = [dict(m, cost=LEVER_COST.get(m["grade"], 0)) for m in
               grade_all(metrics, sid, _mitigations(run), phases.get("recovered"),
                         min(ends) if ends else None, impact,
-                        firing_at(run.events, sid, "page"), firing_at(run.events, sid))]
+                        firing_at(run.events, sid, "page"), firing_at(run.events, sid),
+                        faulted_endpoints(run.events, run.stack))]
     # only a lever that helped mitigates; a call that moved nothing is not a mitigation
     phases["mitigated"] = next((m["ts"] for m in graded if m["grade"] == "helped"
                                 and (impact is None or m["ts"] >= impact)), None)
