@@ -140,12 +140,14 @@ def run_driver(url: str, duration: float, rate: float | None = None,
 
 # -- the run ------------------------------------------------------------------------------
 
-def admission_modes(tuned: int, quick: bool) -> dict:
-    """The admission section each mode sets (PATCH /admin/policy)."""
+def admission_modes(tuned: int, quick: bool, adaptive: dict | None = None) -> dict:
+    """The admission section each mode sets (PATCH /admin/policy); ``adaptive``: settings
+    the adaptive mode sets beside its defaults (``--adaptive``, to try a tuning)."""
     modes = {"off": {"max_in_flight": OFF_MAX_IN_FLIGHT, "adaptive_limit": False},
              "default": {"max_in_flight": DEFAULT_MAX_IN_FLIGHT, "adaptive_limit": False},
              "tuned": {"max_in_flight": tuned, "adaptive_limit": False},
-             "adaptive": {"max_in_flight": DEFAULT_MAX_IN_FLIGHT, "adaptive_limit": True}}
+             "adaptive": {"max_in_flight": DEFAULT_MAX_IN_FLIGHT, **(adaptive or {}),
+                          "adaptive_limit": True}}
     if quick:
         del modes["default"]
     return modes
@@ -339,7 +341,7 @@ def measure_capacity(gateway: str, token: str, url: str, ramp_s: float, quick: b
 
 
 def run(duration: float, ramp_s: float, quick: bool, rounds: int = 3,
-        only: list[str] | None = None) -> dict:
+        only: list[str] | None = None, adaptive: dict | None = None) -> dict:
     from gameday.load.capacity import default_slo_file, slo_threshold_s
     from gameday.stack.local import Stack
     from gameday.stack.spec import build_spec
@@ -363,7 +365,7 @@ def run(duration: float, ramp_s: float, quick: bool, rounds: int = 3,
         for k in range(rounds):
             print(f"round {k + 1}:", flush=True)
             cap = measure_capacity(gateway, token, url, ramp_s, quick, threshold_s)
-            modes = admission_modes(cap["tuned"], quick)
+            modes = admission_modes(cap["tuned"], quick, adaptive)
             modes = {m: a for m, a in modes.items() if not only or m in only}
             rows: dict = {m: {} for m in modes}
             for mode in bl.rotated(list(modes), k):
@@ -427,6 +429,9 @@ def main() -> None:
                         help="rounds of every mode at 1x, 2x, 4x (each printed, and medians)")
     parser.add_argument("--modes", help="comma-separated subset of off,default,tuned,adaptive "
                                         "(all by default)")
+    parser.add_argument("--adaptive", type=json.loads, default=None, metavar="JSON",
+                        help="admission settings the adaptive mode sets beside its defaults, "
+                             "e.g. '{\"limit_tolerance\": 3}' (a tuning to compare)")
     parser.add_argument("--drive", help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--users", type=int, help=argparse.SUPPRESS)
@@ -439,7 +444,9 @@ def main() -> None:
         args.duration, args.ramp_step, args.rounds = 1.5, 1.0, 1
     started = time.monotonic()
     only = args.modes.split(",") if args.modes else None
-    res = run(args.duration, args.ramp_step, args.quick, args.rounds, only)
+    if args.adaptive is not None and not isinstance(args.adaptive, dict):
+        parser.error(f"--adaptive: expected a JSON object, got {args.adaptive!r}")
+    res = run(args.duration, args.ramp_step, args.quick, args.rounds, only, args.adaptive)
     res["wall_s"] = time.monotonic() - started
     print(f"gateway POST /v1/classify, SLO {res['slo']} threshold {res['threshold_ms']:g} ms, "
           f"open loop {res['duration_s']:g} s per run, {len(res['rounds'])} round(s), "

@@ -94,7 +94,8 @@ def test_judging_a_diagnosis_by_choice_not_by_words():
 
 def test_alert_book_fires_pages_and_resolves():
     events = []
-    book = AlertBook(lambda kind, **f: events.append((kind, f)), burn_rate=lambda slo: 21.5)
+    book = AlertBook(lambda kind, **f: events.append((kind, f)),
+                     burn_rate=lambda slo, severity: 21.5)
     prom = {"state": "firing", "labels": {"alertname": "GatewayAvailabilityBudgetBurn",
                                           "sloth_id": "gateway-gateway-availability",
                                           "sloth_severity": "page"},
@@ -217,3 +218,41 @@ def test_a_page_reports_the_burn_its_alert_saw_not_a_lagging_recording(tmp_path)
     slo = "gateway-gateway-classify-latency"
     assert burn_rate_reader(Api())(slo) == 0.0  # the series: 0x from before the burn
     assert burn_rate_reader(Api(), "drill-12h")(slo) == pytest.approx(80.0)
+
+
+def test_a_ticket_reports_the_burn_it_fired_on_not_the_current_one():
+    """A ticket fires on its 2m and 24m windows, often after the errors have stopped: the
+    current burn (the 5s window) is 0x then, and "burning too fast, burn 0x" tells the
+    responder nothing. Page and ticket each report the short window of the condition that
+    fired."""
+    from gameday.drill.alerts import burn_rate_reader
+    from gameday.engine.embedded import EmbeddedEngine
+    from gameday.resources import rule_files, rules_dir
+
+    engine = EmbeddedEngine(rule_files(rules_dir("drill-12h")))
+    base = {"service": "gateway", "route": "/v1/classify", "method": "POST"}
+    fast = total = 0
+    for second in range(0, 201):
+        total += 100
+        fast += 50 if 100 <= second < 190 else 100  # half slow from 100 s to 190 s
+        engine.store.append({**base, "__name__": "http_request_duration_seconds_bucket",
+                             "le": "0.3"}, 1000.0 + second, fast)
+        engine.store.append({**base, "__name__": "http_request_duration_seconds_count"},
+                            1000.0 + second, total)
+    for group in engine.groups:
+        if group.name.endswith("gateway-gateway-classify-latency"):
+            group.evaluate(engine.store, 1200.0)
+    engine.last_tick = 1200.0
+
+    class Api:
+        def query(self, expr):
+            return [type("Sample", (), {"value": v}) for _, v in engine.query(expr)]
+
+    slo = "gateway-gateway-classify-latency"
+    read = burn_rate_reader(Api(), "drill-12h")
+    # the errors stopped 10 s ago: nothing in the 5s window
+    assert read(slo, "ticket") > 3 and burn_rate_reader(Api())(slo) == 0.0
+    # 2m window: 90 s of 120 half slow, a 37.5x burn on a 1% budget; the page's 6x
+    # condition (30s, 6m) holds too, on 20 s of 30 half slow: 33x
+    assert read(slo, "ticket") == pytest.approx(37.5, rel=0.1)
+    assert read(slo, "page") == pytest.approx(33.3, rel=0.1)

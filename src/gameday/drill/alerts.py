@@ -11,6 +11,7 @@ and, for the responder, ``page`` (severity page) or ``ticket``; one that stops f
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -51,7 +52,7 @@ class AlertBook:
     """The alerts firing now; reports changes through ``emit(kind, **fields)``."""
 
     def __init__(self, emit: Callable[..., None],
-                 burn_rate: Callable[[str], float | None] | None = None) -> None:
+                 burn_rate: Callable[[str, str], float | None] | None = None) -> None:
         self.emit = emit
         self.burn_rate = burn_rate
         self.active: dict[tuple, ActiveAlert] = {}
@@ -79,7 +80,7 @@ class AlertBook:
     def _fire(self, alert: ActiveAlert) -> None:
         if alert.burn_rate is None and self.burn_rate is not None and alert.slo_id:
             try:
-                alert.burn_rate = self.burn_rate(alert.slo_id)
+                alert.burn_rate = self.burn_rate(alert.slo_id, alert.severity)
             except Exception:
                 alert.burn_rate = None
         self.active[alert.key] = alert
@@ -121,23 +122,71 @@ def current_burn_exprs(rule_files) -> dict[str, str]:
     return exprs
 
 
-def burn_rate_reader(api, catalog: str | None = None) -> Callable[[str], float | None]:
-    """The burn rate of an SLO now, as its page reports it.
+# one condition of a Sloth burn-rate alert: the SLI error ratio over a window above
+# (factor * error budget); an alert's condition pairs a short and a long window
+_CONDITION = re.compile(r"slo:sli_error:ratio_rate(\w+)\{[^}]*\}\s*>\s*"
+                        r"\(\s*([0-9.eE+-]+)\s*\*\s*([0-9.eE+-]+)\s*\)")
+_SLOTH_ID = re.compile(r'sloth_id="([^"]+)"')
 
-    With the ``catalog`` whose rules the stack runs, the ``slo:current_burn_rate:ratio``
-    recording rule's expression is evaluated, reading the SLI ratios the alert itself read:
-    the rule's own output series comes from a group with its own phase (Prometheus's, kept
-    by the embedded engine) and can lag the alert's group by up to one interval, which at
-    the first page of a sudden burn still says 0x. Without the rule, the series is read."""
+
+def alert_conditions(rule_files) -> dict[tuple[str, str], list[tuple[float, float, list[str]]]]:
+    """(SLO id, severity) -> its burn-rate alert's conditions, highest factor first: (factor,
+    error budget, windows), e.g. (14.4, 0.001, ["5s", "1m"]) for a page."""
+    from gameday.engine.ruleeval import load_rule_file
+
+    out: dict[tuple[str, str], list[tuple[float, float, list[str]]]] = {}
+    for path in rule_files:
+        for group in load_rule_file(path):
+            for rule in group.rules:
+                slo = _SLOTH_ID.search(rule.expr) if rule.kind == "alert" else None
+                if slo is None:
+                    continue
+                conditions: dict[tuple[float, float], list[str]] = {}
+                for window, factor, budget in _CONDITION.findall(rule.expr):
+                    try:
+                        key = (float(factor), float(budget))
+                    except ValueError:
+                        continue
+                    conditions.setdefault(key, []).append(window)
+                severity = rule.labels.get("sloth_severity") or rule.labels.get(
+                    "severity") or "page"
+                out[(slo.group(1), severity)] = sorted(
+                    ((f, b, w) for (f, b), w in conditions.items() if b > 0), reverse=True)
+    return out
+
+
+def burn_rate_reader(api, catalog: str | None = None) -> Callable[[str, str], float | None]:
+    """The burn rate an SLO's alert fired on, for its page or ticket.
+
+    With the ``catalog`` whose rules the stack runs: the burn over the short window of the
+    alert's highest condition that holds (a page's 14.4x over 5s and 1m: the 5s burn; a
+    ticket's 3x over 2m and 24m: the 2m burn), read from the SLI ratios the alert itself
+    read. A ticket fires late in a slow burn or after a fast one, when the current burn
+    (the shortest window) may already be 0x: the ticket says the burn it fired on. When no
+    condition holds any more, or for an alert that is not a burn-rate alert, the
+    ``slo:current_burn_rate:ratio`` rule's expression is evaluated over the SLI ratios (the
+    rule's own output series comes from a group with its own phase, Prometheus's, kept by
+    the embedded engine, and can lag the alert's group by up to one interval, which at the
+    first page of a sudden burn still says 0x). Without the catalog, the series is read."""
     from gameday.errors import GamedayError
     from gameday.resources import rule_files, rules_dir
+    from gameday.slo.status import window_seconds
 
     try:
-        exprs = current_burn_exprs(rule_files(rules_dir(catalog))) if catalog else {}
+        files = rule_files(rules_dir(catalog)) if catalog else []
+        exprs, conditions = current_burn_exprs(files), alert_conditions(files)
     except GamedayError:  # no generated rules here
-        exprs = {}
+        exprs, conditions = {}, {}
 
-    def read(slo_id: str) -> float | None:
+    def ratio(slo_id: str, window: str) -> float | None:
+        samples = api.query(f'slo:sli_error:ratio_rate{window}{{sloth_id="{slo_id}"}}')
+        return samples[0].value if samples else None
+
+    def read(slo_id: str, severity: str = "page") -> float | None:
+        for factor, budget, windows in conditions.get((slo_id, severity), []):
+            ratios = [ratio(slo_id, w) for w in sorted(windows, key=window_seconds)]
+            if ratios and all(r is not None and r / budget > factor for r in ratios):
+                return round(ratios[0] / budget, 2)
         expr = exprs.get(slo_id) or f'{CURRENT_BURN}{{sloth_id="{slo_id}"}}'
         samples = api.query(expr)
         return round(samples[0].value, 2) if samples else None
