@@ -7,10 +7,10 @@ import pytest
 from pydantic import ValidationError as PydanticError
 
 from gameday.errors import ValidationError
-from gameday.faults.auth import write_token_file
 from gameday.faults.catalog import types_for
 from gameday.faults.model import FaultSpec
 from gameday.faults.store import FaultStore
+from gameday.runfolder import read_secret, write_secret
 
 
 def make_store(tmp_path=None, service="classifier"):
@@ -98,6 +98,9 @@ def test_route_glob_and_probability():
 
 def test_token_file_is_owner_only(tmp_path):
     path = tmp_path / "run" / "token"
-    write_token_file(path, "abc")
+    path.parent.mkdir()
+    path.write_text("old")
+    os.chmod(path, 0o644)  # a wider file there already is replaced, not reused
+    assert write_secret(path, "abc") == "abc"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert path.read_text() == "abc"
+    assert read_secret(path) == "abc"

@@ -32,15 +32,6 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def write_token_file(path: Path, token: str) -> None:
-    """Write the token readable by its owner only (mode 0600), never wider, even briefly."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(token)
-    os.chmod(path, 0o600)
-
-
 def make_token_check(token: str | None):
     expected = token.encode() if token else None
 
