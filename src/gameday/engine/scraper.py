@@ -64,6 +64,7 @@ class Scraper:
     _thread: threading.Thread | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     _client: httpx.Client | None = None
+    _pool: ThreadPoolExecutor | None = None  # one fetch thread per target, kept between scrapes
 
     def scrape_once(self, t: float | None = None) -> list[Scrape]:
         """Scrape every target now; store (and record) the results; return them.
@@ -77,8 +78,10 @@ class Scraper:
         if self._client is None:
             self._client = httpx.Client(timeout=self.timeout_s, trust_env=False)
         client = self._client
-        with ThreadPoolExecutor(max_workers=max(1, len(self.targets))) as pool:
-            results = list(pool.map(lambda tg: self._fetch(client, tg), self.targets))
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.targets)),
+                                            thread_name_prefix="gameday-scrape")
+        results = list(self._pool.map(lambda tg: self._fetch(client, tg), self.targets))
         scrapes = []
         with self.lock:
             for target, samples in zip(self.targets, results, strict=True):
@@ -129,6 +132,9 @@ class Scraper:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(self.interval_s + self.timeout_s + 2)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)  # a fetch ends within timeout_s
+            self._pool = None
         if self._client is not None:
             self._client.close()
             self._client = None
