@@ -11,7 +11,6 @@ and, for the responder, ``page`` (severity page) or ``ticket``; one that stops f
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -122,46 +121,14 @@ def current_burn_exprs(rule_files) -> dict[str, str]:
     return exprs
 
 
-# one condition of a Sloth burn-rate alert: the SLI error ratio over a window above
-# (factor * error budget); an alert's condition pairs a short and a long window
-_CONDITION = re.compile(r"slo:sli_error:ratio_rate(\w+)\{[^}]*\}\s*>\s*"
-                        r"\(\s*([0-9.eE+-]+)\s*\*\s*([0-9.eE+-]+)\s*\)")
-_SLOTH_ID = re.compile(r'sloth_id="([^"]+)"')
-
-
-def alert_conditions(rule_files) -> dict[tuple[str, str], list[tuple[float, float, list[str]]]]:
-    """(SLO id, severity) -> its burn-rate alert's conditions, highest factor first: (factor,
-    error budget, windows), e.g. (14.4, 0.001, ["5s", "1m"]) for a page."""
-    from gameday.engine.ruleeval import load_rule_file
-
-    out: dict[tuple[str, str], list[tuple[float, float, list[str]]]] = {}
-    for path in rule_files:
-        for group in load_rule_file(path):
-            for rule in group.rules:
-                slo = _SLOTH_ID.search(rule.expr) if rule.kind == "alert" else None
-                if slo is None:
-                    continue
-                conditions: dict[tuple[float, float], list[str]] = {}
-                for window, factor, budget in _CONDITION.findall(rule.expr):
-                    try:
-                        key = (float(factor), float(budget))
-                    except ValueError:
-                        continue
-                    conditions.setdefault(key, []).append(window)
-                severity = rule.labels.get("sloth_severity") or rule.labels.get(
-                    "severity") or "page"
-                out[(slo.group(1), severity)] = sorted(
-                    ((f, b, w) for (f, b), w in conditions.items() if b > 0), reverse=True)
-    return out
-
-
 def burn_rate_reader(api, catalog: str | None = None) -> Callable[[str, str], float | None]:
     """The burn rate an SLO's alert fired on, for its page or ticket.
 
     With the ``catalog`` whose rules the stack runs: the burn over the short window of the
     alert's highest condition that holds (a page's 14.4x over 5s and 1m: the 5s burn; a
     ticket's 3x over 2m and 24m: the 2m burn), read from the SLI ratios the alert itself
-    read. A ticket fires late in a slow burn or after a fast one, when the current burn
+    read; the conditions are the catalog's burn alerts (slos/windows/<catalog>.yaml, which
+    the rules were generated from) and the error budget the SLO's spec. A ticket fires late in a slow burn or after a fast one, when the current burn
     (the shortest window) may already be 0x: the ticket says the burn it fired on. When no
     condition holds any more, or for an alert that is not a burn-rate alert, the
     ``slo:current_burn_rate:ratio`` rule's expression is evaluated over the SLI ratios (the
@@ -169,23 +136,31 @@ def burn_rate_reader(api, catalog: str | None = None) -> Callable[[str, str], fl
     the embedded engine, and can lag the alert's group by up to one interval, which at the
     first page of a sudden burn still says 0x). Without the catalog, the series is read."""
     from gameday.errors import GamedayError
-    from gameday.resources import rule_files, rules_dir
-    from gameday.slo.status import window_seconds
+    from gameday.resources import rule_files, rules_dir, windows_dir
+    from gameday.slo.consumption import load_slos_for_rules
+    from gameday.slo.names import format_duration, sli_error_record
+    from gameday.slo.windows import load_catalog
 
     try:
         files = rule_files(rules_dir(catalog)) if catalog else []
-        exprs, conditions = current_burn_exprs(files), alert_conditions(files)
-    except GamedayError:  # no generated rules here
-        exprs, conditions = {}, {}
+        exprs = current_burn_exprs(files)
+        budgets = {slo.id: slo.error_budget for slo in load_slos_for_rules(files)}
+        alerts = load_catalog(windows_dir(), catalog).alerts if catalog else ()
+    except GamedayError:  # no generated rules or window catalog here
+        exprs, budgets, alerts = {}, {}, ()
 
-    def ratio(slo_id: str, window: str) -> float | None:
-        samples = api.query(f'slo:sli_error:ratio_rate{window}{{sloth_id="{slo_id}"}}')
+    def ratio(slo_id: str, window_s: float) -> float | None:
+        name = sli_error_record(format_duration(window_s))
+        samples = api.query(f'{name}{{sloth_id="{slo_id}"}}')
         return samples[0].value if samples else None
 
     def read(slo_id: str, severity: str = "page") -> float | None:
-        for factor, budget, windows in conditions.get((slo_id, severity), []):
-            ratios = [ratio(slo_id, w) for w in sorted(windows, key=window_seconds)]
-            if ratios and all(r is not None and r / budget > factor for r in ratios):
+        budget = budgets.get(slo_id)
+        conditions = sorted((a for a in alerts if a.severity == severity),
+                            key=lambda a: a.factor, reverse=True)
+        for alert in conditions if budget else ():
+            ratios = [ratio(slo_id, w) for w in (alert.short_s, alert.long_s)]
+            if all(r is not None and r > alert.factor * budget for r in ratios):
                 return round(ratios[0] / budget, 2)
         expr = exprs.get(slo_id) or f'{CURRENT_BURN}{{sloth_id="{slo_id}"}}'
         samples = api.query(expr)

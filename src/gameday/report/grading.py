@@ -71,7 +71,7 @@ def acts_on_pool(lever: str, args) -> bool:
         bool(args.get("replace")) or isinstance(policy, dict) and "balancing" in policy)
 
 
-def _hidden(metrics: DrillMetrics, faulted: list[str], lever: str, args, a: float,
+def _hidden(metrics: DrillMetrics, faulted: list[str] | None, lever: str, args, a: float,
             b: float) -> str:
     """'' when the lever acts on the pool or no faulted replica was out of the gateway's
     pool in [a, b]; else the replicas that were, for a reason's text."""
@@ -124,7 +124,7 @@ def grade(metrics: DrillMetrics | None, sid: str | None, lever: str, ok: bool | 
             and (fault_end is None or recovered < fault_end) and burning \
             and _held(metrics, sid, recovered, min(next_t or math.inf, metrics.end), paging):
         held = f"{was}; the scenario's steady state held again {recovered - t:.0f} s after it"
-        pool = _hidden(metrics, faulted or [], lever, args, recovered - 1, recovered)
+        pool = _hidden(metrics, faulted, lever, args, recovered - 1, recovered)
         if pool:
             return {"grade": "no effect", "before": before_v, "after": None,
                     "why": f"{held}, but {_pool_why(pool)}"}
@@ -137,7 +137,7 @@ def grade(metrics: DrillMetrics | None, sid: str | None, lever: str, ok: bool | 
     after = _ratio(metrics, sid, end - TAIL_S, end)
     after_v = 0.0 if math.isnan(after) else after
     shown = f"{was}, {after_v:.3g} {end - t:.0f} s after"
-    pool = _hidden(metrics, faulted or [], lever, args, end - TAIL_S, end) \
+    pool = _hidden(metrics, faulted, lever, args, end - TAIL_S, end) \
         if burning and after_v <= before_v / 2 else ""
     if after_v >= 1.5 * before_v + budget:
         result, why = "worse", f"{shown}: the burn rose"
