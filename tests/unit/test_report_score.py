@@ -196,9 +196,10 @@ def test_errors_stopped_by_the_gateway_pool_are_not_credited_to_a_lever_off_the_
     timeout = {"policy": {"timeouts": {"features_s": 0.4}}}
     balancing = {"policy": {"balancing": {"base_ejection_s": 300}}}
 
-    def judge(lever, args, faulted=(BAD_REPLICA,), **kw):
+    def judge(lever, args, faulted=None, **kw):
+        faulted = {"classifier-0": BAD_REPLICA} if faulted is None else faulted
         return grade(metrics, sid, lever, True, START + 68, START + 91, fault_end=START + 91,
-                     args=args, faulted=list(faulted), **kw)
+                     args=args, faulted=faulted, **kw)
 
     # the burn fell to nothing in (81, 91], the 10 s before the next lever
     fell = judge("set_gateway_policy", timeout)
@@ -213,9 +214,23 @@ def test_errors_stopped_by_the_gateway_pool_are_not_credited_to_a_lever_off_the_
         assert judge(lever, args)["grade"] == "helped", lever
         assert judge(lever, args, recovered=START + 80)["grade"] == "helped", lever
     # the good replica was never out: nothing hid the faulted one's errors
-    assert judge("set_gateway_policy", timeout, faulted=(GOOD_REPLICA,))["grade"] == "helped"
+    assert judge("set_gateway_policy", timeout,
+                 faulted={"classifier-1": GOOD_REPLICA})["grade"] == "helped"
     # no stack to say which replica was faulted: judged by the burn alone, as before
-    assert judge("set_gateway_policy", timeout, faulted=())["grade"] == "helped"
+    assert judge("set_gateway_policy", timeout, faulted={})["grade"] == "helped"
+    # a pool lever on the wrong replica: ejecting the healthy one (by index, URL or
+    # host:port) while outlier detection has the faulted one out is not credited
+    for replica in (1, GOOD_REPLICA, GOOD_REPLICA.split("//")[1]):
+        wrong = judge("eject_replica", {"upstream": "classifier", "replica": replica})
+        assert wrong["grade"] == "no effect" and "out of its pool" in wrong["why"], replica
+    for replica in (0, BAD_REPLICA, BAD_REPLICA.split("//")[1]):
+        assert judge("eject_replica", {"upstream": "classifier", "replica": replica})[
+            "grade"] == "helped", replica
+    assert judge("restart_service", {"service": "classifier", "replica": 0})["grade"] == \
+        "helped"
+    assert judge("restart_service", {"service": "features"})["grade"] == "no effect"
+    assert judge("scale_service", {"service": "classifier", "replicas": 3})["grade"] == \
+        "helped"
 
 
 def test_the_faulted_replicas_are_read_from_the_timeline_and_stack_json():
@@ -229,5 +244,5 @@ def test_the_faulted_replicas_are_read_from_the_timeline_and_stack_json():
         {"ts": 1.0, "kind": "fault_start", "processes": ["classifier-1"]},
         {"ts": 2.0, "kind": "fault_start", "processes": "bad"},
         {"ts": 3.0, "kind": "mitigation", "processes": ["features-0"]})]
-    assert faulted_endpoints(events, stack) == ["http://127.0.0.1:2"]
-    assert faulted_endpoints(events, {}) == [] and faulted_endpoints(events, None) == []
+    assert faulted_endpoints(events, stack) == {"classifier-1": "http://127.0.0.1:2"}
+    assert faulted_endpoints(events, {}) == {} and faulted_endpoints(events, None) == {}

@@ -128,8 +128,9 @@ def burn_rate_reader(api, catalog: str | None = None) -> Callable[[str, str], fl
     alert's highest condition that holds (a page's 14.4x over 5s and 1m: the 5s burn; a
     ticket's 3x over 2m and 24m: the 2m burn), read from the SLI ratios the alert itself
     read; the conditions are the catalog's burn alerts (slos/windows/<catalog>.yaml, which
-    the rules were generated from) and the error budget the SLO's spec. A ticket fires late in a slow burn or after a fast one, when the current burn
-    (the shortest window) may already be 0x: the ticket says the burn it fired on. When no
+    the rules were generated from) and the error budget the SLO's spec. A ticket fires
+    late in a slow burn or after a fast one, when the current burn (the shortest window)
+    may already be 0x: the ticket says the burn it fired on. When no
     condition holds any more, or for an alert that is not a burn-rate alert, the
     ``slo:current_burn_rate:ratio`` rule's expression is evaluated over the SLI ratios (the
     rule's own output series comes from a group with its own phase, Prometheus's, kept by

@@ -33,8 +33,10 @@ filling up behind it), just before the lever and at the end of the time it had t
   while the gateway had a faulted replica out of its pool (``gateway_upstream_ejected``):
   outlier detection ejects a failing replica by itself for 30 s, 60 s, ... and its errors
   stop until it is let back, whatever was pulled meanwhile. A lever acts on the pool when
-  it ejects, un-ejects, restarts, scales, kills, pauses or resumes a replica, or sets the
-  gateway's ``balancing`` policy (outlier detection's own settings).
+  it ejects, un-ejects, restarts, kills, pauses or resumes a faulted replica (by index,
+  URL or host:port), scales a faulted replica's service, or sets the gateway's
+  ``balancing`` policy (outlier detection's own settings): ejecting the healthy replica
+  while outlier detection has the faulted one out is not credited with its lull.
 
 Only a lever graded ``helped`` sets the mitigation time.
 """
@@ -61,23 +63,30 @@ def signal_slo(metrics: DrillMetrics, names: list[str]) -> str | None:
     return None
 
 
-def acts_on_pool(lever: str, args) -> bool:
-    """Can the lever change which replicas the gateway sends to (module docstring)?"""
-    if lever in POOL_LEVERS:
-        return True
+def acts_on_pool(lever: str, args, faulted: dict[str, str]) -> bool:
+    """Can the lever change whether a faulted replica (``faulted``: process id -> URL)
+    gets traffic (module docstring)?"""
     args = args if isinstance(args, dict) else {}
-    policy = args.get("policy")
-    return lever == "set_gateway_policy" and (
-        bool(args.get("replace")) or isinstance(policy, dict) and "balancing" in policy)
+    if lever == "set_gateway_policy":
+        policy = args.get("policy")
+        return bool(args.get("replace")) or isinstance(policy, dict) and "balancing" in policy
+    if lever not in POOL_LEVERS:
+        return False
+    service = str(args.get("upstream", args.get("service")))
+    if lever == "scale_service":
+        return any(pid.rsplit("-", 1)[0] == service for pid in faulted)
+    replica = str(args.get("replica", 0))
+    return any(pid == f"{service}-{replica}" or url == replica or url.endswith(f"//{replica}")
+               for pid, url in faulted.items())
 
 
-def _hidden(metrics: DrillMetrics, faulted: list[str] | None, lever: str, args, a: float,
-            b: float) -> str:
+def _hidden(metrics: DrillMetrics, faulted: dict[str, str] | None, lever: str, args,
+            a: float, b: float) -> str:
     """'' when the lever acts on the pool or no faulted replica was out of the gateway's
     pool in [a, b]; else the replicas that were, for a reason's text."""
-    if not faulted or acts_on_pool(lever, args):
+    if not faulted or acts_on_pool(lever, args, faulted):
         return ""
-    return ", ".join(metrics.out_of_pool(faulted, a, b))
+    return ", ".join(metrics.out_of_pool(list(faulted.values()), a, b))
 
 
 def _pool_why(pool: str) -> str:
@@ -96,10 +105,10 @@ def grade(metrics: DrillMetrics | None, sid: str | None, lever: str, ok: bool | 
           t: float, next_t: float | None, recovered: float | None = None,
           fault_end: float | None = None, fault_start: float | None = None,
           paging: AlertState | None = None, alerting: AlertState | None = None,
-          args=None, faulted: list[str] | None = None) -> dict:
+          args=None, faulted: dict[str, str] | None = None) -> dict:
     """``{"grade", "before", "after", "why"}`` for one lever pulled at ``t`` with ``args``;
     ``paging``: the SLO's page alert over time, ``alerting``: any of its alerts (page or
-    ticket); ``faulted``: the URLs of the replicas the fault was injected on."""
+    ticket); ``faulted``: the replicas the fault was injected on (process id -> URL)."""
     if lever in REVERTS:
         return {"grade": "reverted", "before": None, "after": None,
                 "why": f"{lever} removes the injected fault (drills only): a revert, not a "
@@ -168,11 +177,11 @@ def grade_all(metrics: DrillMetrics | None, sid: str | None, mitigations: list[d
               recovered: float | None = None, fault_end: float | None = None,
               fault_start: float | None = None, paging: AlertState | None = None,
               alerting: AlertState | None = None,
-              faulted: list[str] | None = None) -> list[dict]:
+              faulted: dict[str, str] | None = None) -> list[dict]:
     """Every mitigation (score.json's, in time order) with its grade fields added;
     ``recovered``: when the drill saw the steady state again; ``fault_end``: when the
-    injected fault ended (cleared or ran out); ``faulted``: the URLs of the replicas the
-    fault was on (``faulted_endpoints``)."""
+    injected fault ended (cleared or ran out); ``faulted``: the replicas the fault was on
+    (``faulted_endpoints``)."""
     out = []
     times = [m.get("ts") for m in mitigations]
     for i, m in enumerate(mitigations):
@@ -183,13 +192,14 @@ def grade_all(metrics: DrillMetrics | None, sid: str | None, mitigations: list[d
     return out
 
 
-def faulted_endpoints(events, stack: dict) -> list[str]:
-    """The URLs (stack.json's) of the replicas the timeline's faults were injected on."""
+def faulted_endpoints(events, stack: dict) -> dict[str, str]:
+    """Process id -> URL (stack.json's) of the replicas the timeline's faults were injected
+    on."""
     ids = {str(p) for e in events if e.kind == "fault_start"
            for p in (e.get("processes") or []) if isinstance(e.get("processes"), list)}
     procs = stack.get("processes") if isinstance(stack, dict) else None
-    return [str(p["url"]) for p in procs or [] if isinstance(p, dict)
-            and str(p.get("id")) in ids and isinstance(p.get("url"), str)]
+    return {str(p["id"]): str(p["url"]) for p in procs or [] if isinstance(p, dict)
+            and str(p.get("id")) in ids and isinstance(p.get("url"), str)}
 
 
 class AlertState:
