@@ -20,6 +20,7 @@ import httpx
 
 from gameday_services.gateway.admission import AdaptiveThrottle
 from gameday_services.gateway.breaker import CircuitBreaker
+from gameday_services.gateway.limiter import note_shed_upstream
 from gameday_services.gateway.lograte import LogRate
 from gameday_services.gateway.metrics import GatewayMetrics
 from gameday_services.gateway.policy import Policy
@@ -31,6 +32,7 @@ from gameday_services.gateway.retry import (
 )
 from gameday_services.gateway.upstreams import Replica, ReplicaPool
 from gameday_services.gateway.window import Clock
+from gameday_services.gateway.wire import Answer, WireClient, WireError
 
 log = logging.getLogger("services.gateway")
 FAILURE_LOGS = LogRate()  # a line per upstream and failure kind a second
@@ -39,6 +41,7 @@ T = TypeVar("T")
 # Failure kinds: timeout, connect_error, error (an upstream answer that is not usable)
 # are attempts sent; circuit_open, throttled and no_replica are attempts never sent.
 NOT_SENT = ("circuit_open", "throttled", "no_replica")
+SHED_STATUSES = (429, 503)  # an upstream refusing work: overloaded, or not ready
 
 
 class UpstreamFailure(Exception):
@@ -71,12 +74,11 @@ def classify_transport_error(err: Exception) -> UpstreamFailure:
     return UpstreamFailure("connect_error", detail=type(err).__name__)
 
 
-def failure_from_response(resp: httpx.Response) -> UpstreamFailure | None:
+def failure_from_response(status: int, retry_after: str | None) -> UpstreamFailure | None:
     """A failure for a 5xx or 429 answer, carrying its Retry-After; None otherwise."""
-    if resp.status_code < 500 and resp.status_code != 429:
+    if status < 500 and status != 429:
         return None
-    return UpstreamFailure("error", status=resp.status_code,
-                           retry_after=parse_retry_after(resp.headers.get("retry-after")))
+    return UpstreamFailure("error", status=status, retry_after=parse_retry_after(retry_after))
 
 
 def release_nothing() -> None:
@@ -99,13 +101,56 @@ async def take_slot(slots: asyncio.Semaphore | None) -> Callable[[], None]:
     return release
 
 
-async def request_json(client: httpx.AsyncClient, method: str, url: str, *, timeout_s: float,
-                       connect_s: float, headers: dict, json: Any = None,
+async def request_json(client: WireClient | httpx.AsyncClient, method: str, url: str, *,
+                       timeout_s: float, connect_s: float, headers: dict, json: Any = None,
                        slots: asyncio.Semaphore | None = None) -> tuple[int, Any]:
     """``(status, parsed JSON or None)`` for a non-5xx answer; raises UpstreamFailure.
 
-    ``slots``: one per connection of ``client``'s pool; a call waits for a slot (under its
-    deadline) before it reaches httpx, and gives it back when the call has ended."""
+    ``client``: the upstream's ``WireClient`` (services/gateway/wire.py), or an httpx client
+    over transports a test mounted in process. ``slots``: one per connection of the
+    client's pool; a call waits for a slot (under its deadline) first and gives it back when
+    the call has ended."""
+    if isinstance(client, WireClient):
+        status, answer = await _wire_call(client, method, url, timeout_s, connect_s,
+                                          headers, json, slots)
+    else:
+        resp = await _httpx_call(client, method, url, timeout_s, connect_s, headers, json,
+                                 slots)
+        status, answer = resp.status_code, resp
+    failure = failure_from_response(status, answer.headers.get("retry-after"))
+    if failure is not None:
+        raise failure
+    try:
+        return status, answer.json()
+    except ValueError:
+        return status, None
+
+
+async def _wire_call(client: WireClient, method: str, url: str, timeout_s: float,
+                     connect_s: float, headers: dict, json: Any,
+                     slots: asyncio.Semaphore | None) -> tuple[int, Answer]:
+    """One call on the gateway's own client: a slot under the deadline, then the call in
+    what is left of it. Giving up (the deadline, a cancellation) closes the connection."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    try:
+        async with asyncio.timeout_at(deadline):
+            release = await take_slot(slots)
+    except TimeoutError:
+        raise UpstreamFailure("timeout", detail="no answer in time") from None
+    try:
+        answer = await client.request(method, url, timeout_s=max(0.0, deadline - loop.time()),
+                                      connect_s=connect_s, headers=headers, json=json)
+    except WireError as err:
+        raise UpstreamFailure(err.kind, detail=err.detail) from None
+    finally:
+        release()
+    return answer.status, answer
+
+
+async def _httpx_call(client: httpx.AsyncClient, method: str, url: str, timeout_s: float,
+                      connect_s: float, headers: dict, json: Any,
+                      slots: asyncio.Semaphore | None) -> httpx.Response:
     timeout = httpx.Timeout(timeout_s, connect=min(connect_s, timeout_s))
     # The call runs in its own task and is never cancelled: giving up on it (our deadline,
     # or the client going away) only stops waiting. httpcore 1.0.9 leaks a pool slot for
@@ -124,20 +169,13 @@ async def request_json(client: httpx.AsyncClient, method: str, url: str, *, time
             call = asyncio.ensure_future(client.request(method, url, json=json,
                                                         headers=headers, timeout=timeout))
             call.add_done_callback(lambda _: release())
-            resp = await asyncio.shield(call)
+            return await asyncio.shield(call)
     except (TimeoutError, httpx.TransportError) as err:
         _abandon(call)
         raise classify_transport_error(err) from None
     except BaseException:
         _abandon(call)
         raise
-    failure = failure_from_response(resp)
-    if failure is not None:
-        raise failure
-    try:
-        return resp.status_code, resp.json()
-    except ValueError:
-        return resp.status_code, None
 
 
 def _abandon(call: asyncio.Future | None) -> None:
@@ -163,7 +201,8 @@ class Upstream:
         self.breaker = CircuitBreaker(name, clock, on_change=metrics.set_circuit_state)
         self.budget = RetryBudget(clock)
         self.throttle = AdaptiveThrottle(clock, self.rng)
-        self.client: httpx.AsyncClient | None = None
+        self.client: httpx.AsyncClient | None = None  # the llm's streams; test transports
+        self.wire: WireClient | None = None  # JSON calls (services/gateway/wire.py)
         self.slots: asyncio.Semaphore | None = None  # one per pooled connection
 
     async def call(self, policy: Policy, send: Callable[[Replica], Awaitable[T]]) -> T:
@@ -236,6 +275,8 @@ class Upstream:
             return result
         except UpstreamFailure as failure:
             ok = failure.upstream_healthy
+            if failure.status in SHED_STATUSES:
+                note_shed_upstream()  # a drop, for the adaptive limit
             self.metrics.observe_attempt(self.name, failure.kind, time.perf_counter() - start)
             if (skipped := FAILURE_LOGS.take((self.name, failure.kind))) is not None:
                 log.info("upstream attempt failed", extra={
@@ -249,6 +290,12 @@ class Upstream:
                 self.pool.record(replica, policy.balancing, ok)
             if ok:
                 self.throttle.record_accept()
+
+    @property
+    def json_client(self) -> WireClient | httpx.AsyncClient | None:
+        """What JSON calls go over: the gateway's own client, or httpx over the transports
+        a test mounted in process."""
+        return self.wire or self.client
 
     def snapshot(self, policy: Policy) -> dict:
         return {

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from gameday_services.gateway.calls import UpstreamFailure, request_json
 from gameday_services.gateway.fallbacks import Prediction
+from gameday_services.gateway.limiter import note_fallback
 from gameday_services.gateway.lograte import LogRate
 from gameday_services.gateway.policy import FEATURE_COUNT, Policy
 from gameday_services.gateway.state import Gateway
@@ -57,7 +58,7 @@ async def fetch_features(gw: Gateway, policy: Policy, entity_id: str,
 
     async def send(replica: Replica) -> tuple[list[float], bool] | None:
         status, data = await request_json(
-            upstream.client, "GET", f"{replica.url}/v1/features/{quote(entity_id, safe='')}",
+            upstream.json_client, "GET", f"{replica.url}/v1/features/{quote(entity_id, safe='')}",
             timeout_s=timeouts.features_s, connect_s=timeouts.connect_s, headers=headers,
             slots=upstream.slots)
         if status == 404:
@@ -99,7 +100,7 @@ async def predict(gw: Gateway, policy: Policy, features: list[float], label: int
 
     async def send(replica: Replica) -> Prediction | InvalidRequest:
         status, data = await request_json(
-            upstream.client, "POST", f"{replica.url}/v1/predict", json=body,
+            upstream.json_client, "POST", f"{replica.url}/v1/predict", json=body,
             timeout_s=policy.timeouts.classifier_s, connect_s=policy.timeouts.connect_s,
             headers=headers, slots=upstream.slots)
         if status == 422:  # returned, not raised: the replica works
@@ -134,6 +135,7 @@ async def run_classify(gw: Gateway, entity_id: str, label: int | None,
             raise Unavailable(failure) from None
         features = gw.fallbacks.features.vector(fallbacks)
         reasons.append("default_features")
+        note_fallback()
         gw.metrics.fallbacks.labels("default_features").inc()
         if (skipped := FALLBACK_LOGS.take("default_features")) is not None:
             log.info("fallback: default features",
@@ -147,6 +149,7 @@ async def run_classify(gw: Gateway, entity_id: str, label: int | None,
             raise Unavailable(failure) from None
         prediction, kind = found
         prediction = replace(prediction, replica=None)
+        note_fallback()
         gw.metrics.fallbacks.labels(kind).inc()
         if (skipped := FALLBACK_LOGS.take(kind)) is not None:
             log.info("fallback: %s", kind,

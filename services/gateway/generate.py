@@ -144,7 +144,8 @@ async def open_generation(gw: Gateway, policy: Policy, body: dict,
                 raise classify_transport_error(err) from None
             raise
         try:
-            failure = failure_from_response(response)
+            failure = failure_from_response(response.status_code,
+                                            response.headers.get("retry-after"))
             if failure is not None:
                 raise failure
             if response.status_code != 200:

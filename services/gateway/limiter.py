@@ -50,6 +50,20 @@ smoothing) and TCP Vegas / BBR (a minimum latency as the no-load estimate, re-pr
   ``smoothing * sqrt(limit)`` a window, which at 80% of capacity shed about a tenth of the
   first ten seconds (bench/README.md, section 3). Turned on in an overload, the first
   window after the probe queues and the gradient takes over at once;
+- an upstream that sheds (answers 429 or 503 to an admitted request's call) while the
+  limit was the bound is a drop, as a lost packet is to TCP and ``onDropped`` to Netflix's
+  limits: the window closes at once and the limit falls to ``DROP_BACKOFF`` of the lower
+  of itself and the window's peak in flight, and slow start ends. Latency alone does not
+  see it: the classifiers' queues are bounded (64 each), and past them a replica answers
+  503 at once, which opens the gateway's circuit, after which every answer is a fast
+  fallback. With a gateway fast enough to admit more than the two queues hold, a limit
+  left high by a 1x run (167) met a 2x surge that way and served fallbacks for the whole
+  10 s (bench/README.md, section 3). An upstream that fails without the limit being the
+  bound (a feature store answering 503 to everything, a replica loading its model) sets
+  the concurrency by itself and teaches the limit nothing;
+- a request answered with a fallback (the model was not reached) or whose call was shed
+  gives no latency sample: a fallback's latency says nothing about the model path's queue,
+  and a limit that learnt from fast fallbacks grew while the circuit was open;
 - the limit stays between ``limit_min`` and ``max_in_flight`` (the hard ceiling).
 """
 
@@ -57,6 +71,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextvars import ContextVar
 
 from gameday_services.gateway.policy import AdmissionPolicy
 from gameday_services.gateway.window import Clock
@@ -72,6 +87,35 @@ PROBE_SOON_WINDOWS = 8  # an unsettled probe is repeated after this many windows
 PROBE_SOON_MAX = 4  # at most this many times in a row
 PROBE_DROP = 0.5  # the limit at this share of its value after the last probe: probe again
 HEAVY_WINDOWS = 3  # windows in a row with the gradient at its floor: a surge, not a stall
+DROP_BACKOFF = 0.8  # an upstream shed while the limit was the bound: this share of it
+
+
+class Outcome:
+    """What one admitted request tells the limit besides its latency, noted while it runs
+    (``note_shed_upstream``, ``note_fallback``) by the code that calls the upstreams."""
+
+    __slots__ = ("shed_upstream", "fallback")
+
+    def __init__(self) -> None:
+        self.shed_upstream = False  # an upstream answered 429 or 503
+        self.fallback = False  # answered without the model
+
+
+CURRENT: ContextVar[Outcome | None] = ContextVar("gateway_limit_outcome", default=None)
+
+
+def note_shed_upstream() -> None:
+    """The current request's upstream call was shed (429 or 503)."""
+    outcome = CURRENT.get()
+    if outcome is not None:
+        outcome.shed_upstream = True
+
+
+def note_fallback() -> None:
+    """The current request is answered with a fallback, not by the model."""
+    outcome = CURRENT.get()
+    if outcome is not None:
+        outcome.fallback = True
 
 
 def allowed_latency(no_load_s: float, tolerance: float, ceiling_s: float) -> float:
@@ -108,6 +152,7 @@ class AdaptiveLimit:
         self._limit_at_probe: float | None = None  # the limit when the last probe ended
         self._heavy = 0  # windows in a row whose mean was at least twice the allowed
         self._slow_start = True  # until the first window that queues after that probe
+        self._dropped = False  # an upstream shed a call of this window
 
     @property
     def probing(self) -> bool:
@@ -136,34 +181,53 @@ class AdaptiveLimit:
             self._peak = self.in_flight
         return True
 
-    def leave(self, policy: AdmissionPolicy, latency_s: float) -> None:
-        """One admitted request done after ``latency_s``; closes the window when due."""
+    def leave(self, policy: AdmissionPolicy, latency_s: float,
+              outcome: Outcome | None = None) -> None:
+        """One admitted request done after ``latency_s``; closes the window when due.
+        ``outcome``: a shed upstream call is a drop, and a shed or fallback answer gives no
+        latency sample."""
         self.in_flight = max(0, self.in_flight - 1)
         now = self.clock()
+        sampled = outcome is None or not (outcome.shed_upstream or outcome.fallback)
+        if outcome is not None and outcome.shed_upstream:
+            self._dropped = True
         # During a probe only requests admitted after it began count: the others queued
         # behind the limit it lowered.
-        if self._probe_start is None or now - latency_s >= self._probe_start:
+        if sampled and (self._probe_start is None or now - latency_s >= self._probe_start):
             self._sum += latency_s
             self._count += 1
         if now - self._window_start >= policy.limit_window_s:
             if self.probing:
                 self._end_probe_window(policy, now)
-            elif self._count >= WINDOW_MIN_SAMPLES:
+            elif self._count >= WINDOW_MIN_SAMPLES or self._dropped:
                 self._adjust(policy, now)
 
     def _reset_window(self, now: float) -> None:
         self._sum, self._count = 0.0, 0
         self._peak = self.in_flight
         self._window_start = now
+        self._dropped = False
 
     def _adjust(self, policy: AdmissionPolicy, now: float) -> None:
+        bound = self._peak + math.sqrt(self.limit) >= self.limit  # the limit was the bound
+        if self._dropped and bound:
+            floor = min(policy.limit_min, policy.max_in_flight)
+            self.limit = max(float(floor), DROP_BACKOFF * min(self.limit, float(self._peak)))
+            self._slow_start = False
+            self._heavy = 0
+            self.recent_s = self._sum / self._count if self._count else self.recent_s
+            self._reset_window(now)
+            return
+        if self._count < WINDOW_MIN_SAMPLES:  # a drop the load set, and too few samples
+            self._reset_window(now)
+            return
         recent = self._sum / self._count
         self.recent_s = recent
         if self.no_load_s is None or recent < self.no_load_s:
             self.no_load_s = recent
         if self._next_probe is None:
             self._next_probe = now + self._probe_after
-        if self._peak + math.sqrt(self.limit) >= self.limit:  # the limit was the bound
+        if bound:
             allowed = allowed_latency(self.no_load_s, policy.limit_tolerance,
                                       policy.limit_target_latency_s)
             if self._slow_start and self._probed:

@@ -28,6 +28,7 @@ import time
 from functools import lru_cache
 
 from gameday_services.common.limits import MAX_BODY_BYTES
+from gameday_services.gateway.limiter import CURRENT, Outcome
 from gameday_services.gateway.metrics import SHED_REASONS
 from gameday_services.gateway.state import Gateway
 
@@ -122,12 +123,15 @@ class SheddingMiddleware:
             await self.refuse(send, policy, "adaptive_limit", scope["path"])
             return
         start = self.clock()
+        outcome = Outcome()  # filled in by the upstream calls (limiter.note_*)
+        token = CURRENT.set(outcome)
         try:
             await self.app(scope, replaying(message, receive), send)
         finally:
+            CURRENT.reset(token)
             admission.leave()
             if limit is not None:
-                limit.leave(gw.policy.admission, self.clock() - start)
+                limit.leave(gw.policy.admission, self.clock() - start, outcome)
 
     async def read_body(self, receive, send) -> dict | None:
         """The whole body as one ``http.request`` message; None when the client went away

@@ -21,6 +21,7 @@ from gameday_services.gateway.pool import PooledTransport
 from gameday_services.gateway.settings import Settings
 from gameday_services.gateway.upstreams import ReplicaPool
 from gameday_services.gateway.window import Clock
+from gameday_services.gateway.wire import WireClient
 
 log = logging.getLogger("services.gateway")
 
@@ -93,6 +94,9 @@ class Gateway:
                 transport=PooledTransport(max_idle=self.settings.max_connections),
                 mounts=mounts, follow_redirects=False, trust_env=False)
             upstream.slots = asyncio.Semaphore(self.settings.max_connections)
+            # JSON calls on the gateway's own client; over httpx only when a test mounted
+            # in-process transports (the wire client speaks to sockets only)
+            upstream.wire = None if mounts else WireClient(self.settings.max_connections)
         self.loop_lag.start()
         self.started_at = time.monotonic()
 
@@ -102,6 +106,9 @@ class Gateway:
             if upstream.client is not None:
                 await upstream.client.aclose()
                 upstream.client = None
+            if upstream.wire is not None:
+                await upstream.wire.aclose()
+                upstream.wire = None
 
     def readiness(self) -> tuple[bool, str]:
         if not self.classifier.pool.replicas:

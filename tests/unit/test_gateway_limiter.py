@@ -6,13 +6,18 @@ import math
 import pytest
 
 from gameday_services.gateway.limiter import (
+    CURRENT,
+    DROP_BACKOFF,
     PROBE_DROP,
     PROBE_SHARE,
     START_LIMIT,
     WINDOW_MIN_SAMPLES,
     AdaptiveLimit,
+    Outcome,
     allowed_latency,
     next_limit,
+    note_fallback,
+    note_shed_upstream,
 )
 from gameday_services.gateway.policy import AdmissionPolicy
 
@@ -309,3 +314,91 @@ def test_slow_start_ends_at_the_first_window_that_queues():
     assert max(estimate for _, estimate, _ in trace) <= 2 * START_LIMIT + math.sqrt(40)
     late = [estimate for t, estimate, _ in trace if t > 15]
     assert min(late) >= KNEE and sum(late) / len(late) <= 30
+
+
+def bounded_upstream(queue: int, base_s: float = BASE_S, rate: float = RATE):
+    """A server whose queue holds ``queue`` requests: past it, a call is shed at once (503).
+    Returns (latency of, shed?) for a request admitted with ``in_flight`` in flight."""
+    return lambda in_flight: (max(base_s, min(in_flight, queue) / rate), in_flight > queue)
+
+
+def simulate_shedding_upstream(limit, clock, seconds, offered, queue, policy=POLICY):
+    """As ``simulate``, against ``bounded_upstream``: a shed call is answered at once with
+    a fallback and tells the limit so; returns the limits in force after every answer."""
+    upstream = bounded_upstream(queue)
+    trace = []
+    end = clock.now + seconds
+    while clock.now < end:
+        while limit.in_flight < offered and limit.try_enter(policy):
+            pass
+        latency, shed = upstream(limit.in_flight)
+        clock.now += latency / limit.in_flight
+        outcome = Outcome()
+        outcome.shed_upstream = outcome.fallback = shed
+        limit.leave(policy, 0.001 if shed else latency, outcome)
+        trace.append(limit.current(policy))
+    return trace
+
+
+def test_an_upstream_that_sheds_while_the_limit_binds_brings_the_limit_under_its_queue():
+    """The classifiers' queues are bounded: a limit left above what they hold (a 1x run
+    grew it) meets a surge with 503s answered at once. Each window with such a drop cuts
+    the limit to DROP_BACKOFF of its peak in flight, until the upstream sheds no more; the
+    fast fallbacks give no latency samples, so the limit does not grow on them."""
+    clock = Clock()
+    limit = AdaptiveLimit(clock)
+    limit.limit = 160.0
+    policy = AdmissionPolicy(adaptive_limit=True, max_in_flight=256)
+    trace = simulate_shedding_upstream(limit, clock, 10.0, offered=1000, queue=100,
+                                       policy=policy)
+    assert trace[0] == 160
+    assert max(trace[len(trace) // 2:]) <= 100  # under the queue after the first seconds
+    assert min(trace[len(trace) // 2:]) >= KNEE  # and never below the knee
+    assert not limit._slow_start  # a drop ends slow start for good
+
+
+def test_a_drop_cuts_the_limit_only_when_the_limit_was_the_bound():
+    """A feature store answering 503 to everything, with few requests in flight: the load,
+    not the limit, set the concurrency, so the limit keeps its value."""
+    clock = Clock()
+    limit = AdaptiveLimit(clock)
+    limit.limit = 80.0
+    for _ in range(3 * WINDOW_MIN_SAMPLES):
+        assert limit.try_enter(POLICY)
+        clock.now += POLICY.limit_window_s / 5
+        outcome = Outcome()
+        outcome.shed_upstream = True
+        limit.leave(POLICY, 0.002, outcome)
+    assert limit.limit == 80.0
+    # the same drops with the limit full: cut to DROP_BACKOFF of it
+    for _ in range(80):
+        assert limit.try_enter(POLICY)
+    clock.now += POLICY.limit_window_s
+    outcome = Outcome()
+    outcome.shed_upstream = True
+    limit.leave(POLICY, 0.002, outcome)
+    assert limit.limit == pytest.approx(DROP_BACKOFF * 80)
+
+
+def test_fallback_answers_give_no_latency_samples():
+    """While a circuit is open every answer is a fast fallback: the limit must not read
+    them as the model path's latency (it grew on them before)."""
+    clock = Clock()
+    limit = AdaptiveLimit(clock)
+    for _ in range(10 * WINDOW_MIN_SAMPLES):
+        assert limit.try_enter(POLICY)
+        clock.now += 0.05
+        outcome = Outcome()
+        outcome.fallback = True
+        limit.leave(POLICY, 0.0005, outcome)
+    assert limit.no_load_s is None and limit.limit == START_LIMIT
+    # the notes reach the request's outcome through the context the gateway sets
+    outcome = Outcome()
+    token = CURRENT.set(outcome)
+    try:
+        note_fallback()
+        note_shed_upstream()
+    finally:
+        CURRENT.reset(token)
+    assert outcome.fallback and outcome.shed_upstream
+    note_fallback()  # outside a request: nothing to note, no error
