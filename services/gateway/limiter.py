@@ -210,8 +210,8 @@ class AdaptiveLimit:
 
     def _adjust(self, policy: AdmissionPolicy, now: float) -> None:
         bound = self._peak + math.sqrt(self.limit) >= self.limit  # the limit was the bound
+        floor = min(policy.limit_min, policy.max_in_flight)
         if self._dropped and bound:
-            floor = min(policy.limit_min, policy.max_in_flight)
             self.limit = max(float(floor), DROP_BACKOFF * min(self.limit, float(self._peak)))
             self._slow_start = False
             self._heavy = 0
@@ -239,7 +239,6 @@ class AdaptiveLimit:
             else:  # heavy windows in a row are a surge, not an outlier: the whole step
                 smoothing = 1.0 if self._heavy >= HEAVY_WINDOWS else policy.limit_smoothing
                 limit = next_limit(self.limit, recent, allowed, smoothing)
-            floor = min(policy.limit_min, policy.max_in_flight)
             self.limit = max(float(floor), min(float(policy.max_in_flight), limit))
         self._reset_window(now)
         dropped = (self._limit_at_probe is not None

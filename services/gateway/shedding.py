@@ -123,12 +123,15 @@ class SheddingMiddleware:
             await self.refuse(send, policy, "adaptive_limit", scope["path"])
             return
         start = self.clock()
-        outcome = Outcome()  # filled in by the upstream calls (limiter.note_*)
-        token = CURRENT.set(outcome)
+        # what the adaptive limit learns besides latency, filled in by the upstream calls
+        # (limiter.note_*); nothing to fill in with the limit off
+        outcome = Outcome() if limit is not None else None
+        token = CURRENT.set(outcome) if outcome is not None else None
         try:
             await self.app(scope, replaying(message, receive), send)
         finally:
-            CURRENT.reset(token)
+            if token is not None:
+                CURRENT.reset(token)
             admission.leave()
             if limit is not None:
                 limit.leave(gw.policy.admission, self.clock() - start, outcome)
