@@ -194,3 +194,33 @@ def test_refused_users_wait_the_retry_after_before_asking_again(stack, retry_aft
         assert 0 < per_user_s <= most_per_user_s, server.count
     else:
         assert per_user_s >= 4, server.count  # the pacing (10/s), give or take start-up
+
+
+def test_capacity_counts_fallback_answers_as_failures_not_as_capacity(stack):
+    """The classifier's circuit opened by hand: classify answers are fast fallbacks until
+    it half-opens (5 s). The capacity run counts them as failures, not as served answers,
+    and stops at the first step (over 5% failed)."""
+    import httpx
+
+    circuit = f"{stack.url('gateway')}/admin/upstreams/classifier/circuit"
+    auth = {"Authorization": f"Bearer {stack.token}"}
+    for n in range(5):  # answers to fall back on (the most frequent class so far)
+        answer = httpx.post(f"{stack.url('gateway')}/v1/classify", json={"entity_id": f"e{n:04d}"})
+        assert answer.status_code == 200 and not answer.json()["degraded"], answer.text
+    assert httpx.put(circuit, json={"state": "open"}, headers=auth).status_code == 200
+    try:
+        result = gameday(stack, "load", "capacity", "--start-users", "5", "--step-users",
+                         "10", "--step-time", "4s", "--max-users", "25", "--max-time", "14s",
+                         "--json", "--run", stack.run.id)
+    finally:
+        httpx.put(circuit, json={"state": "closed"}, headers=auth)
+    assert result.returncode == 0, result.stderr + result.stdout
+    report = json.loads(result.stdout)
+    first = report["steps"][0]
+    assert first["requests"] > 0 and first["failures"] > 0.05 * first["requests"], first
+    served = (first["requests"] - first["failures"]) / first["seconds"]
+    assert first["served_rps"] == pytest.approx(served, rel=0.01) and first["rps"] > served
+    assert first["too_many_failures"] and len(report["steps"]) == 1  # stopped there
+    assert report["knee_rps"] is None and report["max_rps"] == first["served_rps"]
+    errors = (Path(report["out_dir"]) / "locust_failures.csv").read_text()
+    assert "degraded answer (not served by the model)" in errors

@@ -62,6 +62,17 @@ def test_a_dip_that_recovers_is_not_the_knee():
     assert "10.0 at 35 users to 8.6 at 50 users" in knee["knee_reason"]
 
 
+def test_fallbacks_are_not_capacity_the_knee_and_limit_read_served_answers():
+    """Past the classifiers' queues the circuit opens and fast fallbacks pour out: counted
+    as throughput they would put the knee at 1,480 req/s; the model served 460 there."""
+    steps = [step(5, 50, 26), step(80, 800, 96), step(110, 1060, 130),
+             {**step(155, 1480, 190), "served_rps": 460.0}]
+    knee = find_knee(steps, 300)
+    assert knee["knee_users"] == 155
+    assert 460 <= knee["knee_rps"] <= 1060
+    assert knee["max_rps"] == 1060  # the most the model served, not the fallbacks' 1,480
+
+
 def test_no_knee_while_every_step_keeps_up():
     knee = find_knee([step(5, 50, 40), step(10, 99, 45), step(15, 148, 60)], 300)
     assert knee["knee_rps"] is None

@@ -116,12 +116,13 @@ def run(
 
 def steps_table(steps: list[dict], threshold_ms: float) -> Table:
     table = Table(title=f"classify p99 threshold {threshold_ms:g} ms")
-    for col in ("users", "req/s", "p50", "p95", "p99", "requests", "failures"):
+    for col in ("users", "req/s", "served/s", "p50", "p95", "p99", "requests", "failures"):
         table.add_column(col, justify="right")
     for s in steps:
         style = "red" if s.get("over_slo") or s.get("too_many_failures") else None
-        table.add_row(str(s["users"]), f"{s['rps']:.1f}", _ms(s["p50_ms"]), _ms(s["p95_ms"]),
-                      _ms(s["p99_ms"]), str(s["requests"]), str(s["failures"]), style=style)
+        table.add_row(str(s["users"]), f"{s['rps']:.1f}", f"{cap.served(s):.1f}",
+                      _ms(s["p50_ms"]), _ms(s["p95_ms"]), _ms(s["p99_ms"]),
+                      str(s["requests"]), str(s["failures"]), style=style)
     return table
 
 

@@ -7,6 +7,9 @@ Two rates come out of the steps, each interpolated between the two steps around 
 - the SLO limit, where p99 crosses the ``le`` bound of the classify latency SLO
   (slos/gateway.yaml). Locust's users wait for each answer, so past the knee latency grows
   with the users (Little's law) and the SLO limit can lie well above it.
+
+Both are measured on the answers the model served (``served_rps``: not failed, not
+degraded; loadtests/capacity.py): the fast fallbacks of an open circuit are not capacity.
 """
 
 from __future__ import annotations
@@ -100,8 +103,14 @@ def read_steps(path: Path) -> list[dict]:
     return steps
 
 
+def served(step: dict) -> float:
+    """Answers per second the model served at this step (steps written before the capacity
+    run told degraded answers apart have only ``rps``)."""
+    return step.get("served_rps", step["rps"])
+
+
 def per_user(step: dict) -> float:
-    return step["rps"] / step["users"] if step.get("users") else 0.0
+    return served(step) / step["users"] if step.get("users") else 0.0
 
 
 def find_saturation(steps: list[dict], share: float = FOLLOW_SHARE) -> dict:
@@ -122,11 +131,11 @@ def find_saturation(steps: list[dict], share: float = FOLLOW_SHARE) -> dict:
     if last_up == len(measured) - 1:
         return {"knee_rps": None, "knee_users": None,
                 "knee_reason": f"throughput kept up with the users up to "
-                               f"{measured[-1]['users']} users ({measured[-1]['rps']:g} req/s)"}
+                               f"{measured[-1]['users']} users ({served(measured[-1]):g} req/s)"}
     prev, step = measured[last_up], measured[last_up + 1]
     before, now = per_user(prev), per_user(step)
     part = (before - floor) / (before - now) if before > now else 1.0
-    knee = prev["rps"] + part * (step["rps"] - prev["rps"])
+    knee = served(prev) + part * (served(step) - served(prev))
     return {"knee_rps": round(knee, 1), "knee_users": step["users"],
             "knee_reason": f"req/s per user fell from {before:.1f} at {prev['users']} users "
                            f"to {now:.1f} at {step['users']} users; the first step got "
@@ -148,16 +157,16 @@ def find_slo_limit(steps: list[dict], threshold_ms: float) -> dict:
             if last_ok is None:
                 return {"slo_rps": None, "crossed": True, "at_users": step["users"],
                         "reason": f"p99 {p99:g} ms already over {threshold_ms:g} ms at the "
-                                  f"first step ({step['users']} users, {step['rps']:g} rps)"}
+                                  f"first step ({step['users']} users, {served(step):g} rps)"}
             p0, p1 = last_ok["p99_ms"], p99
             share = (threshold_ms - p0) / (p1 - p0) if p1 > p0 else 1.0
-            limit = last_ok["rps"] + share * (step["rps"] - last_ok["rps"])
+            limit = served(last_ok) + share * (served(step) - served(last_ok))
             return {"slo_rps": round(limit, 1), "crossed": True, "at_users": step["users"],
                     "reason": f"p99 went from {p0:g} ms at {last_ok['users']} users to "
                               f"{p1:g} ms at {step['users']} users"}
         if p99 is not None:
             last_ok = step
-    best = max((s["rps"] for s in steps), default=0.0)
+    best = max((served(s) for s in steps), default=0.0)
     why = "no step measured" if not steps else (
         f"p99 stayed within {threshold_ms:g} ms up to {steps[-1]['users']} users")
     return {"slo_rps": None, "crossed": False, "at_users": None, "max_rps": best, "reason": why}
