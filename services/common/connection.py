@@ -108,6 +108,11 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             if size > self.max_head_bytes:  # a head that came in one read: never reaches the app
                 self._head_too_large = True
                 raise HeadTooLarge(size)  # the parser stops; send_400_response answers 431
+        self.start_request()
+
+    def start_request(self) -> None:
+        """A head within the cap is here: uvicorn builds the request's scope and runs the
+        app (a subclass may answer it itself first: services/gateway/early.py)."""
         super().on_headers_complete()
 
     def send_400_response(self, msg: str) -> None:

@@ -47,10 +47,12 @@ def warn_if_exposed(host: str) -> bool:
     return True
 
 
-def serve(name: str, settings_cls, create_app, loop: str = "auto") -> None:
+def serve(name: str, settings_cls, create_app, loop: str = "auto", protocol=None) -> None:
     """``python -m gameday_services.<name>``: build the settings, configure logs, serve until
     stopped. ``loop``: uvicorn's event loop ("auto": uvloop when installed; the gateway
-    runs "asyncio", see services/gateway/__main__.py)."""
+    runs "asyncio", see services/gateway/__main__.py). ``protocol(app)``: the HTTP protocol
+    class to run for the app, a subclass of BoundedHttpProtocol (the gateway's refuses
+    from a request's head: services/gateway/early.py)."""
     settings = settings_cls()
     configure_logging(name, replica=settings.replica, level=settings.log_level)
     # httpx logs every request at INFO (the gateway's upstream calls): noise in JSON logs.
@@ -63,8 +65,11 @@ def serve(name: str, settings_cls, create_app, loop: str = "auto") -> None:
         sys.exit(2)
     # proxy_headers off: no proxy stands in front of a service, so an X-Forwarded-For from
     # a loopback client is not believed, and every request skips that layer.
+    limits = server_limits()
+    if protocol is not None:
+        limits["http"] = protocol(app)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                access_log=False, proxy_headers=False, loop=loop, **server_limits())
+                access_log=False, proxy_headers=False, loop=loop, **limits)
 
 
 def server_limits() -> dict:

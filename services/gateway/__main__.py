@@ -9,11 +9,12 @@ never recovered. On asyncio's loop the same new connections were answered in 0.5
 
 from gameday_services.common.serve import serve
 from gameday_services.gateway.app import create_app
+from gameday_services.gateway.early import protocol_for
 from gameday_services.gateway.settings import Settings
 
 
 def main() -> None:
-    serve("gateway", Settings, create_app, loop="asyncio")
+    serve("gateway", Settings, create_app, loop="asyncio", protocol=protocol_for)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from gameday_services.gateway import routes_classify, routes_generate, routes_he
 from gameday_services.gateway.admin import build_admin_router
 from gameday_services.gateway.metrics import GatewayMetrics
 from gameday_services.gateway.settings import Settings
-from gameday_services.gateway.shedding import SheddingMiddleware
+from gameday_services.gateway.shedding import Shedder, SheddingMiddleware
 from gameday_services.gateway.state import Gateway
 
 
@@ -44,8 +44,9 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
     install_faults(app, service="gateway")
     # Shedding right inside telemetry, outside FastAPI's own layers: shed requests are
     # counted like any other answer, and a refusal costs no framework layer.
+    shedder = app.state.shedder = Shedder(gateway)  # also the HTTP protocol's (early.py)
     install_telemetry(app, service="gateway", registry=registry,
-                      inner=lambda stack: SheddingMiddleware(stack, gateway=gateway))
+                      inner=lambda stack: SheddingMiddleware(stack, shedder))
     install_error_handlers(app)
     app.include_router(routes_health.router)
     app.include_router(routes_classify.router)

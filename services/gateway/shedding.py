@@ -82,15 +82,47 @@ def replaying(message: dict, receive):
     return replay
 
 
+class Shedder:
+    """The refusal of a request the gateway will not serve now, decided and counted in one
+    place for both the paths that refuse: this ASGI layer, and the gateway's HTTP protocol,
+    which refuses a request from its head alone without starting an ASGI task for it
+    (services/gateway/early.py)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.shed = {reason: gateway.metrics.shed.labels(reason) for reason in SHED_REASONS}
+
+    def reason_before_body(self, adaptive: bool) -> str | None:
+        """Why a POST to a guarded route is refused unread (None: read its body), from the
+        policy as it is now: the gateway is full, or the adaptive limit (on classify) is."""
+        gw = self.gateway
+        policy = gw.policy.admission
+        if gw.admission.is_full(policy):
+            return "max_in_flight"
+        if adaptive and policy.adaptive_limit and (gw.admission.limit.is_full(policy)
+                                                   or gw.loop_lag.should_shed(policy)):
+            return "adaptive_limit"
+        return None
+
+    def count(self, policy, reason: str, path: str) -> tuple[list, bytes]:
+        """Count one refusal; the answer's headers and body."""
+        self.shed[reason].inc()
+        if path == "/v1/classify" and policy.shed_status >= 500:  # a 429 is the client's
+            self.gateway.metrics.classify_answers.labels("error").inc()
+        elif path == "/v1/generate" and policy.shed_status >= 500:  # no token: not fast
+            self.gateway.metrics.streams.settle("failed")
+        return shed_answer(policy.shed_status, policy.retry_after_s, reason)
+
+
 class SheddingMiddleware:
     """Admits POST /v1/classify and /v1/generate within the admission policy, or sheds."""
 
-    def __init__(self, app, gateway: Gateway) -> None:
+    def __init__(self, app, shedder: Shedder) -> None:
         self.app = app
-        self.gateway = gateway
+        self.shedder = shedder
+        self.gateway = gateway = shedder.gateway
         self.clock = time.perf_counter
         self.body_timeout_s = gateway.settings.body_timeout_s
-        self.shed = {reason: gateway.metrics.shed.labels(reason) for reason in SHED_REASONS}
 
     async def __call__(self, scope, receive, send):
         adaptive = GUARDED.get(scope["path"]) if scope["type"] == "http" else None
@@ -99,13 +131,9 @@ class SheddingMiddleware:
             return
         gw = self.gateway
         admission = gw.admission
-        policy = gw.policy.admission
-        if admission.is_full(policy):  # refused unread: the cheap path
-            await self.refuse(send, policy, "max_in_flight", scope["path"])
-            return
-        if adaptive and policy.adaptive_limit and (admission.limit.is_full(policy)
-                                                   or gw.loop_lag.should_shed(policy)):
-            await self.refuse(send, policy, "adaptive_limit", scope["path"])  # unread too
+        reason = self.shedder.reason_before_body(adaptive)
+        if reason is not None:  # refused unread: the cheap path
+            await self.refuse(send, gw.policy.admission, reason, scope["path"])
             return
         if declared_over(scope["headers"]):  # no use waiting for a body we would refuse
             await self.answer(send, 413, OVER_LIMIT)
@@ -175,12 +203,7 @@ class SheddingMiddleware:
         await send({"type": "http.response.body", "body": body})
 
     async def refuse(self, send, policy, reason: str, path: str = "") -> None:
-        self.shed[reason].inc()
-        if path == "/v1/classify" and policy.shed_status >= 500:  # a 429 is the client's
-            self.gateway.metrics.classify_answers.labels("error").inc()
-        elif path == "/v1/generate" and policy.shed_status >= 500:  # no token: not fast
-            self.gateway.metrics.streams.settle("failed")
-        headers, body = shed_answer(policy.shed_status, policy.retry_after_s, reason)
+        headers, body = self.shedder.count(policy, reason, path)
         await send({"type": "http.response.start", "status": policy.shed_status,
                     "headers": list(headers)})
         await send({"type": "http.response.body", "body": body})
