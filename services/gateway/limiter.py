@@ -44,12 +44,17 @@ smoothing) and TCP Vegas / BBR (a minimum latency as the no-load estimate, re-pr
   against the old no-load latency the limit would slide to its floor for a whole probe
   interval;
 - slow start: once a probe has settled the no-load estimate (a backlog draining keeps it
-  moving) and until the first window whose mean is over the allowed latency, a window
-  where the limit was the bound doubles it (TCP's slow start; BBR's startup): a limit
-  turned on below capacity reaches the load within a few windows instead of growing by
+  moving) and until the first window whose mean is over the allowed latency or over
+  ``SLOW_START_EXIT`` (1.5) times the no-load latency, whichever is lower, a window where
+  the limit was the bound doubles it (TCP's slow start; BBR's startup): a limit turned on
+  below capacity reaches the load within a few windows instead of growing by
   ``smoothing * sqrt(limit)`` a window, which at 80% of capacity shed about a tenth of the
   first ten seconds (bench/README.md, section 3). Turned on in an overload, the first
-  window after the probe queues and the gradient takes over at once;
+  window after the probe queues and the gradient takes over at once. The exit at 1.5x
+  (HyStart's idea: leave slow start at the first rise of the delay, not at the loss)
+  matters at a loose tolerance: doubling until 4x the no-load latency took the limit from
+  84 to 167 to 233 in three windows, past the 128 requests the two classifiers queue, and
+  one cold turn-on in four at 1.6x served fallbacks for the rest of the run;
 - an upstream that sheds (answers 429 or 503 to an admitted request's call) while the
   limit was the bound is a drop, as a lost packet is to TCP and ``onDropped`` to Netflix's
   limits: the window closes at once and the limit falls to ``DROP_BACKOFF`` of the lower
@@ -88,6 +93,7 @@ PROBE_SOON_MAX = 4  # at most this many times in a row
 PROBE_DROP = 0.5  # the limit at this share of its value after the last probe: probe again
 HEAVY_WINDOWS = 3  # windows in a row with the gradient at its floor: a surge, not a stall
 DROP_BACKOFF = 0.8  # an upstream shed while the limit was the bound: this share of it
+SLOW_START_EXIT = 1.5  # slow start ends at a window mean this many times the no-load one
 
 
 class Outcome:
@@ -230,8 +236,8 @@ class AdaptiveLimit:
         if bound:
             allowed = allowed_latency(self.no_load_s, policy.limit_tolerance,
                                       policy.limit_target_latency_s)
-            if self._slow_start and self._probed:
-                self._slow_start = recent <= allowed  # the first queue ends it for good
+            if self._slow_start and self._probed:  # the first queue ends it for good
+                self._slow_start = recent <= min(allowed, SLOW_START_EXIT * self.no_load_s)
             heavy = recent * GRADIENT_MIN >= allowed  # the gradient at its floor
             self._heavy = self._heavy + 1 if heavy else 0
             if self._slow_start and self._probed:

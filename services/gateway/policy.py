@@ -87,7 +87,7 @@ class AdmissionPolicy(Section):
         description="Ceiling on the mean admitted classify latency the adaptive limit "
                     "accepts as unqueued, whatever limit_tolerance x the no-load latency.")
     limit_tolerance: float = Field(
-        2.0, ge=1, le=10,
+        4.0, ge=1, le=10,
         description="Mean latency up to this multiple of the no-load latency counts as no "
                     "queue (Netflix GradientLimit's rttTolerance).")
     limit_smoothing: float = Field(0.2, gt=0, le=1,

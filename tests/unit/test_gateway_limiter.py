@@ -21,7 +21,9 @@ from gameday_services.gateway.limiter import (
 )
 from gameday_services.gateway.policy import AdmissionPolicy
 
-POLICY = AdmissionPolicy(adaptive_limit=True)
+# The algorithm's tests hold the tolerance at 2 (their settling points are worked out for
+# it); test_the_default_tolerance_settles_where_its_formula_says runs the shipped default.
+POLICY = AdmissionPolicy(adaptive_limit=True, limit_tolerance=2.0)
 BASE_S = 0.025  # no-load latency of the simulated server
 RATE = 400.0  # answers/s it gives when saturated
 KNEE = BASE_S * RATE  # 10 requests in flight: below, latency stays BASE_S; above, it queues
@@ -402,3 +404,46 @@ def test_fallback_answers_give_no_latency_samples():
         CURRENT.reset(token)
     assert outcome.fallback and outcome.shed_upstream
     note_fallback()  # outside a request: nothing to note, no error
+
+
+DEFAULT = AdmissionPolicy(adaptive_limit=True)
+
+
+def test_the_default_tolerance_settles_where_its_formula_says():
+    """The shipped tolerance (4): a batching model server answers at full throughput in
+    several times its no-load latency, so 2x read a busy stack as a queue and shed at 80%
+    of capacity. At a steady overload the limit settles at L - sqrt(L) = 40 (L/RATE =
+    4 x BASE_S / (1 - 1/sqrt(L)), the ceiling of 0.1 s not binding), above the knee."""
+    assert DEFAULT.limit_tolerance == 4.0
+    clock = Clock()
+    limit = AdaptiveLimit(clock)
+    trace = simulate(limit, clock, 120.0, offered=1000, latency_of=server(), policy=DEFAULT)
+    late = [estimate for t, estimate, _ in trace if t > 30]
+    assert min(late) >= KNEE and 42 <= sum(late) / len(late) <= 52
+    answered = [t for t, _, _ in trace if t > 30]
+    assert len(answered) / (answered[-1] - answered[0]) >= 0.97 * RATE
+
+
+@pytest.mark.parametrize("exit_share, overshoots", [(None, False), (100.0, True)])
+def test_slow_start_ends_at_a_small_queue_whatever_the_tolerance(monkeypatch, exit_share,
+                                                                 overshoots):
+    """The stack as measured: 19 ms no-load, 1,100 answers/s, two classifier queues of 64.
+    Turned on cold in an overload at the default tolerance, slow start stops doubling at
+    the first window over SLOW_START_EXIT x the no-load latency, and the gradient takes the
+    limit on to where it settles (about 94) without ever passing the 128 the queues hold.
+    Doubling until 4x the no-load latency instead (the exit patched away) takes it past
+    them: the replicas would answer 503 and open the gateway's circuit."""
+    import gameday_services.gateway.limiter as limiter
+
+    if exit_share is not None:
+        monkeypatch.setattr(limiter, "SLOW_START_EXIT", exit_share)
+    clock = Clock()
+    limit = AdaptiveLimit(clock)
+    policy = AdmissionPolicy(adaptive_limit=True, max_in_flight=256)
+    trace = simulate(limit, clock, 20.0, offered=2000,
+                     latency_of=server(base_s=0.019, rate=1100.0), policy=policy)
+    top = max(estimate for _, estimate, _ in trace)
+    assert (top > 128) is overshoots, top
+    if not overshoots:
+        late = [estimate for t, estimate, _ in trace if t > 15]
+        assert 80 <= sum(late) / len(late) <= 110
