@@ -71,6 +71,9 @@ def test_fallbacks_are_not_capacity_the_knee_and_limit_read_served_answers():
     assert knee["knee_users"] == 155
     assert 460 <= knee["knee_rps"] <= 1060
     assert knee["max_rps"] == 1060  # the most the model served, not the fallbacks' 1,480
+    steps[-1].update(failures=6014, requests=11990, too_many_failures=True)
+    assert "stopped there: 6014 of 11990 answers failed or were degraded" in \
+        find_knee(steps, 300)["reason"]
 
 
 def test_no_knee_while_every_step_keeps_up():

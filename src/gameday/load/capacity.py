@@ -169,6 +169,10 @@ def find_slo_limit(steps: list[dict], threshold_ms: float) -> dict:
     best = max((served(s) for s in steps), default=0.0)
     why = "no step measured" if not steps else (
         f"p99 stayed within {threshold_ms:g} ms up to {steps[-1]['users']} users")
+    if steps and steps[-1].get("too_many_failures"):
+        last = steps[-1]
+        why += (f"; the run stopped there: {last['failures']} of {last['requests']} answers "
+                f"failed or were degraded (fallbacks are not capacity)")
     return {"slo_rps": None, "crossed": False, "at_users": None, "max_rps": best, "reason": why}
 
 
