@@ -16,10 +16,7 @@ smoothing) and TCP Vegas / BBR (a minimum latency as the no-load estimate, re-pr
 - each window: ``gradient = clamp(allowed / recent, 0.5, 1)``, with
   ``allowed = max(no_load, min(limit_tolerance * no_load, limit_target_latency_s))``;
   ``new = limit * gradient + sqrt(limit)`` (the queue allowance); the limit moves a
-  ``limit_smoothing`` share of the way to ``new``, or all the way when the window's mean
-  is within the allowed latency (no queue: a whole ``sqrt(limit)`` step up; smoothed, a
-  limit that left slow start early at 20 took the whole of a 10 s run at 80% of capacity
-  to reach 58, shedding all the while; whole, it reached about 100 in 5 s), or from the
+  ``limit_smoothing`` share of the way to ``new``, or all the way from the
   ``HEAVY_WINDOWS``-th window in a row with the gradient at its floor (a mean at least
   twice the allowed): one or two such windows may be a stall of the host (the requests
   admitted during a stall finish in the next window too), three in a row are a surge
@@ -245,11 +242,9 @@ class AdaptiveLimit:
             self._heavy = self._heavy + 1 if heavy else 0
             if self._slow_start and self._probed:
                 limit = 2 * self.limit  # no queue yet: double, as TCP's slow start does
-            else:  # heavy windows in a row are a surge, not an outlier: the whole step;
-                # no queue (within the tolerance): the whole sqrt(limit) step up as well
-                whole = self._heavy >= HEAVY_WINDOWS or recent <= allowed
-                limit = next_limit(self.limit, recent, allowed,
-                                   1.0 if whole else policy.limit_smoothing)
+            else:  # heavy windows in a row are a surge, not an outlier: the whole step
+                smoothing = 1.0 if self._heavy >= HEAVY_WINDOWS else policy.limit_smoothing
+                limit = next_limit(self.limit, recent, allowed, smoothing)
             self.limit = max(float(floor), min(float(policy.max_in_flight), limit))
         self._reset_window(now)
         dropped = (self._limit_at_probe is not None
