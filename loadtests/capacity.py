@@ -22,7 +22,7 @@ import time
 
 import gateway_users  # the module, not its classes: Locust runs every User class in sight
 from load_shape import parse_seconds
-from locust import LoadTestShape, events, task
+from locust import LoadTestShape, events
 
 __all__ = ["CapacityShape", "CapacityUser"]
 
@@ -39,15 +39,11 @@ class CapacityUser(gateway_users.ClassifyUser):
     """A classify user whose degraded answers are failures: capacity is what the model
     serves, not what the fallbacks answer."""
 
-    @task
-    def classify(self) -> None:
-        with self.client.post("/v1/classify", json={"entity_id": self.entity()},
-                              name="classify", catch_response=True) as resp:
-            if resp.status_code != 200:
-                resp.failure(f"HTTP {resp.status_code}")
-            elif is_degraded(resp.content):
-                resp.failure("degraded answer (not served by the model)")
-        self.back_off(resp)
+    def classify_failure(self, resp) -> str | None:
+        failure = super().classify_failure(resp)
+        if failure is None and is_degraded(resp.content):
+            return "degraded answer (not served by the model)"
+        return failure
 
 
 @events.init_command_line_parser.add_listener

@@ -22,7 +22,6 @@ bounds how long it may take.
 
 from __future__ import annotations
 
-import random
 import time
 from functools import lru_cache
 from http import HTTPStatus
@@ -30,11 +29,11 @@ from http import HTTPStatus
 import httptools
 
 from gameday.telemetry.logs import REQUEST_ID_HEADER
+from gameday.telemetry.middleware import MAX_REQUEST_ID, new_request_id
 from gameday_services.common.connection import BoundedHttpProtocol
-from gameday_services.gateway.shedding import GUARDED, Shedder
+from gameday_services.gateway.shedding import CHECKED_UNREAD, GUARDED, Shedder
 
 _HEADER = REQUEST_ID_HEADER.encode()
-_MAX_ID = 64  # as the telemetry layer cuts an incoming request id
 
 
 class _NoEvent:
@@ -56,21 +55,19 @@ ANSWERED = _Answered()
 
 
 @lru_cache(maxsize=32)
-def head_and_body(status: int, headers: tuple, body: bytes) -> tuple[bytes, bytes]:
-    """The status line and fixed headers of a refusal, and its body, as bytes (the date and
-    request id go between them)."""
-    phrase = HTTPStatus(status).phrase
-    lines = [f"HTTP/1.1 {status} {phrase}\r\n".encode()]
+def refusal_head(status: int, headers: tuple) -> bytes:
+    """The status line and fixed headers of a refusal (the date and request id follow)."""
+    lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode()]
     lines += [name + b": " + value + b"\r\n" for name, value in headers]
-    return b"".join(lines), body
+    return b"".join(lines)
 
 
 def request_id(headers: list) -> bytes:
     """The client's request id, cut as the telemetry layer cuts it, or a new one."""
     for name, value in headers:
         if name == _HEADER and value:
-            return value[:_MAX_ID]  # one byte a character: the telemetry layer's latin-1
-    return random.getrandbits(64).to_bytes(8, "big").hex().encode()
+            return value[:MAX_REQUEST_ID]  # one byte a character: the layer's latin-1
+    return new_request_id().encode()
 
 
 class EarlyRefusalProtocol(BoundedHttpProtocol):
@@ -98,17 +95,17 @@ class EarlyRefusalProtocol(BoundedHttpProtocol):
             return False
         if self.faults is not None and self.faults.has_faults:
             return False
-        start = time.perf_counter()
         reason = self.shedder.reason_before_body(adaptive)
-        if reason is None:
+        if reason is None:  # the shedding layer does not ask again (the loop-lag rule draws)
+            self.scope[CHECKED_UNREAD] = True
             return False
+        start = time.perf_counter()
         policy = self.shedder.gateway.policy.admission
         headers, body = self.shedder.count(policy, reason, path)
-        head, body = head_and_body(policy.shed_status, tuple(headers), body)
         dated = b"".join(name + b": " + value + b"\r\n"
                          for name, value in self.server_state.default_headers)
-        answer = b"".join((head, dated, _HEADER, b": ", request_id(self.headers), b"\r\n\r\n",
-                           body))
+        answer = b"".join((refusal_head(policy.shed_status, tuple(headers)), dated, _HEADER,
+                           b": ", request_id(self.headers), b"\r\n\r\n", body))
         if self.http_metrics is not None:  # counted before the client can see the answer
             self.http_metrics.observe(path, "POST", policy.shed_status,
                                       time.perf_counter() - start)

@@ -36,6 +36,9 @@ from gameday_services.gateway.state import Gateway
 # classify latencies; a stream's duration is the llm's generation time, not queueing).
 GUARDED = {"/v1/classify": True, "/v1/generate": False}
 OVER_LIMIT = f"request body over {MAX_BODY_BYTES} bytes"  # the 413's detail
+# Scope key set by the gateway's HTTP protocol (early.py) when it already asked
+# ``Shedder.reason_before_body`` for this request and was told to read the body.
+CHECKED_UNREAD = "gameday.checked_unread"
 
 
 @lru_cache(maxsize=32)
@@ -131,7 +134,7 @@ class SheddingMiddleware:
             return
         gw = self.gateway
         admission = gw.admission
-        reason = self.shedder.reason_before_body(adaptive)
+        reason = None if scope.get(CHECKED_UNREAD) else self.shedder.reason_before_body(adaptive)
         if reason is not None:  # refused unread: the cheap path
             await self.refuse(send, gw.policy.admission, reason, scope["path"])
             return

@@ -23,8 +23,13 @@ from gameday.telemetry.logs import REQUEST_ID_HEADER, request_id_var
 from gameday.telemetry.metrics import HttpMetrics, route_template
 
 _HEADER = REQUEST_ID_HEADER.encode()
-_MAX_ID = 64
+MAX_REQUEST_ID = 64  # characters of an incoming request id kept
 _random_bits = random.getrandbits  # request ids are not secrets: the cheap PRNG
+
+
+def new_request_id() -> str:
+    """A request id for a request that came without one: 16 hex digits."""
+    return _random_bits(64).to_bytes(8, "big").hex()
 # Starlette's ServerErrorMiddleware answers an unhandled error with exactly this
 _INTERNAL_ERROR = PlainTextResponse("Internal Server Error", status_code=500)
 
@@ -66,10 +71,10 @@ class HttpTelemetryMiddleware:
         rid = None
         for key, value in scope["headers"]:
             if key == _HEADER:
-                rid = value.decode("latin-1")[:_MAX_ID] or None
+                rid = value.decode("latin-1")[:MAX_REQUEST_ID] or None
                 break
         if rid is None:
-            rid = _random_bits(64).to_bytes(8, "big").hex()  # 16 hex digits
+            rid = new_request_id()
         token = request_id_var.set(rid)
         rid_header = (_HEADER, rid.encode("latin-1"))
         if scope["path"].startswith(UNCOUNTED_PREFIXES):
