@@ -64,6 +64,7 @@ DEFAULT_MAX_IN_FLIGHT = 256
 CLIENT_TIMEOUT_S = 5.0
 MAX_CONNECTIONS = 2000
 ENTITIES = 1000
+TICK_S = 0.001  # the open-loop generator sends what is due at most this often
 POLL_S = 0.25  # the limit gauge is read this often during a run
 # the open-loop steps, as shares of the round's closed-loop capacity (quick: three)
 OPEN_SHARES = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
@@ -74,23 +75,31 @@ CHART = "overload-adaptive.png"
 # -- the load generator (a separate process; bench/loadgen.py) ---------------------------
 
 async def drive_open(url: str, rate: float, duration: float) -> dict:
-    """Send ``rate`` requests/s for ``duration`` s whatever the answers; every outcome."""
+    """Send ``rate`` requests/s for ``duration`` s whatever the answers; every outcome.
+
+    The requests due by now are sent together, then the generator sleeps until the next
+    is due, at least ``TICK_S`` (a shorter sleep spins: the loop's timers have a
+    resolution of 1 ms); each request's latency counts from
+    when it was due, and ``lag_p99_ms`` is how late they were sent."""
     loop = asyncio.get_running_loop()
     out: list = []
     lags = []
-    client = lg.Client(url, MAX_CONNECTIONS, CLIENT_TIMEOUT_S)
-    n = int(rate * duration)
     t0 = loop.time() + 0.05
     wall_t0 = time.time() + 0.05
-    tasks = []
-    for i in range(n):
-        due = t0 + i / rate
+    client = lg.Client(url, MAX_CONNECTIONS, CLIENT_TIMEOUT_S, ENTITIES, out, t0)
+    n = int(rate * duration)
+    i = 0
+    while i < n:
         now = loop.time()
-        if due > now:
-            await asyncio.sleep(due - now)
-        lags.append(loop.time() - due)
-        tasks.append(loop.create_task(lg.one(client, due, out, t0, ENTITIES)))
-    await asyncio.gather(*tasks)
+        due_by_now = min(n, int((now - t0) * rate) + 1)
+        while i < due_by_now:
+            due = t0 + i / rate
+            lags.append(now - due)
+            client.submit(due)
+            i += 1
+        if i < n:
+            await asyncio.sleep(max(TICK_S, t0 + i / rate - loop.time()))
+    await client.drain()
     client.close()
     return {"mode": "open", "rate": rate, "duration_s": duration, "results": out,
             "lag_p99_ms": bl.percentile(lags, 99) * 1000, "t0": wall_t0}
@@ -102,13 +111,16 @@ async def drive_closed(url: str, users: int, duration: float) -> dict:
     out: list = []
     t0 = loop.time()
     end = t0 + duration
-    client = lg.Client(url, MAX_CONNECTIONS, CLIENT_TIMEOUT_S)
+    client = lg.Client(url, MAX_CONNECTIONS, CLIENT_TIMEOUT_S, ENTITIES, out, t0)
 
-    async def user() -> None:
-        while loop.time() < end:
-            await lg.one(client, loop.time(), out, t0, ENTITIES)
+    def next_request() -> None:
+        now = loop.time()
+        if now < end:
+            client.submit(now, next_request)
 
-    await asyncio.gather(*(user() for _ in range(users)))
+    for _ in range(users):
+        next_request()
+    await client.drain()
     client.close()
     return {"mode": "closed", "users": users, "duration_s": duration, "results": out}
 

@@ -75,13 +75,12 @@ def test_a_closed_connection_is_replaced_and_a_silent_server_times_out():
         server, url, state = await canned_server(
             lambda n: None if n == 3 else answer(200, b"{}", close=(n == 1)))
         async with server:
-            client = lg.Client(url, max_connections=4, timeout_s=0.3)
-            out: list = []
+            client = lg.Client(url, max_connections=4, timeout_s=0.3, entities=10)
             loop = asyncio.get_running_loop()
             for _ in range(4):
-                await lg.one(client, loop.time(), out, 0.0, 10)
+                await lg.one(client, loop.time())
             client.close()
-        return out, state
+        return client.out, state
 
     out, state = asyncio.run(main())
     assert [r[0] for r in out] == [200, 200, 0, 200]  # the third never answered
@@ -95,13 +94,44 @@ def test_requests_past_the_connection_cap_wait_for_a_free_one():
     async def main():
         server, url, state = await canned_server(lambda n: answer(200, b"{}"))
         async with server:
-            client = lg.Client(url, max_connections=2, timeout_s=5)
-            out: list = []
+            client = lg.Client(url, max_connections=2, timeout_s=5, entities=10)
             loop = asyncio.get_running_loop()
-            await asyncio.gather(*(lg.one(client, loop.time(), out, 0.0, 10)
-                                   for _ in range(20)))
+            await asyncio.gather(*(lg.one(client, loop.time()) for _ in range(20)))
             client.close()
-        return out, state
+        return client.out, state
 
     out, state = asyncio.run(main())
     assert [r[0] for r in out] == [200] * 20 and state["accepts"] == 2
+
+
+def test_a_request_waiting_for_a_connection_goes_when_one_closes():
+    lg = load("loadgen")
+
+    async def main():  # every answer closes its connection: the waiting requests reconnect
+        server, url, state = await canned_server(lambda n: answer(200, b"{}", close=True))
+        async with server:
+            client = lg.Client(url, max_connections=2, timeout_s=5, entities=10)
+            loop = asyncio.get_running_loop()
+            for _ in range(6):
+                client.submit(loop.time())
+            await asyncio.wait_for(client.drain(), 5)
+            client.close()
+        return client.out, state
+
+    out, state = asyncio.run(main())
+    assert [r[0] for r in out] == [200] * 6 and state["accepts"] == 6
+
+
+def test_closed_loop_users_send_again_on_each_answer_until_the_end():
+    bo = load("bench_overload")
+
+    async def main():
+        server, url, state = await canned_server(lambda n: answer(200, b"{}"))
+        async with server:
+            res = await bo.drive_closed(url, 3, 0.3)
+        return res, state
+
+    res, state = asyncio.run(main())
+    assert len(res["results"]) == state["requests"] > 30
+    assert state["accepts"] == 3  # one connection per user, kept alive
+    assert all(r[0] == 200 and 0 <= r[3] <= 0.3 for r in res["results"])
