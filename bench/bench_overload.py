@@ -352,6 +352,22 @@ def measure_capacity(gateway: str, token: str, url: str, ramp_s: float, quick: b
     return cap
 
 
+def peak_again(gateway: str, token: str, url: str, cap: dict, ramp_s: float,
+               threshold_s: float) -> float:
+    """The ramp's peak step (its clients, nothing shed) run again at the end of a round: its
+    goodput against the round's capacity shows how far the host's speed drifted while the
+    round ran (the verdicts stay against the capacity measured at the start)."""
+    users = rep.peak_users(cap["ramp"], threshold_s * 1000)
+    set_admission(gateway, token, {"max_in_flight": OFF_MAX_IN_FLIGHT, "adaptive_limit": False})
+    settle(gateway, token, 0.5, fast_s=cap["fast_s"])
+    goodput = rep.summarize(run_driver(url, ramp_s, users=users)["results"], ramp_s,
+                            threshold_s)["goodput"]
+    print(f"  the peak step again ({users} clients): goodput {goodput:.0f}/s, "
+          f"{goodput / cap['closed'] - 1:+.0%} against the round's capacity "
+          f"{cap['closed']:.0f}/s", flush=True)
+    return goodput
+
+
 def run(duration: float, ramp_s: float, quick: bool, rounds: int = 3,
         only: list[str] | None = None, adaptive: dict | None = None) -> dict:
     from gameday.load.capacity import default_slo_file, slo_threshold_s
@@ -415,6 +431,7 @@ def run(duration: float, ramp_s: float, quick: bool, rounds: int = 3,
                     break
             if stopped:
                 break  # the unfinished round is left out
+            cap["closed_end"] = peak_again(gateway, token, url, cap, ramp_s, threshold_s)
             by_round.append(rows)
             capacities.append(cap)
             admissions.append(modes)

@@ -59,6 +59,12 @@ def capacity_from_ramp(ramp: list[dict], threshold_ms: float) -> float:
     return max(s["goodput"] for s in within)
 
 
+def peak_users(ramp: list[dict], threshold_ms: float) -> int:
+    """The clients of the step whose goodput is the capacity (``capacity_from_ramp``)."""
+    within = [s for s in ramp if s["ok_p99_ms"] <= threshold_ms] or ramp
+    return max(within, key=lambda s: s["goodput"])["users"]
+
+
 def tuned_in_flight(steps: list[dict], threshold_ms: float) -> int:
     """Concurrency of the last ramp step whose p99 is under the threshold (at least 1)."""
     under = [s["users"] for s in steps if s["p99_ms"] <= threshold_ms]
@@ -151,12 +157,27 @@ def median_table(rows: dict, admission: dict) -> str:
 
 
 def capacity_table(capacities: list[dict]) -> str:
-    """Each round's capacities, tuned cap and 1x."""
+    """Each round's capacities, tuned cap and 1x, and the peak step run again at the end of
+    the round (how far this host's speed drifted while the round ran)."""
     rows = [[k + 1, c["closed"], c["open"], bl.pct(bl.ratio(c["open"], c["closed"]), 0),
-             c["tuned"], c["closed"] * BASE_SHARE] for k, c in enumerate(capacities)]
+             c["tuned"], c["closed"] * BASE_SHARE, c.get("closed_end"),
+             signed_pct(drift(c))] for k, c in enumerate(capacities)]
     return bl.markdown_table(["round", "capacity/s (closed-loop ramp peak within the SLO)",
                               "open-loop capacity/s (nothing shed, p99 within the SLO)",
-                              "open of closed", "tuned max_in_flight", "1x rps"], rows)
+                              "open of closed", "tuned max_in_flight", "1x rps",
+                              "peak step again at the round's end, goodput/s",
+                              "change"], rows)
+
+
+def signed_pct(x: float) -> str:
+    return "n/a" if x != x else f"{x:+.0%}"
+
+
+def drift(capacity: dict) -> float:
+    """The peak step's goodput at the end of the round against the capacity at its start,
+    as a change (-0.1: 10% slower); NaN when the round did not run it again."""
+    end = capacity.get("closed_end")
+    return float("nan") if end is None else bl.ratio(end, capacity["closed"]) - 1
 
 
 def report(res: dict) -> str:

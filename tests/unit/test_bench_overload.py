@@ -33,6 +33,17 @@ def test_capacity_is_the_ramp_peak_goodput_within_the_threshold():
     steps = m.knee_steps(ramp)
     assert steps[1] == {"users": 2, "rps": 90.0, "p99_ms": 250.0}
     assert m.tuned_in_flight(steps, 300.0) == 2 and m.tuned_in_flight(steps, 10.0) == 1
+    assert m.peak_users(ramp, 300.0) == 2 and m.peak_users(ramp, 10.0) == 4
+
+
+def test_the_capacity_table_shows_how_far_the_host_drifted_in_each_round():
+    m = load("overload_report")
+    caps = [{"closed": 900.0, "open": 800.0, "tuned": 64, "closed_end": 810.0},
+            {"closed": 1000.0, "open": 900.0, "tuned": 128}]  # a round run before the check
+    assert m.drift(caps[0]) == pytest.approx(-0.1)
+    table = m.capacity_table(caps).splitlines()
+    assert table[2].split("|")[7:9] == [" 810.0 ", " -10% "]
+    assert table[3].split("|")[7:9] == [" n/a ", " n/a "]
 
 
 def rnd(adaptive: dict, tuned: dict | None = None, capacity: dict = CAPACITY) -> dict:
