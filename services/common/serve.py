@@ -18,6 +18,7 @@ import uvicorn
 from gameday.errors import GamedayError
 from gameday.telemetry import configure_logging
 from gameday_services.common.connection import BoundedHttpProtocol
+from gameday_services.common.gctuning import tune_gc
 from gameday_services.common.limits import KEEP_ALIVE_S, MAX_CONCURRENCY, MAX_HEAD_BYTES
 
 log = logging.getLogger("services.serve")
@@ -65,6 +66,7 @@ def serve(name: str, settings_cls, create_app, loop: str = "auto", protocol=None
         sys.exit(2)
     # proxy_headers off: no proxy stands in front of a service, so an X-Forwarded-For from
     # a loopback client is not believed, and every request skips that layer.
+    tune_gc()  # the app is built: what it holds is frozen out of every collection
     limits = server_limits()
     if protocol is not None:
         limits["http"] = protocol(app)

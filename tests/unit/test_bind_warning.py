@@ -44,6 +44,8 @@ def served(monkeypatch, capsys):
     saved = root.handlers[:], root.level
     calls = []
     monkeypatch.setattr(serve_module.uvicorn, "run", lambda app, **kw: calls.append(kw))
+    # the collector's tuning is for the service process, not this test session's
+    monkeypatch.setattr(serve_module, "tune_gc", lambda: calls.append("tune_gc"))
     settings_cls = importlib.import_module("gameday_services.features.settings").Settings
 
     def run(host: str | None):
@@ -64,6 +66,16 @@ def served(monkeypatch, capsys):
 
 def warnings_in(lines: list[dict]) -> list[dict]:
     return [e for e in lines if "reachable from other hosts" in json.dumps(e)]
+
+
+def test_the_collector_is_tuned_once_the_app_is_built_before_serving(served, monkeypatch):
+    served(None)
+    events = []
+    monkeypatch.setattr(serve_module.uvicorn, "run", lambda app, **kw: events.append("run"))
+    monkeypatch.setattr(serve_module, "tune_gc", lambda: events.append("tune_gc"))
+    serve("features", importlib.import_module("gameday_services.features.settings").Settings,
+          lambda settings: events.append("app"))
+    assert events == ["app", "tune_gc", "run"]
 
 
 def test_bound_to_all_interfaces_warns_once(served):
