@@ -141,9 +141,7 @@ class Client:
         except OSError:
             self.open -= 1
             self.record(0, due, b"", done)
-            if self.waiting and self.open < self.max_connections:  # each tries its own
-                self.open += 1
-                self.loop.create_task(self.connect(*self.waiting.popleft()))
+            self.connect_waiting()  # each waiting request tries a connection of its own
             return
         conn.send(random.choice(self.requests), due, done)
 
@@ -169,7 +167,11 @@ class Client:
         self.open -= 1
         if conn in self.idle:
             self.idle.remove(conn)
-        if self.waiting and self.open < self.max_connections:  # a waiting request may go
+        self.connect_waiting()
+
+    def connect_waiting(self) -> None:
+        """A request waiting for a connection opens one, if the cap allows."""
+        if self.waiting and self.open < self.max_connections:
             self.open += 1
             self.loop.create_task(self.connect(*self.waiting.popleft()))
 

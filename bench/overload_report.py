@@ -52,17 +52,21 @@ def with_capacity(row: dict, capacity: dict) -> dict:
             "open_share": bl.ratio(row["goodput"], capacity["open"])}
 
 
-def capacity_from_ramp(ramp: list[dict], threshold_ms: float) -> float:
-    """The ramp's peak goodput among the steps with p99 within the threshold (among all
-    steps when none is)."""
+def peak_step(ramp: list[dict], threshold_ms: float) -> dict:
+    """The ramp's step of highest goodput among those with p99 within the threshold (among
+    all steps when none is)."""
     within = [s for s in ramp if s["ok_p99_ms"] <= threshold_ms] or ramp
-    return max(s["goodput"] for s in within)
+    return max(within, key=lambda s: s["goodput"])
+
+
+def capacity_from_ramp(ramp: list[dict], threshold_ms: float) -> float:
+    """The ramp's peak goodput within the threshold: the round's capacity."""
+    return peak_step(ramp, threshold_ms)["goodput"]
 
 
 def peak_users(ramp: list[dict], threshold_ms: float) -> int:
-    """The clients of the step whose goodput is the capacity (``capacity_from_ramp``)."""
-    within = [s for s in ramp if s["ok_p99_ms"] <= threshold_ms] or ramp
-    return max(within, key=lambda s: s["goodput"])["users"]
+    """The clients of the step whose goodput is the capacity."""
+    return peak_step(ramp, threshold_ms)["users"]
 
 
 def tuned_in_flight(steps: list[dict], threshold_ms: float) -> int:

@@ -25,13 +25,13 @@ from gameday.telemetry.metrics import HttpMetrics, route_template
 _HEADER = REQUEST_ID_HEADER.encode()
 MAX_REQUEST_ID = 64  # characters of an incoming request id kept
 _random_bits = random.getrandbits  # request ids are not secrets: the cheap PRNG
+# Starlette's ServerErrorMiddleware answers an unhandled error with exactly this
+_INTERNAL_ERROR = PlainTextResponse("Internal Server Error", status_code=500)
 
 
 def new_request_id() -> str:
     """A request id for a request that came without one: 16 hex digits."""
     return _random_bits(64).to_bytes(8, "big").hex()
-# Starlette's ServerErrorMiddleware answers an unhandled error with exactly this
-_INTERNAL_ERROR = PlainTextResponse("Internal Server Error", status_code=500)
 
 
 class HttpTelemetryMiddleware:
