@@ -57,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as bl  # noqa: E402
 import loadgen as lg  # noqa: E402
 import overload_report as rep  # noqa: E402
+import refusal_cost as rc  # noqa: E402
 
 LOADS = (1, 2, 4)
 OFF_MAX_IN_FLIGHT = 100_000  # AdmissionPolicy.max_in_flight's upper bound: never sheds
@@ -82,6 +83,7 @@ async def drive_open(url: str, rate: float, duration: float) -> dict:
     resolution of 1 ms); each request's latency counts from
     when it was due, and ``lag_p99_ms`` is how late they were sent."""
     loop = asyncio.get_running_loop()
+    cpu0 = time.process_time()
     out: list = []
     lags = []
     t0 = loop.time() + 0.05
@@ -102,12 +104,14 @@ async def drive_open(url: str, rate: float, duration: float) -> dict:
     await client.drain()
     client.close()
     return {"mode": "open", "rate": rate, "duration_s": duration, "results": out,
-            "lag_p99_ms": bl.percentile(lags, 99) * 1000, "t0": wall_t0}
+            "lag_p99_ms": bl.percentile(lags, 99) * 1000, "t0": wall_t0,
+            "cpu_s": time.process_time() - cpu0}
 
 
 async def drive_closed(url: str, users: int, duration: float) -> dict:
     """``users`` clients, each sending its next request when it has its answer."""
     loop = asyncio.get_running_loop()
+    cpu0 = time.process_time()
     out: list = []
     t0 = loop.time()
     end = t0 + duration
@@ -122,7 +126,8 @@ async def drive_closed(url: str, users: int, duration: float) -> dict:
         next_request()
     await client.drain()
     client.close()
-    return {"mode": "closed", "users": users, "duration_s": duration, "results": out}
+    return {"mode": "closed", "users": users, "duration_s": duration, "results": out,
+            "cpu_s": time.process_time() - cpu0}
 
 
 def drive_main(args) -> None:
@@ -290,18 +295,23 @@ class LimitPoller:
         return [(round(t - t0, 3), v) for t, v in self.trace]
 
 
-def ramp_capacity(url: str, ramp_s: float, quick: bool, threshold_s: float) -> list[dict]:
-    """Closed-loop steps of 1, 2, 4... clients until p99 passes twice the threshold."""
+def ramp_capacity(url: str, ramp_s: float, quick: bool, threshold_s: float,
+                  pids: list[int] | None = None) -> list[dict]:
+    """Closed-loop steps of 1, 2, 4... clients until p99 passes twice the threshold; each
+    with the CPU the stack's processes ``pids`` and the generator used."""
     ramp = []
     users = 1
     factor = 8 if quick else 2
     while users <= (8 if quick else 128):
-        res = run_driver(url, ramp_s, users=users)
+        with rc.CpuMeter(pids or ()) as meter:
+            res = run_driver(url, ramp_s, users=users)
         s = {"users": users, "duration_s": ramp_s,
-             **rep.summarize(res["results"], ramp_s, threshold_s)}
+             **rep.summarize(res["results"], ramp_s, threshold_s),
+             "stack_cpu_s": meter.used_s, "generator_cpu_s": res["cpu_s"]}
         ramp.append(s)
         print(f"  ramp {users:>3} users: {s['ok'] / ramp_s:7.1f} ok/s, goodput "
-              f"{s['goodput']:7.1f}/s, p99 {s['ok_p99_ms']:7.1f} ms", flush=True)
+              f"{s['goodput']:7.1f}/s, p99 {s['ok_p99_ms']:7.1f} ms, CPU "
+              f"{(meter.used_s + res['cpu_s']) / ramp_s:.2f} cores", flush=True)
         if s["ok_p99_ms"] > threshold_s * 2000:
             break
         users *= factor
@@ -327,16 +337,18 @@ def ramp_open(gateway: str, token: str, url: str, peak: float, step_s: float,
     return steps
 
 
-def measure_capacity(gateway: str, token: str, url: str, ramp_s: float, quick: bool,
+def measure_capacity(stack, token: str, url: str, ramp_s: float, quick: bool,
                      threshold_s: float) -> dict:
     """A round's capacities: the closed-loop ramp (its peak within the SLO is the capacity,
-    its last step within the SLO the tuned cap), then the open-loop steps."""
+    its last step within the SLO the tuned cap), then the open-loop steps, then what a
+    refusal costs against a served answer (bench/refusal_cost.py)."""
     from gameday.load.capacity import find_slo_limit
 
+    gateway = stack.url("gateway")
     threshold_ms = threshold_s * 1000
     set_admission(gateway, token, {"max_in_flight": OFF_MAX_IN_FLIGHT, "adaptive_limit": False})
     settle(gateway, token, 0.5)
-    ramp = ramp_capacity(url, ramp_s, quick, threshold_s)
+    ramp = ramp_capacity(url, ramp_s, quick, threshold_s, rc.stack_pids(stack))
     steps = rep.knee_steps(ramp)
     closed = rep.capacity_from_ramp(ramp, threshold_ms)
     # "fast" between runs: 100 ms, or twice the unloaded p99 on a machine busy elsewhere
@@ -349,6 +361,16 @@ def measure_capacity(gateway: str, token: str, url: str, ramp_s: float, quick: b
     print(f"capacity (closed-loop ramp peak within {threshold_ms:g} ms): {closed:.0f}/s; "
           f"1x = {rep.BASE_SHARE:.0%} of it = {closed * rep.BASE_SHARE:.0f} rps; open-loop "
           f"capacity {cap['open']:.0f}/s; tuned max_in_flight {cap['tuned']}", flush=True)
+    settle(gateway, token, 0.5, fast_s=fast_s)
+    cap["refusal"] = rc.measure_refusal(stack, token, closed * rep.BASE_SHARE * max(LOADS),
+                                        run_driver, 1.5 if quick else rc.REFUSAL_STEP_S)
+    cap["served_ms"] = rep.served_ms(ramp, threshold_ms)
+    print(f"  CPU: {rep.fmt_ms(cap['served_ms'])} ms a served answer (the peak step, stack and "
+          f"generator); a refusal at {cap['refusal']['rate']:.0f}/s: "
+          f"{rep.fmt_ms(cap['refusal']['gateway_ms'])} ms of the gateway, "
+          f"{rep.fmt_ms(cap['refusal']['generator_ms'])} ms of the generator "
+          f"({cap['refusal']['refused']} of {cap['refusal']['answers']} refused); "
+          f"estimated most kept at 2x / 4x: {rep.estimate_text(cap)}", flush=True)
     return cap
 
 
@@ -392,7 +414,7 @@ def run(duration: float, ramp_s: float, quick: bool, rounds: int = 3,
         stopped = None
         for k in range(rounds):
             print(f"round {k + 1}:", flush=True)
-            cap = measure_capacity(gateway, token, url, ramp_s, quick, threshold_s)
+            cap = measure_capacity(stack, token, url, ramp_s, quick, threshold_s)
             modes = admission_modes(cap["tuned"], quick, adaptive)
             modes = {m: a for m, a in modes.items() if not only or m in only}
             rows: dict = {m: {} for m in modes}

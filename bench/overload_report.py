@@ -69,6 +69,54 @@ def peak_users(ramp: list[dict], threshold_ms: float) -> int:
     return peak_step(ramp, threshold_ms)["users"]
 
 
+def served_ms(ramp: list[dict], threshold_ms: float) -> float | None:
+    """Milliseconds of CPU (every stack process and the generator) per good answer at the
+    ramp's peak step; None when the steps carry no CPU or no good answer."""
+    step = peak_step(ramp, threshold_ms)
+    if "stack_cpu_s" not in step or not step["good"]:
+        return None
+    return (step["stack_cpu_s"] + step["generator_cpu_s"]) * 1000 / step["good"]
+
+
+def refused_ms(refusal: dict | None) -> float | None:
+    """Milliseconds of CPU per refusal: the gateway's and the generator's."""
+    if not refusal or refusal.get("gateway_ms") is None or refusal.get("generator_ms") is None:
+        return None
+    return refusal["gateway_ms"] + refusal["generator_ms"]
+
+
+def keep_at(load: float, refused: float, served: float) -> float:
+    """The share of the capacity goodput can keep with ``load`` times the capacity offered,
+    when a refusal costs ``refused`` and a served answer ``served`` of the CPU the capacity
+    used: ``G * served + (load * C - G) * refused = C * served``, so
+    ``G / C = (1 - load * x) / (1 - x)`` with ``x = refused / served`` (bench/refusal_cost.py).
+    1.0 at or below the capacity."""
+    if load <= 1:
+        return 1.0
+    x = refused / served
+    if x >= 1:
+        return 0.0
+    return max(0.0, min(1.0, (1 - load * x) / (1 - x)))
+
+
+def estimate(capacity: dict, load: int) -> float | None:
+    """The round's estimate of the most goodput kept at ``load`` (2 or 4: x 1x), as a share
+    of its capacity; None when the round did not measure the costs."""
+    refused, served = refused_ms(capacity.get("refusal")), capacity.get("served_ms")
+    if refused is None or not served:
+        return None
+    return keep_at(BASE_SHARE * load, refused, served)
+
+
+def estimate_text(capacity: dict) -> str:
+    values = [estimate(capacity, load) for load in (2, 4)]
+    return " / ".join("n/a" if v is None else bl.pct(v, 0) for v in values)
+
+
+def fmt_ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def tuned_in_flight(steps: list[dict], threshold_ms: float) -> int:
     """Concurrency of the last ramp step whose p99 is under the threshold (at least 1)."""
     under = [s["users"] for s in steps if s["p99_ms"] <= threshold_ms]
@@ -165,12 +213,17 @@ def capacity_table(capacities: list[dict]) -> str:
     the round (how far this host's speed drifted while the round ran)."""
     rows = [[k + 1, c["closed"], c["open"], bl.pct(bl.ratio(c["open"], c["closed"]), 0),
              c["tuned"], c["closed"] * BASE_SHARE, c.get("closed_end"),
-             signed_pct(drift(c))] for k, c in enumerate(capacities)]
+             signed_pct(drift(c)), fmt_ms(c.get("served_ms")),
+             fmt_ms((c.get("refusal") or {}).get("gateway_ms")),
+             fmt_ms((c.get("refusal") or {}).get("generator_ms")), estimate_text(c)]
+            for k, c in enumerate(capacities)]
     return bl.markdown_table(["round", "capacity/s (closed-loop ramp peak within the SLO)",
                               "open-loop capacity/s (nothing shed, p99 within the SLO)",
                               "open of closed", "tuned max_in_flight", "1x rps",
                               "peak step again at the round's end, goodput/s",
-                              "change"], rows)
+                              "change", "CPU ms a served answer",
+                              "CPU ms a refusal: gateway", "generator",
+                              "estimated most kept at 2x / 4x"], rows)
 
 
 def signed_pct(x: float) -> str:
@@ -203,10 +256,27 @@ def report(res: dict) -> str:
             continue
         lines.append(f"{head} (target {bl.pct(TARGET_SHARE, 0)}, {threshold:g} ms): "
                      f"{bl.verdict(v['met'])}")
+        if mode == "adaptive":
+            lines.append(estimate_line(res["capacities"], res["rounds"]))
         if "matches_tuned" in v:
             lines.append(f"adaptive vs tuned at 4x (median goodput): {v['goodput_4x']:.1f}/s "
                          f"vs {v['tuned_goodput_4x']:.1f}/s: {bl.verdict(v['matches_tuned'])}")
     return "\n".join(lines)
+
+
+def estimate_line(capacities: list[dict], rounds: list[dict]) -> str:
+    """Adaptive's goodput at 2x and 4x against each round's CPU estimate of the most any
+    admission could keep (the verdict above stays against the capacity)."""
+    parts = []
+    for load in (2, 4):
+        cells = []
+        for cap, rnd in zip(capacities, rounds, strict=True):
+            run, est = _at(rnd.get("adaptive", {}), load), estimate(cap, load)
+            if run and est:
+                cells.append(f"{bl.pct(run['share'], 0)} of {bl.pct(est, 0)}")
+        parts.append(f"{load}x " + (", ".join(cells) or "n/a"))
+    return ("adaptive's share of capacity against the round's CPU estimate of the most any "
+            "admission keeps (bench/refusal_cost.py): " + "; ".join(parts))
 
 
 def latency_buckets(results: list, bucket_s: float = BUCKET_S) -> list[tuple[float, float]]:

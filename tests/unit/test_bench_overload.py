@@ -134,3 +134,43 @@ def test_admission_modes_and_labels():
     assert "default" not in m.admission_modes(16, quick=True)
     assert r.mode_label("adaptive", modes["adaptive"]) == "adaptive (<=256)"
     assert r.mode_label("tuned", modes["tuned"]) == "tuned (16)"
+
+
+def test_what_refusals_cost_bounds_what_goodput_can_keep_past_the_capacity():
+    m = load("overload_report")
+    # a refusal at a sixteenth of a served answer: 4x (3.2 times the capacity) keeps
+    # (1 - 3.2/16) / (1 - 1/16) = 85.3%, 2x (1.6 times) 96%
+    assert m.keep_at(3.2, 0.1, 1.6) == pytest.approx(0.8 / 0.9375)
+    assert m.keep_at(1.6, 0.1, 1.6) == pytest.approx(0.9 / 0.9375)
+    assert m.keep_at(0.8, 0.1, 1.6) == 1.0  # below the capacity nothing is refused
+    assert m.keep_at(3.2, 0.5, 1.6) == 0.0  # refusals alone would take all of it
+    assert m.keep_at(3.2, 2.0, 1.6) == 0.0
+    ramp = [{"users": 64, "good": 2000, "goodput": 1000.0, "ok_p99_ms": 150.0,
+             "stack_cpu_s": 3.0, "generator_cpu_s": 0.2},
+            {"users": 128, "good": 1900, "goodput": 950.0, "ok_p99_ms": 290.0,
+             "stack_cpu_s": 3.1, "generator_cpu_s": 0.2}]
+    assert m.served_ms(ramp, 300.0) == pytest.approx(1.6)  # the peak step: 3.2 s / 2000
+    assert m.served_ms([{k: v for k, v in ramp[0].items() if "cpu" not in k}], 300.0) is None
+    cap = {"closed": 1000.0, "open": 900.0, "tuned": 64, "served_ms": 1.6,
+           "refusal": {"gateway_ms": 0.06, "generator_ms": 0.04, "refused": 9000,
+                       "answers": 9000, "rate": 3200.0}}
+    assert m.refused_ms(cap["refusal"]) == pytest.approx(0.1)
+    assert m.estimate(cap, 4) == pytest.approx(m.keep_at(3.2, 0.1, 1.6))
+    assert m.estimate({"closed": 1.0}, 4) is None  # a round that did not measure the costs
+    row = m.capacity_table([cap]).splitlines()[2].split("|")
+    assert [c.strip() for c in row[9:13]] == ["1.600", "0.060", "0.040", "96% / 85%"]
+
+
+def test_the_report_sets_adaptive_against_each_rounds_cpu_estimate():
+    m = load("overload_report")
+    rounds = [rnd({2: (93, 150), 4: (80, 200)}), rnd({2: (90, 150), 4: (84, 210)})]
+    costs = {"served_ms": 1.6, "refusal": {"gateway_ms": 0.06, "generator_ms": 0.04}}
+    capacities = [{**CAPACITY, "tuned": 16, **costs}, {**CAPACITY, "tuned": 16}]
+    res = {"capacities": capacities, "threshold_ms": 300.0, "rounds": rounds,
+           "admission": [{"adaptive": {"max_in_flight": 256, "adaptive_limit": True}}] * 2,
+           "rows": m.median_rows(rounds), "verdicts": m.verdicts(rounds, 300.0)}
+    text = m.report(res)
+    assert ("against the round's CPU estimate of the most any admission keeps "
+            "(bench/refusal_cost.py): 2x 93% of 96%; 4x 80% of 85%") in text
+    # the verdict itself stays against the capacity
+    assert "goodput at least 80% of capacity" in text and "MISSED" in text
