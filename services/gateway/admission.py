@@ -25,7 +25,13 @@ class Admission:
 
     def __init__(self, clock: Clock = time.perf_counter) -> None:
         self.in_flight = 0
+        self._clock = clock
         self.limit = AdaptiveLimit(clock)
+
+    def restart_limit(self) -> None:
+        """A fresh adaptive limit (the policy turned it on). Requests admitted under the
+        old one give their slots back to it."""
+        self.limit = AdaptiveLimit(self._clock)
 
     def try_enter(self, policy: AdmissionPolicy) -> bool:
         if self.in_flight >= policy.max_in_flight:

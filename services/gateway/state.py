@@ -121,7 +121,13 @@ class Gateway:
 
     # -- levers -------------------------------------------------------------------
     def set_policy(self, policy: Policy) -> None:
+        """Put ``policy`` in force. An adaptive limit turned on starts afresh (its start
+        value, no latency learnt, a probe after its first window): what it learnt when it
+        was last on may be minutes old, from another load or another model version."""
+        turned_on = policy.admission.adaptive_limit and not self.policy.admission.adaptive_limit
         self.policy = policy
+        if turned_on:
+            self.admission.restart_limit()
         log.warning("policy changed", extra={"policy": policy.model_dump()})
 
     def set_urls(self, name: str, urls: list[str]) -> None:

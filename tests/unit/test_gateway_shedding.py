@@ -156,6 +156,16 @@ def test_the_limit_in_force_is_a_gauge_and_the_levers_are_validated(client):
                 json={"admission": {"max_in_flight": 100, "adaptive_limit": True}})
     assert r.status_code == 200 and r.json()["admission"]["adaptive_limit"] is True
     assert registry.get_sample_value("gateway_concurrency_limit") == 20  # its start value
+    # turned off and on again, it starts afresh: not from what it learnt minutes before
+    gw = client[2]
+    gw.admission.limit.limit, gw.admission.limit.no_load_s = 77.0, 0.02
+    c.patch("/admin/policy", headers=AUTH, json={"admission": {"limit_tolerance": 5}})
+    assert registry.get_sample_value("gateway_concurrency_limit") == 77  # still on: kept
+    c.patch("/admin/policy", headers=AUTH, json={"admission": {"adaptive_limit": False}})
+    assert registry.get_sample_value("gateway_concurrency_limit") == 100  # the cap
+    c.patch("/admin/policy", headers=AUTH, json={"admission": {"adaptive_limit": True}})
+    assert registry.get_sample_value("gateway_concurrency_limit") == 20
+    assert gw.admission.limit.no_load_s is None
     r = c.patch("/admin/policy", headers=AUTH,
                 json={"admission": {"limit_target_latency_s": 0}})
     assert r.status_code == 422
