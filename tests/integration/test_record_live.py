@@ -17,6 +17,15 @@ FAULT_AT_S, FAULT_FOR_S = 4, 8
 STOP_AFTER_S = 18  # SIGINT this long after the recording started (planned: 60 s)
 
 
+def _as_from_a_terminal() -> None:
+    """preexec_fn: SIGINT at its default and unblocked in the child, as a shell's foreground
+    job has it. A pytest worker may have had it ignored or blocked by an earlier test
+    (both survive exec), and Python then never turns a SIGINT into KeyboardInterrupt: the
+    recording ran its whole minute once in a full parallel run."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _wait_for(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -34,7 +43,8 @@ def test_record_a_fault_window_then_ctrl_c_keeps_a_valid_recording(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "gameday.cli.main", "record", "-o", str(out), "--duration",
          "60s", "--users", "4", "--warmup", "3s", "--faults", str(plan)],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=_as_from_a_terminal)
     try:
         part = tmp_path / f".rec.jsonl.gz.{proc.pid}.part"
         _wait_for(lambda: part.exists() or proc.poll() is not None, 120, "recording")
