@@ -26,6 +26,15 @@ def _as_from_a_terminal() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
+def _signal_masks(pid: int) -> str:
+    """The SigBlk / SigIgn / SigCgt lines of ``pid`` (Linux)."""
+    try:
+        lines = open(f"/proc/{pid}/status").read().splitlines()
+    except OSError as e:
+        return repr(e)
+    return " ".join(line for line in lines if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
+
+
 def _wait_for(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -50,6 +59,7 @@ def test_record_a_fault_window_then_ctrl_c_keeps_a_valid_recording(tmp_path):
         _wait_for(lambda: part.exists() or proc.poll() is not None, 120, "recording")
         assert proc.poll() is None, proc.stdout.read()
         time.sleep(STOP_AFTER_S)
+        masks = _signal_masks(proc.pid)  # to tell, if it ran on, whether SIGINT got through
         os.kill(proc.pid, signal.SIGINT)
         output, _ = proc.communicate(timeout=90)
     finally:
@@ -57,7 +67,8 @@ def test_record_a_fault_window_then_ctrl_c_keeps_a_valid_recording(tmp_path):
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, output
-    assert "interrupted (Ctrl-C): kept" in output and "of the planned 1m" in output, output
+    assert "interrupted (Ctrl-C): kept" in output and "of the planned 1m" in output, \
+        f"{output}\nrecorder's signal masks at the SIGINT: {masks}"
     assert out.is_file() and not part.exists()
     assert [p.name for p in tmp_path.glob(".rec*")] == []
 
