@@ -75,10 +75,6 @@ def stack_pids(stack) -> list[int]:
     return [p.pid for p in stack.state().processes if p.pid is not None]
 
 
-def _auth(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def measure_refusal(stack, token: str, rate: float, run_driver,
                     seconds: float = REFUSAL_STEP_S) -> dict:
     """The gateway's and the generator's CPU per refusal at ``rate`` requests/s, with the
@@ -87,25 +83,24 @@ def measure_refusal(stack, token: str, rate: float, run_driver,
     import httpx
 
     gateway, features = stack.url("gateway"), stack.url("features")
-    auth = _auth(token)
-    policy = httpx.get(f"{gateway}/admin/policy", headers=auth, timeout=30).json()
-    timeouts = policy["timeouts"]
+    auth = {"Authorization": f"Bearer {token}"}
+    timeouts = httpx.get(f"{gateway}/admin/policy", headers=auth, timeout=30).json()["timeouts"]
     httpx.patch(f"{gateway}/admin/policy", headers=auth, timeout=30, json={
         "admission": {"max_in_flight": 1, "adaptive_limit": False},
         "timeouts": {"features_s": seconds + 2}}).raise_for_status()
-    fault = httpx.post(f"{features}/admin/faults", headers=auth, timeout=30, json={
-        "type": "latency", "params": {"delay_ms": HOLD_DELAY_MS}, "ttl_s": 120})
-    fault.raise_for_status()
-    held = threading.Thread(target=_hold, args=(gateway, seconds + 5), daemon=True)
-    try:
-        held.start()
+    fault_id = None
+    try:  # the timeouts come back and the fault goes, whatever fails on the way
+        fault = httpx.post(f"{features}/admin/faults", headers=auth, timeout=30, json={
+            "type": "latency", "params": {"delay_ms": HOLD_DELAY_MS}, "ttl_s": 120})
+        fault.raise_for_status()
+        fault_id = fault.json()["id"]
+        threading.Thread(target=_hold, args=(gateway, seconds + 5), daemon=True).start()
         time.sleep(0.5)  # the held request is in its feature lookup
-        gateway_pid = stack.process("gateway").pid
-        with CpuMeter([gateway_pid]) as meter:
+        with CpuMeter([stack.process("gateway").pid]) as meter:
             res = run_driver(f"{gateway}/v1/classify", seconds, rate=rate)
     finally:
-        httpx.delete(f"{features}/admin/faults/{fault.json()['id']}", headers=auth,
-                     timeout=30)
+        if fault_id is not None:
+            httpx.delete(f"{features}/admin/faults/{fault_id}", headers=auth, timeout=30)
         httpx.patch(f"{gateway}/admin/policy", headers=auth, timeout=30,
                     json={"timeouts": timeouts}).raise_for_status()
     answers = len(res["results"])
